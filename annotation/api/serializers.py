@@ -1,0 +1,117 @@
+"""Shapes of the API's input and output. Input serializers reject fields they do not know."""
+
+from rest_framework import serializers
+
+from annotation.models import Annotation, ImportJob, Item, Label, Membership, Project
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses unknown fields: a typo in a client's request is an error, not a silent no-op."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class LabelInput(StrictSerializer):
+    name = serializers.CharField(max_length=64)
+    shortcut = serializers.CharField(max_length=1, required=False, allow_blank=True)
+    color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False)
+
+
+class LabelSpecField(serializers.Field):
+    """A label given as its name alone ("spam") or as {name, shortcut, color}."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = {"name": data}
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("a label is a name or an object with a name")
+        spec = LabelInput(data=data)
+        spec.is_valid(raise_exception=True)
+        return dict(spec.validated_data)
+
+    def to_representation(self, value):
+        return value
+
+
+class LabelOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Label
+        fields = ["id", "name", "shortcut", "color", "order"]
+
+
+class ProjectInput(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    task_type = serializers.ChoiceField(Project.TaskType.choices, default=Project.TaskType.SINGLE_LABEL)
+    labels = serializers.ListField(child=LabelSpecField(), min_length=1, max_length=100)
+    overlap = serializers.IntegerField(min_value=1, max_value=Project.MAX_OVERLAP, default=1)
+    instructions = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
+
+
+class ProjectOutput(serializers.ModelSerializer):
+    labels = LabelOutput(many=True, read_only=True)
+    my_role = serializers.CharField(read_only=True, default=None)
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "instructions", "task_type", "overlap", "labels", "my_role",
+                  "created_at", "updated_at"]
+
+
+class MemberInput(StrictSerializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(Membership.Role.choices, default=Membership.Role.ANNOTATOR)
+
+
+class MemberOutput(serializers.ModelSerializer):
+    user_id = serializers.IntegerField(source="user.id")
+    username = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = Membership
+        fields = ["user_id", "username", "role", "created_at"]
+
+
+class ItemOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Item
+        fields = ["id", "external_id", "data", "status", "annotation_count", "created_at"]
+
+
+class AnnotationInput(StrictSerializer):
+    labels = serializers.ListField(
+        child=serializers.CharField(max_length=64), max_length=100, allow_empty=True
+    )
+    lead_time_ms = serializers.IntegerField(min_value=0, max_value=86_400_000, required=False)
+    ambiguous = serializers.BooleanField(default=False)
+    needs_expert = serializers.BooleanField(default=False)
+    comment = serializers.CharField(max_length=5_000, required=False, allow_blank=True)
+
+
+class SkipInput(StrictSerializer):
+    lead_time_ms = serializers.IntegerField(min_value=0, max_value=86_400_000, required=False)
+    comment = serializers.CharField(max_length=5_000, required=False, allow_blank=True)
+
+
+class AnnotationOutput(serializers.ModelSerializer):
+    labels = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Annotation
+        fields = ["id", "item_id", "labels", "skipped", "ambiguous", "needs_expert",
+                  "lead_time_ms", "comment", "created_at", "updated_at"]
+
+    def get_labels(self, annotation: Annotation) -> list[str]:
+        return [label.name for label in annotation.labels.all()]
+
+
+class ImportJobOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ImportJob
+        fields = ["id", "project_id", "status", "file_format", "size_bytes", "total_rows",
+                  "processed_rows", "created_count", "errors", "created_at", "started_at",
+                  "finished_at"]

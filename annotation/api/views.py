@@ -1,0 +1,252 @@
+"""REST API views: each checks access through annotation.access, then calls one service."""
+
+from django.conf import settings
+from django.db import transaction
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import access, exports, imports, parsing, selectors, services
+from annotation.api import serializers as s
+from annotation.errors import DomainError, PayloadTooLarge
+from annotation.models import Item, Membership, Project
+
+Role = Membership.Role
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 1_000
+
+
+def _project_out(project: Project) -> dict:
+    return s.ProjectOutput(project).data
+
+
+class ProjectListCreateApi(APIView):
+    @extend_schema(responses=s.ProjectOutput(many=True))
+    def get(self, request: Request) -> Response:
+        projects = selectors.projects_of(request.user).prefetch_related("labels").order_by("id")
+        return Response([_project_out(project) for project in projects])
+
+    @extend_schema(request=s.ProjectInput, responses={201: s.ProjectOutput})
+    def post(self, request: Request) -> Response:
+        payload = s.ProjectInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        project = services.create_project(creator=request.user, **payload.validated_data)
+        project.my_role = Role.ADMIN
+        return Response(_project_out(project), status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailApi(APIView):
+    @extend_schema(responses=s.ProjectOutput)
+    def get(self, request: Request, project_id: int) -> Response:
+        return Response(_project_out(access.project_for(request.user, project_id)))
+
+    @extend_schema(request=s.ProjectInput(partial=True), responses=s.ProjectOutput)
+    def patch(self, request: Request, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
+        payload = s.ProjectInput(data=request.data, partial=True)
+        payload.is_valid(raise_exception=True)
+        project = services.update_project(project=project, **payload.validated_data)
+        return Response(_project_out(project))
+
+    def delete(self, request: Request, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
+        project.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProjectProgressApi(APIView):
+    def get(self, request: Request, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id)
+        return Response(selectors.project_progress(project))
+
+
+class MemberListCreateApi(APIView):
+    @extend_schema(responses=s.MemberOutput(many=True))
+    def get(self, request: Request, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
+        members = project.memberships.select_related("user").order_by("id")
+        return Response(s.MemberOutput(members, many=True).data)
+
+    @extend_schema(request=s.MemberInput, responses={201: s.MemberOutput})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
+        payload = s.MemberInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        membership = services.set_member(project=project, **payload.validated_data)
+        return Response(s.MemberOutput(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberDeleteApi(APIView):
+    def delete(self, request: Request, project_id: int, user_id: int) -> Response:
+        project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
+        membership = project.memberships.filter(user_id=user_id).first()
+        if membership is None:
+            return Response({"detail": "no such member"}, status=status.HTTP_404_NOT_FOUND)
+        services.remove_member(membership=membership)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ItemImportApi(APIView):
+    """Import items from a JSON array, JSON Lines or CSV body, or a multipart `file` upload.
+
+    Small uploads answer 201 with the count; larger ones (or `?async=true`) answer 202 with an
+    import job to poll. Any bad row: 400 with every error's line and field, nothing imported.
+    """
+
+    parser_classes: list = []  # the body is read raw: a parser would load it twice
+
+    @extend_schema(
+        request={"application/x-ndjson": bytes, "text/csv": bytes, "application/json": bytes,
+                 "multipart/form-data": bytes},
+        parameters=[OpenApiParameter("format", str, enum=list(parsing.FORMATS)),
+                    OpenApiParameter("async", bool)],
+        responses={201: dict, 202: s.ImportJobOutput},
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
+        raw, file_format = _read_upload(request)
+        run_async = request.query_params.get("async") in ("1", "true")
+        if run_async or len(raw) > settings.HITL_IMPORT_SYNC_MAX_BYTES:
+            with transaction.atomic():
+                job = imports.queue_import(project=project, raw=raw, file_format=file_format,
+                                           user=request.user)
+            body = s.ImportJobOutput(job).data | {"url": f"/api/v1/imports/{job.id}/"}
+            return Response(body, status=status.HTTP_202_ACCEPTED)
+        created = imports.import_items(project=project, raw=raw, file_format=file_format)
+        return Response({"created": created}, status=status.HTTP_201_CREATED)
+
+
+def _read_upload(request: Request) -> tuple[bytes, str]:
+    """Return the upload's bytes and format, bounded by HITL_IMPORT_MAX_BYTES."""
+    limit = settings.HITL_IMPORT_MAX_BYTES
+    declared = request.query_params.get("format")
+    if declared is not None and declared not in parsing.FORMATS:
+        raise DomainError(f"format must be one of {', '.join(parsing.FORMATS)}", field="format")
+    content_type = request.META.get("CONTENT_TYPE", "")
+    if content_type.startswith("multipart/form-data"):
+        upload = request._request.FILES.get("file")
+        if upload is None:
+            raise DomainError("a multipart upload needs a 'file' part", field="file")
+        if upload.size > limit:
+            raise PayloadTooLarge(f"the file is larger than {limit} bytes", field="file")
+        return upload.read(), declared or _format_or_error(upload.content_type, upload.name)
+    if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+        raise PayloadTooLarge(f"the upload is larger than {limit} bytes")
+    raw = request._request.read(limit + 1)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the upload is larger than {limit} bytes")
+    return raw, declared or _format_or_error(content_type, None)
+
+
+def _format_or_error(content_type: str, filename: str | None) -> str:
+    if file_format := parsing.format_for(content_type, filename):
+        return file_format
+    raise DomainError(
+        "unknown upload format: send application/json, application/x-ndjson or text/csv, "
+        "name the file .json/.jsonl/.csv, or pass ?format=",
+        field="format",
+    )
+
+
+class ImportJobDetailApi(APIView):
+    @extend_schema(responses=s.ImportJobOutput)
+    def get(self, request: Request, job_id: int) -> Response:
+        return Response(s.ImportJobOutput(access.import_job_for(request.user, job_id)).data)
+
+
+class ItemListApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=["open", "done"]),
+                    OpenApiParameter("label", str), OpenApiParameter("page", int),
+                    OpenApiParameter("page_size", int)],
+        responses=s.ItemOutput(many=True),
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
+        items = Item.objects.filter(project=project).order_by("id")
+        if (wanted := request.query_params.get("status")) is not None:
+            if wanted not in Item.Status.values:
+                raise DomainError("status must be open or done", field="status")
+            items = items.filter(status=wanted)
+        if (label := request.query_params.get("label")) is not None:
+            items = items.filter(annotations__labels__name=label).distinct()
+        paginator = Pagination()
+        page = paginator.paginate_queryset(items, request, view=self)
+        return paginator.get_paginated_response(s.ItemOutput(page, many=True).data)
+
+
+class ItemDetailApi(APIView):
+    @extend_schema(responses=s.ItemOutput)
+    def get(self, request: Request, item_id: int) -> Response:
+        item = access.item_for(request.user, item_id, at_least=Role.REVIEWER)
+        return Response(s.ItemOutput(item).data)
+
+
+def _served(item: Item) -> dict:
+    """An item as the annotation page gets it; `prediction` is filled once a model exists."""
+    return {"id": item.id, "external_id": item.external_id, "data": item.data, "prediction": None}
+
+
+class NextItemApi(APIView):
+    @extend_schema(responses={200: dict, 204: None})
+    def get(self, request: Request, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id)
+        item = services.next_item_for(project=project, user=request.user)
+        if item is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(_served(item))
+
+
+class AnnotationCreateApi(APIView):
+    @extend_schema(request=s.AnnotationInput, responses={201: s.AnnotationOutput})
+    def post(self, request: Request, item_id: int) -> Response:
+        item = access.item_for(request.user, item_id)
+        payload = s.AnnotationInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        annotation = services.submit_annotation(item=item, annotator=request.user,
+                                                **payload.validated_data)
+        return Response(s.AnnotationOutput(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class ItemSkipApi(APIView):
+    @extend_schema(request=s.SkipInput, responses={201: s.AnnotationOutput})
+    def post(self, request: Request, item_id: int) -> Response:
+        item = access.item_for(request.user, item_id)
+        payload = s.SkipInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        annotation = services.skip_item(item=item, annotator=request.user, **payload.validated_data)
+        return Response(s.AnnotationOutput(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class AnnotationUndoApi(APIView):
+    """Delete one of your own annotations; the item is leased back to you and returned."""
+
+    @extend_schema(responses=dict)
+    def delete(self, request: Request, annotation_id: int) -> Response:
+        annotation = access.own_annotation_for(request.user, annotation_id)
+        item = services.undo_annotation(annotation=annotation)
+        return Response(_served(item))
+
+
+class ProjectExportApi(APIView):
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=list(exports.CONTENT_TYPES))],
+                   responses={200: bytes})
+    def get(self, request: Request, project_id: int):
+        project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
+        file_format = request.query_params.get("format", "jsonl")
+        if file_format not in exports.CONTENT_TYPES:
+            raise DomainError("format must be json, jsonl or csv", field="format")
+        response = StreamingHttpResponse(
+            exports.export_stream(project, file_format),
+            content_type=exports.CONTENT_TYPES[file_format],
+        )
+        filename = f"project-{project.id}.{file_format}"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response

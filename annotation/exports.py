@@ -1,0 +1,52 @@
+"""Stream a project's items with their labels as JSON, JSON Lines or CSV, a batch at a time."""
+
+import csv
+import io
+from collections.abc import Iterator
+
+import orjson
+
+from annotation.models import Project
+from annotation.selectors import export_batches
+
+CONTENT_TYPES = {"json": "application/json", "jsonl": "application/x-ndjson", "csv": "text/csv"}
+CSV_COLUMNS = ["id", "external_id", "text", "status", "annotation_count", "labels", "annotators"]
+
+
+def export_stream(project: Project, file_format: str) -> Iterator[bytes]:
+    """Yield the export in chunks of one batch of items each; memory stays flat."""
+    return {"json": _json, "jsonl": _jsonl, "csv": _csv}[file_format](project)
+
+
+def _jsonl(project: Project) -> Iterator[bytes]:
+    for batch in export_batches(project):
+        yield b"".join(orjson.dumps(item) + b"\n" for item in batch)
+
+
+def _json(project: Project) -> Iterator[bytes]:
+    yield b"["
+    first = True
+    for batch in export_batches(project):
+        chunk = b",\n".join(orjson.dumps(item) for item in batch)
+        yield chunk if first else b",\n" + chunk
+        first = False
+    yield b"]\n"
+
+
+def _csv(project: Project) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for batch in export_batches(project):
+        for item in batch:
+            annotators = [answer["annotator"] for answer in item["annotations"]]
+            writer.writerow([
+                item["id"], item["external_id"] or "", item["data"].get("text", ""),
+                item["status"], item["annotation_count"], "|".join(item["labels"]),
+                "|".join(annotators),
+            ])
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode()

@@ -1,0 +1,229 @@
+"""Projects, labels, members, items, leases and annotations: the data annotators work on."""
+
+import random
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Project(models.Model):
+    """A labelling task: what to label, with which labels, and by how many people per item."""
+
+    class TaskType(models.TextChoices):
+        SINGLE_LABEL = "single_label", "Single-label text classification"
+        MULTI_LABEL = "multi_label", "Multi-label text classification"
+
+    MAX_OVERLAP = 20
+
+    name = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True, max_length=20_000)
+    task_type = models.CharField(
+        max_length=16, choices=TaskType.choices, default=TaskType.SINGLE_LABEL
+    )
+    overlap = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_OVERLAP)],
+        help_text="How many different annotators must label each item.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_multi_label(self) -> bool:
+        return self.task_type == self.TaskType.MULTI_LABEL
+
+
+class Label(models.Model):
+    """One class annotators can choose, with the key that picks it in the page."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=64)
+    shortcut = models.CharField(max_length=1, blank=True)
+    color = models.CharField(
+        max_length=7,
+        default="#4c78a8",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "a colour is #rrggbb")],
+    )
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="label_name_unique"),
+            models.UniqueConstraint(
+                fields=["project", "shortcut"],
+                condition=~Q(shortcut=""),
+                name="label_shortcut_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's role in one project; every access to the project is checked against it."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        REVIEWER = "reviewer", "Reviewer"
+        ANNOTATOR = "annotator", "Annotator"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project"], name="membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.project}"
+
+
+def new_random_key() -> float:
+    return random.random()
+
+
+class Item(models.Model):
+    """One thing to label. `data` holds at least `text`; the rest is the client's own fields.
+
+    `random_key` is drawn once at import: ordering by it gives a random queue that an index can
+    serve (the order until a model exists, and the random draws for evaluation later). Model
+    scores live in their own table per model version (models_service), never on this row, so
+    rewriting a round of scores neither bloats items nor locks rows the next-item query needs.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"  # still needs annotations
+        DONE = "done", "Done"  # has the project's required number of annotations
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    data = models.JSONField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    annotation_count = models.PositiveIntegerField(default=0)
+    random_key = models.FloatField(default=new_random_key)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="item_external_id_unique",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["project", "random_key"],
+                condition=Q(status="open"),
+                name="item_open_queue",
+            ),
+            models.Index(fields=["project", "status"], name="item_project_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.id} of project {self.project_id}"
+
+    @property
+    def text(self) -> str:
+        return str(self.data.get("text", ""))
+
+
+class Lease(models.Model):
+    """Item `item` is being worked on by `user` until `expires_at`; others are not served it."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="leases")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "user"], name="lease_unique")]
+        indexes = [models.Index(fields=["project", "user"], name="lease_project_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} holds {self.item} until {self.expires_at:%H:%M:%S}"
+
+
+class Annotation(models.Model):
+    """One annotator's answer for one item: labels, or a skip, with how long it took."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotations"
+    )
+    labels = models.ManyToManyField(Label, related_name="annotations", blank=True)
+    lead_time_ms = models.PositiveIntegerField(null=True, blank=True)
+    skipped = models.BooleanField(default=False)
+    ambiguous = models.BooleanField(default=False)
+    needs_expert = models.BooleanField(default=False)
+    comment = models.TextField(blank=True, max_length=5_000)
+    prediction_shown = models.BooleanField(default=False)
+    prediction_accepted = models.BooleanField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator"], name="annotation_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} on {self.item}"
+
+
+class ImportJob(models.Model):
+    """A large upload being validated and inserted by a worker; its row is its progress.
+
+    The upload itself is kept in the row until the job ends, so a worker on another machine
+    can run it without shared storage.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        VALIDATING = "validating", "Validating"
+        INSERTING = "inserting", "Inserting"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    file_format = models.CharField(max_length=8)
+    payload = models.BinaryField(null=True)
+    size_bytes = models.BigIntegerField(default=0)
+    total_rows = models.PositiveIntegerField(null=True)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"import {self.id} into {self.project_id}: {self.status}"

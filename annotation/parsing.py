@@ -1,0 +1,286 @@
+"""Parse and validate uploaded items (JSON array, JSON Lines, CSV) without touching the database.
+
+Every row is checked before anything is written; each problem is reported with the line it
+starts on and the field at fault, so a client can fix its file in one go.
+"""
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+
+from annotation.errors import ImportRejected
+
+FORMATS = ("json", "jsonl", "csv")
+CONTENT_TYPES = {
+    "application/json": "json",
+    "application/x-ndjson": "jsonl",
+    "application/ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/x-jsonlines": "jsonl",
+    "application/jsonlines": "jsonl",
+    "text/csv": "csv",
+    "application/csv": "csv",
+}
+EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+MAX_TEXT_CHARS = 100_000
+MAX_EXTERNAL_ID_CHARS = 255
+MAX_ERRORS = 100  # past this many, the report says so instead of listing them all
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRow:
+    line: int
+    external_id: str | None
+    data: dict
+
+
+class _Errors:
+    """Collects row errors up to MAX_ERRORS."""
+
+    def __init__(self) -> None:
+        self.items: list[dict] = []
+        self.truncated = False
+
+    def add(self, line: int | None, field: str | None, message: str) -> None:
+        if len(self.items) < MAX_ERRORS:
+            self.items.append({"line": line, "field": field, "message": message})
+        else:
+            self.truncated = True
+
+    def raise_if_any(self) -> None:
+        if self.truncated:
+            self.items.append(
+                {"line": None, "field": None, "message": f"more than {MAX_ERRORS} errors; stopped listing"}
+            )
+        if self.items:
+            raise ImportRejected(self.items)
+
+
+def format_for(content_type: str | None, filename: str | None = None) -> str | None:
+    """Name the upload's format from its file name or content type; None when unknown."""
+    if filename:
+        for extension, fmt in EXTENSIONS.items():
+            if filename.lower().endswith(extension):
+                return fmt
+    base = (content_type or "").split(";")[0].strip().lower()
+    return CONTENT_TYPES.get(base)
+
+
+def parse_upload(
+    raw: bytes, file_format: str, *, progress: Callable[[int, int], None] | None = None
+) -> list[ParsedRow]:
+    """Return the upload's rows, validated; raise ImportRejected listing every bad row.
+
+    `progress(done, total)` is called every few thousand rows while validating.
+    """
+    text = _decode(raw)
+    records = {"json": _json_records, "jsonl": _jsonl_records, "csv": _csv_records}[file_format](text)
+    return _validate(records, progress)
+
+
+def _decode(raw: bytes) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        bad = raw[error.start : error.start + 1].hex()
+        raise ImportRejected(
+            [{"line": line, "field": None,
+              "message": f"not valid UTF-8: byte 0x{bad} at column {column}"}]
+        ) from None
+    if not text.strip():
+        raise ImportRejected([{"line": 1, "field": None, "message": "the file is empty"}])
+    return text
+
+
+def _json_records(text: str) -> list[tuple[int, object]]:
+    """Split a JSON array into (line, element) pairs, keeping where each element starts."""
+    decoder = json.JSONDecoder()
+    position = _skip_space(text, 0)
+    if text[position] != "[":
+        raise ImportRejected(
+            [{"line": _line_at(text, position), "field": None,
+              "message": "a JSON upload must be an array of objects (use JSON Lines for one object per line)"}]
+        )
+    records, line, counted_to = [], 1, 0
+    position = _skip_space(text, position + 1)
+    if text[position : position + 1] == "]":
+        return _no_trailing(text, position + 1, records)
+    while True:
+        line += text.count("\n", counted_to, position)
+        counted_to = position
+        try:
+            value, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            raise ImportRejected([_json_error(text, error)]) from None
+        records.append((line, value))
+        position = _skip_space(text, end)
+        separator = text[position : position + 1]
+        if separator == "]":
+            return _no_trailing(text, position + 1, records)
+        if separator != ",":
+            raise ImportRejected(
+                [{"line": _line_at(text, position), "field": None,
+                  "message": "not valid JSON: expected ',' or ']' after an element"}]
+            )
+        position = _skip_space(text, position + 1)
+
+
+def _no_trailing(text: str, position: int, records: list) -> list:
+    rest = _skip_space(text, position)
+    if rest < len(text):
+        raise ImportRejected(
+            [{"line": _line_at(text, rest), "field": None,
+              "message": "not valid JSON: unexpected data after the array"}]
+        )
+    return records
+
+
+def _skip_space(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position
+
+
+def _line_at(text: str, position: int) -> int:
+    return text.count("\n", 0, position) + 1
+
+
+def _json_error(text: str, error: json.JSONDecodeError) -> dict:
+    return {"line": error.lineno, "field": None,
+            "message": f"not valid JSON: {error.msg} (column {error.colno})"}
+
+
+def _jsonl_records(text: str) -> list[tuple[int, object]]:
+    records, errors = [], _Errors()
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append((number, orjson.loads(line)))
+        except orjson.JSONDecodeError as error:
+            errors.add(number, None, f"not valid JSON: {error.msg} (column {error.colno})")
+    errors.raise_if_any()
+    return records
+
+
+def _csv_records(text: str) -> list[tuple[int, object]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records, errors = [], _Errors()
+    try:
+        header = next(reader)
+        if len(set(header)) != len(header):
+            raise ImportRejected([{"line": 1, "field": None, "message": "a column name is repeated in the header"}])
+        if "text" not in header:
+            raise ImportRejected([{"line": 1, "field": "text", "message": "the header has no 'text' column"}])
+        start = reader.line_num + 1
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                start = reader.line_num + 1
+                continue
+            if len(cells) != len(header):
+                errors.add(start, None, f"expected {len(header)} columns, found {len(cells)}")
+            else:
+                records.append((start, _csv_record(dict(zip(header, cells, strict=True)))))
+            start = reader.line_num + 1
+    except csv.Error as error:
+        errors.add(reader.line_num, None, f"not valid CSV: {error}")
+    errors.raise_if_any()
+    return records
+
+
+def _csv_record(cells: dict) -> dict:
+    """Empty cells in CSV are missing values; a `features` cell holds a JSON list."""
+    record = {key: value for key, value in cells.items() if value != "" or key == "text"}
+    if isinstance(record.get("features"), str):
+        try:
+            record["features"] = orjson.loads(record["features"])
+        except orjson.JSONDecodeError:
+            pass  # left as text: validation reports it as the wrong type
+    return record
+
+
+def _validate(records: list[tuple[int, object]], progress) -> list[ParsedRow]:
+    errors, rows, seen_ids = _Errors(), [], {}
+    total = len(records)
+    if total == 0:
+        raise ImportRejected([{"line": 1, "field": None, "message": "the file has no items"}])
+    for done, (line, record) in enumerate(records, start=1):
+        row = _validate_record(line, record, errors)
+        if row is not None and row.external_id is not None:
+            if (first := seen_ids.setdefault(row.external_id, line)) != line:
+                errors.add(line, "external_id",
+                           f"external_id {row.external_id!r} already appears on line {first}")
+        if row is not None:
+            rows.append(row)
+        if progress is not None and done % 5_000 == 0:
+            progress(done, total)
+    errors.raise_if_any()
+    if progress is not None:
+        progress(total, total)
+    return rows
+
+
+def _validate_record(line: int, record: object, errors: _Errors) -> ParsedRow | None:
+    """Check one row; rows are flat ({"text": ..., "other": ...}) or nested ({"data": {...}})."""
+    if not isinstance(record, dict):
+        errors.add(line, None, f"each row must be an object, not {_type_name(record)}")
+        return None
+    if isinstance(record.get("data"), dict) and "text" not in record:
+        data = dict(record["data"])  # an exported row: its other top-level keys are output only
+    else:
+        data = {key: value for key, value in record.items() if key != "external_id"}
+    ok = True
+    text = data.get("text")
+    if "text" not in data or text is None:
+        errors.add(line, "text", "missing: every item needs a text")
+        ok = False
+    elif not isinstance(text, str):
+        errors.add(line, "text", f"must be a string, not {_type_name(text)}")
+        ok = False
+    elif not text.strip():
+        errors.add(line, "text", "must not be blank")
+        ok = False
+    elif len(text) > MAX_TEXT_CHARS:
+        errors.add(line, "text", f"is {len(text)} characters; at most {MAX_TEXT_CHARS}")
+        ok = False
+    external_id = _external_id(line, record.get("external_id"), errors)
+    if external_id is False:
+        ok = False
+    if "features" in data and not _valid_features(data["features"]):
+        errors.add(line, "features", "must be a list of finite numbers")
+        ok = False
+    return ParsedRow(line, external_id, data) if ok else None
+
+
+def _external_id(line: int, value: object, errors: _Errors) -> str | None | bool:
+    """The external id as text, None when absent, False when invalid (already reported)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        errors.add(line, "external_id", f"must be a string or an integer, not {_type_name(value)}")
+        return False
+    value = str(value)
+    if not value.strip() or len(value) > MAX_EXTERNAL_ID_CHARS:
+        errors.add(line, "external_id", f"must be 1 to {MAX_EXTERNAL_ID_CHARS} characters")
+        return False
+    return value
+
+
+def _valid_features(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in value
+    )
+
+
+def _type_name(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)

@@ -1,0 +1,291 @@
+"""The verbs of annotation: create projects, add members, serve the next item, record labels.
+
+API views, pages, tasks and commands all call these; none of them writes these rows itself.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from annotation.errors import Conflict, DomainError, InvalidLabels
+from annotation.models import Annotation, Item, Label, Lease, Membership, Project
+
+PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2",
+           "#ff9da6", "#9d755d", "#bab0ac"]
+
+
+# --- projects and members ---------------------------------------------------------------
+
+def _label_specs(labels: list[dict]) -> list[dict]:
+    """Fill in default shortcut (1-9 by position) and colour; reject duplicate names or keys."""
+    specs, names, keys = [], set(), set()
+    for position, raw in enumerate(labels):
+        spec = {
+            "name": raw["name"].strip(),
+            "shortcut": raw.get("shortcut", str(position + 1) if position < 9 else ""),
+            "color": raw.get("color") or PALETTE[position % len(PALETTE)],
+            "order": position,
+        }
+        if not spec["name"]:
+            raise InvalidLabels("a label name cannot be blank", field="labels")
+        if spec["name"] in names:
+            raise InvalidLabels(f"label {spec['name']!r} is listed twice", field="labels")
+        if spec["shortcut"] and spec["shortcut"] in keys:
+            raise InvalidLabels(f"shortcut {spec['shortcut']!r} is used twice", field="labels")
+        names.add(spec["name"])
+        keys.add(spec["shortcut"])
+        specs.append(spec)
+    return specs
+
+
+@transaction.atomic
+def create_project(
+    *,
+    creator: AbstractBaseUser,
+    name: str,
+    labels: list[dict],
+    task_type: str = Project.TaskType.SINGLE_LABEL,
+    overlap: int = 1,
+    instructions: str = "",
+) -> Project:
+    """Create a project with its labels; the creator becomes its admin."""
+    specs = _label_specs(labels)
+    project = Project.objects.create(
+        name=name, task_type=task_type, overlap=overlap, instructions=instructions,
+        created_by=creator,
+    )
+    Label.objects.bulk_create(Label(project=project, **spec) for spec in specs)
+    Membership.objects.create(user=creator, project=project, role=Membership.Role.ADMIN)
+    return project
+
+
+@transaction.atomic
+def update_project(*, project: Project, labels: list[dict] | None = None, **fields) -> Project:
+    """Change settings; `labels`, when given, is the whole new list (matched by name).
+
+    Removing a label that annotations use is refused (409): it would silently change answers.
+    Changing the overlap re-opens or closes items at once.
+    """
+    if "task_type" in fields and fields["task_type"] != project.task_type:
+        if Annotation.objects.filter(item__project=project, skipped=False).exists():
+            raise Conflict("the task type cannot change once items are labelled", field="task_type")
+    for name, value in fields.items():
+        setattr(project, name, value)
+    project.save()
+    if labels is not None:
+        _replace_labels(project, _label_specs(labels))
+    if "overlap" in fields:
+        refresh_item_statuses(project=project)
+    return project
+
+
+def _replace_labels(project: Project, specs: list[dict]) -> None:
+    existing = {label.name: label for label in project.labels.all()}
+    wanted = {spec["name"] for spec in specs}
+    removed = [label for name, label in existing.items() if name not in wanted]
+    used = Label.objects.filter(id__in=[label.id for label in removed], annotations__isnull=False)
+    if used_names := sorted(set(used.values_list("name", flat=True))):
+        raise Conflict(f"labels in use cannot be removed: {', '.join(used_names)}", field="labels")
+    Label.objects.filter(id__in=[label.id for label in removed]).delete()
+    # Clear shortcuts first so that swapping two keys does not trip the unique constraint.
+    Label.objects.filter(project=project).update(shortcut="")
+    for spec in specs:
+        Label.objects.update_or_create(project=project, name=spec["name"], defaults=spec)
+
+
+def refresh_item_statuses(*, project: Project) -> None:
+    """Recompute every item's open/done status from its annotation count and the overlap."""
+    items = Item.objects.filter(project=project)
+    items.filter(annotation_count__gte=project.overlap).exclude(status=Item.Status.DONE).update(
+        status=Item.Status.DONE
+    )
+    items.filter(annotation_count__lt=project.overlap).exclude(status=Item.Status.OPEN).update(
+        status=Item.Status.OPEN
+    )
+
+
+@transaction.atomic
+def set_member(*, project: Project, username: str, role: str) -> Membership:
+    """Add a user to the project with `role`, or change their role; keeps at least one admin."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise DomainError(f"no user named {username!r}", field="username")
+    membership = Membership.objects.filter(project=project, user=user).first()
+    if membership and membership.role == Membership.Role.ADMIN and role != membership.role:
+        _keep_an_admin(project, leaving=membership)
+    membership, _ = Membership.objects.update_or_create(
+        project=project, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+@transaction.atomic
+def remove_member(*, membership: Membership) -> None:
+    """Take a user out of a project; their leases go, their annotations stay."""
+    if membership.role == Membership.Role.ADMIN:
+        _keep_an_admin(membership.project, leaving=membership)
+    Lease.objects.filter(project=membership.project, user=membership.user).delete()
+    membership.delete()
+
+
+def _keep_an_admin(project: Project, *, leaving: Membership) -> None:
+    admins = Membership.objects.select_for_update().filter(
+        project=project, role=Membership.Role.ADMIN
+    )
+    if not admins.exclude(id=leaving.id).exists():
+        raise Conflict("a project needs at least one admin", field="role")
+
+
+# --- serving the next item --------------------------------------------------------------
+
+def _open_for(project: Project, user: AbstractBaseUser, now: datetime):
+    """Items the user may be served now: open, not theirs already, with room for one more."""
+    live_leases = (
+        Lease.objects.filter(item=OuterRef("pk"), expires_at__gt=now)
+        .order_by()
+        .values("item")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        Item.objects.filter(project=project, status=Item.Status.OPEN)
+        .exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), annotator=user)))
+        .exclude(Exists(Lease.objects.filter(item=OuterRef("pk"), user=user, expires_at__gt=now)))
+        .alias(
+            taken=F("annotation_count")
+            + Coalesce(Subquery(live_leases, output_field=IntegerField()), Value(0))
+        )
+        .filter(taken__lt=project.overlap)
+    )
+
+
+def next_item_for(*, project: Project, user: AbstractBaseUser) -> Item | None:
+    """Lease the next item to `user` and return it, or None when nothing is left for them.
+
+    PostgreSQL: the first open item in queue order is locked with FOR UPDATE SKIP LOCKED, so
+    concurrent callers take different rows without waiting. Because that first statement's
+    snapshot may predate a lease committed while we waited for nothing, a second statement
+    re-checks the locked row before the lease is written (every lease or annotation write
+    holds the same row lock, so the re-check cannot be overtaken). SQLite: every transaction
+    is IMMEDIATE (settings), so the whole block runs alone and the same code is just as safe.
+    """
+    for _attempt in range(20):
+        now = timezone.now()
+        with transaction.atomic():
+            candidate = (
+                _open_for(project, user, now)
+                .order_by("random_key", "id")
+                .select_for_update(skip_locked=True, of=("self",))
+                .only("id", "project_id", "data", "external_id", "status", "annotation_count")
+                .first()
+            )
+            if candidate is None:
+                return None
+            if not _open_for(project, user, now).filter(id=candidate.id).exists():
+                continue  # taken by a transaction that committed after our snapshot
+            _take_lease(candidate, user, now)
+            return candidate
+    return None
+
+
+def _take_lease(item: Item, user: AbstractBaseUser, now: datetime) -> None:
+    """Write the lease and release the user's older leases beyond the per-user limit."""
+    expires = now + timedelta(seconds=settings.HITL_LEASE_SECONDS)
+    Lease.objects.update_or_create(
+        item=item, user=user,
+        defaults={"project_id": item.project_id, "created_at": now, "expires_at": expires},
+    )
+    older = Lease.objects.filter(project_id=item.project_id, user=user).order_by(
+        "-created_at", "-id"
+    )[settings.HITL_MAX_LEASES_PER_USER:]
+    if stale := list(older.values_list("id", flat=True)):
+        Lease.objects.filter(id__in=stale).delete()
+
+
+# --- recording answers -----------------------------------------------------------------
+
+def _resolve_labels(project: Project, names: list[str]) -> list[Label]:
+    """Map label names to the project's labels; check the count fits the task type."""
+    if len(set(names)) != len(names):
+        raise InvalidLabels("a label is given twice", field="labels")
+    found = {label.name: label for label in project.labels.filter(name__in=names)}
+    if unknown := [name for name in names if name not in found]:
+        raise InvalidLabels(f"not labels of this project: {', '.join(unknown)}", field="labels")
+    if not project.is_multi_label and len(names) != 1:
+        raise InvalidLabels("this project takes exactly one label per item", field="labels")
+    return [found[name] for name in names]
+
+
+def _record(item: Item, annotator: AbstractBaseUser, *, labels: list[Label], **fields) -> Annotation:
+    """Write the annotator's answer, keep the item's count and status right, drop the lease."""
+    locked = Item.objects.select_for_update().select_related("project").get(id=item.id)
+    annotation = Annotation.objects.filter(item=locked, annotator=annotator).first()
+    counted_before = annotation is not None and not annotation.skipped
+    annotation = annotation or Annotation(item=locked, annotator=annotator)
+    for name, value in fields.items():
+        setattr(annotation, name, value)
+    annotation.save()
+    annotation.labels.set(labels)
+    counted_now = not annotation.skipped
+    if counted_now != counted_before:
+        locked.annotation_count += 1 if counted_now else -1
+        _set_status(locked)
+    Lease.objects.filter(item=locked, user=annotator).delete()
+    return annotation
+
+
+def _set_status(item: Item) -> None:
+    done = item.annotation_count >= item.project.overlap
+    item.status = Item.Status.DONE if done else Item.Status.OPEN
+    item.save(update_fields=["annotation_count", "status"])
+
+
+@transaction.atomic
+def submit_annotation(
+    *,
+    item: Item,
+    annotator: AbstractBaseUser,
+    labels: list[str],
+    lead_time_ms: int | None = None,
+    ambiguous: bool = False,
+    needs_expert: bool = False,
+    comment: str = "",
+) -> Annotation:
+    """Record the annotator's labels for the item and release their lease; resubmitting replaces.
+
+    Raises InvalidLabels for names the project lacks or a count its task type forbids.
+    """
+    resolved = _resolve_labels(item.project, labels)
+    return _record(
+        item, annotator, labels=resolved, skipped=False, lead_time_ms=lead_time_ms,
+        ambiguous=ambiguous, needs_expert=needs_expert, comment=comment,
+    )
+
+
+@transaction.atomic
+def skip_item(
+    *, item: Item, annotator: AbstractBaseUser, lead_time_ms: int | None = None, comment: str = ""
+) -> Annotation:
+    """Record that the annotator passed on the item: they are not served it again, others are."""
+    return _record(
+        item, annotator, labels=[], skipped=True, lead_time_ms=lead_time_ms,
+        ambiguous=False, needs_expert=False, comment=comment,
+    )
+
+
+@transaction.atomic
+def undo_annotation(*, annotation: Annotation) -> Item:
+    """Delete the annotation and lease its item back to the annotator, to answer again."""
+    locked = Item.objects.select_for_update().select_related("project").get(id=annotation.item_id)
+    if not annotation.skipped:
+        locked.annotation_count -= 1
+        _set_status(locked)
+    annotation.delete()
+    _take_lease(locked, annotation.annotator, timezone.now())
+    return locked

@@ -1,0 +1,10 @@
+"""Celery tasks of the annotation app: thin wrappers that call services by id."""
+
+from celery import shared_task
+
+from annotation import imports
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_import(job_id: int) -> None:
+    imports.run_import_job(job_id=job_id)

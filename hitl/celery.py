@@ -1,0 +1,26 @@
+"""The Celery app: configured from Django settings (CELERY_* names)."""
+
+import os
+from pathlib import Path
+
+from celery import Celery
+from celery.signals import import_modules
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hitl.settings")
+
+app = Celery("hitl")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def ensure_broker_folders() -> None:
+    """The filesystem broker (the embedded default) needs its folders before any message."""
+    options = app.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        if folder := options.get(key):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+
+
+@import_modules.connect
+def _worker_starting(**_kwargs) -> None:
+    ensure_broker_folders()

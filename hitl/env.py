@@ -1,0 +1,56 @@
+"""Strict readers for settings that come from the environment.
+
+A typo in production configuration should stop the process at start-up, not quietly turn a
+feature off: `HITL_DEBUG=ture` is an error, not False.
+"""
+
+import os
+from pathlib import Path
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigurationError(RuntimeError):
+    """A setting in the environment has a value we cannot use."""
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    """Read a boolean; accept 1/0, true/false, yes/no, on/off (any case)."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{name}={raw!r} is not a boolean (use true or false)")
+
+
+def env_int(name: str, default: int) -> int:
+    """Read an integer, failing loudly on anything else."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not an integer") from None
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """Read a comma-separated list, dropping blanks."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def env_secret(name: str) -> str | None:
+    """Read a secret from NAME, or from the file that NAME_FILE points to (Docker secrets)."""
+    if value := os.environ.get(name):
+        return value
+    if path := os.environ.get(f"{name}_FILE"):
+        return Path(path).read_text().strip()
+    return None

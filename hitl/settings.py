@@ -1,0 +1,206 @@
+"""hitl's one settings module: a fresh checkout runs with nothing set (SQLite, a broker that
+needs no server); production is the same file with environment variables."""
+
+from pathlib import Path
+
+import dj_database_url
+
+from hitl.env import ConfigurationError, env_bool, env_int, env_list, env_secret
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_secret("HITL_VAR_DIR") or BASE_DIR / "var")
+
+DEBUG = env_bool("HITL_DEBUG", False)
+DEMO = env_bool("HITL_DEMO", False)
+
+SECRET_KEY = env_secret("HITL_SECRET_KEY")
+if not SECRET_KEY:
+    if not (DEBUG or DEMO):
+        raise ConfigurationError(
+            "HITL_SECRET_KEY is not set: set it (or HITL_SECRET_KEY_FILE) in production, "
+            "or HITL_DEMO=true / HITL_DEBUG=true for a local run"
+        )
+    SECRET_KEY = "insecure-local-only-key-never-used-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = env_list("HITL_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("HITL_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "annotation",
+    "models_service",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "hitl.urls"
+WSGI_APPLICATION = "hitl.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database() -> dict:
+    """DATABASE_URL when given; otherwise a SQLite file tuned for several processes at once.
+
+    SQLite allows one writer: IMMEDIATE transactions take the write lock when an atomic block
+    starts, so two requests can never both read "item 7 is free" and both lease it.
+    """
+    url = env_secret("DATABASE_URL")
+    if url:
+        config = dj_database_url.parse(url, conn_max_age=env_int("HITL_DB_CONN_MAX_AGE", 60))
+        config["CONN_HEALTH_CHECKS"] = True
+        if config["ENGINE"] == "django.db.backends.postgresql":
+            config.setdefault("TEST", {})["NAME"] = env_secret("HITL_TEST_DB_NAME") or "test_hitl"
+        return config
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env_secret("HITL_SQLITE_PATH") or VAR_DIR / "hitl.sqlite3",
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True  # serve straight from the source folders when collectstatic was not run
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "projects"
+LOGOUT_REDIRECT_URL = "login"
+
+# Request bodies: forms and ordinary API calls stay small; imports have their own, larger bound.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("HITL_MAX_REQUEST_BYTES", 2 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+HITL_IMPORT_MAX_BYTES = env_int("HITL_IMPORT_MAX_BYTES", 256 * 1024 * 1024)
+# Imports larger than this run as a Celery job; smaller ones answer with the count at once.
+HITL_IMPORT_SYNC_MAX_BYTES = env_int("HITL_IMPORT_SYNC_MAX_BYTES", 16 * 1024 * 1024)
+HITL_LEASE_SECONDS = env_int("HITL_LEASE_SECONDS", 15 * 60)
+# An annotator holds at most this many live leases per project: the item on screen and the one
+# the page has fetched ahead. Older leases are released when a new one is taken.
+HITL_MAX_LEASES_PER_USER = env_int("HITL_MAX_LEASES_PER_USER", 2)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "annotation.api.errors.exception_handler",
+    "URL_FORMAT_OVERRIDE": None,  # `?format=` names an export or import format, not a renderer
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "hitl API",
+    "DESCRIPTION": "Projects, items, imports, next item, annotations and exports.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Celery: Redis in production; with no broker URL, kombu's filesystem transport, which needs no
+# server, so the embedded default still runs a real worker process.
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or "filesystem://"
+if CELERY_BROKER_URL == "filesystem://":
+    _queue_dir = Path(env_secret("HITL_BROKER_DIR") or VAR_DIR / "broker")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "processed_folder": str(_queue_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    # Longer than the longest task, so Redis does not hand a running task to a second worker.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("HITL_VISIBILITY_TIMEOUT", 2 * 3600)
+    }
+CELERY_RESULT_BACKEND = None  # job state lives in PostgreSQL rows (ImportJob), not the broker
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("HITL_TASK_TIME_LIMIT", 3600)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Security: strict when not debugging. Behind a TLS proxy set HITL_SECURE_PROXY=true.
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # the page's script reads it to call the API with the session
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+if env_bool("HITL_SECURE_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("HITL_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"hitl": {"level": "INFO"}, "annotation": {"level": "INFO"}},
+}
