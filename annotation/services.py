@@ -195,17 +195,19 @@ def next_item_for(*, project: Project, user: AbstractBaseUser) -> Item | None:
 
 
 def _take_lease(item: Item, user: AbstractBaseUser, now: datetime) -> None:
-    """Write the lease and release the user's older leases beyond the per-user limit."""
+    """Write the lease (one upsert) and release the user's leases beyond the per-user limit."""
     expires = now + timedelta(seconds=settings.HITL_LEASE_SECONDS)
-    Lease.objects.update_or_create(
-        item=item, user=user,
-        defaults={"project_id": item.project_id, "created_at": now, "expires_at": expires},
+    Lease.objects.bulk_create(
+        [Lease(item=item, user=user, project_id=item.project_id, created_at=now, expires_at=expires)],
+        update_conflicts=True,
+        unique_fields=["item", "user"],
+        update_fields=["created_at", "expires_at"],
     )
-    older = Lease.objects.filter(project_id=item.project_id, user=user).order_by(
+    newest_first = Lease.objects.filter(project_id=item.project_id, user=user).order_by(
         "-created_at", "-id"
-    )[settings.HITL_MAX_LEASES_PER_USER:]
-    if stale := list(older.values_list("id", flat=True)):
-        Lease.objects.filter(id__in=stale).delete()
+    )
+    stale = newest_first.values("id")[settings.HITL_MAX_LEASES_PER_USER:]
+    Lease.objects.filter(id__in=Subquery(stale)).delete()
 
 
 # --- recording answers -----------------------------------------------------------------

@@ -42,3 +42,17 @@ def chromium_path() -> str:
     if path is None:
         unavailable("needs Debian's chromium (apt-get install chromium) for browser tests")
     return path
+
+
+def worker_environment() -> dict[str, str]:
+    """Environment for a worker process that uses this test run's database and broker."""
+    settings = connection.settings_dict
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="hitl.settings", HITL_SECRET_KEY="test-worker")
+    if connection.vendor == "postgresql":
+        auth = settings["USER"] + (f":{settings['PASSWORD']}" if settings["PASSWORD"] else "")
+        host = f"{settings['HOST'] or 'localhost'}:{settings['PORT'] or 5432}"
+        env["DATABASE_URL"] = f"postgres://{auth}@{host}/{settings['NAME']}"
+    else:
+        env.pop("DATABASE_URL", None)
+        env["HITL_SQLITE_PATH"] = str(settings["NAME"])
+    return env

@@ -1,0 +1,92 @@
+"""16 annotators at once over real HTTP connections: no item twice, no answer lost.
+
+Runs on whichever database the suite uses: SQLite by default, PostgreSQL in CI.
+"""
+
+import threading
+from collections import Counter
+
+import httpx
+import pytest
+from rest_framework.authtoken.models import Token
+
+from annotation.models import Annotation, Item, Lease, Membership
+from tests.factories import MembershipFactory, UserFactory
+
+ANNOTATORS = 16
+
+
+def _annotate_until_empty(base_url: str, token: str, project_id: int, served: list, answered: list,
+                          failures: list) -> None:
+    headers = {"Authorization": f"Token {token}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+        for _ in range(1_000):  # bounded: the pool is far smaller
+            response = client.get(f"/api/v1/projects/{project_id}/next/")
+            if response.status_code == 204:
+                return
+            if response.status_code != 200:
+                failures.append(("next", response.status_code, response.text))
+                return
+            item_id = response.json()["id"]
+            served.append(item_id)
+            answer = client.post(f"/api/v1/items/{item_id}/annotations/",
+                                 json={"labels": ["pos"], "lead_time_ms": 1})
+            if answer.status_code != 201:
+                failures.append(("annotate", answer.status_code, answer.text))
+                return
+            answered.append(item_id)
+
+
+def _run_annotators(live_server, project, users):
+    served, answered, failures = [], [], []
+    threads = [
+        threading.Thread(
+            target=_annotate_until_empty,
+            args=(live_server.url, Token.objects.create(user=user).key, project.id, served,
+                  answered, failures),
+        )
+        for user in users
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "an annotator thread hung"
+    return served, answered, failures
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sixteen_concurrent_annotators_never_share_an_item_and_lose_nothing(live_server, project):
+    Item.objects.bulk_create(Item(project=project, data={"text": f"t{n}"}) for n in range(400))
+    users = [UserFactory(username=f"crowd-{n}") for n in range(ANNOTATORS)]
+    for user in users:
+        MembershipFactory(project=project, user=user, role=Membership.Role.ANNOTATOR)
+
+    served, answered, failures = _run_annotators(live_server, project, users)
+
+    assert failures == []
+    duplicates = [item for item, n in Counter(served).items() if n > 1]
+    assert duplicates == []
+    assert len(answered) == 400
+    assert Annotation.objects.count() == 400  # every 201 is a row: nothing lost
+    assert set(Item.objects.values_list("status", flat=True)) == {"done"}
+    assert not Lease.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sixteen_concurrent_annotators_with_overlap_two(live_server, project):
+    project.overlap = 2
+    project.save()
+    Item.objects.bulk_create(Item(project=project, data={"text": f"t{n}"}) for n in range(120))
+    users = [UserFactory(username=f"pair-{n}") for n in range(ANNOTATORS)]
+    for user in users:
+        MembershipFactory(project=project, user=user, role=Membership.Role.ANNOTATOR)
+
+    served, answered, failures = _run_annotators(live_server, project, users)
+
+    assert failures == []
+    assert Counter(Counter(served).values()) == {2: 120}
+    per_item = Counter(Annotation.objects.values_list("item_id", flat=True))
+    assert set(per_item.values()) == {2}
+    pairs = Annotation.objects.values_list("item_id", "annotator_id")
+    assert len(set(pairs)) == 240  # two *different* people per item

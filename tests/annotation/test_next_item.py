@@ -1,0 +1,195 @@
+"""Serving items: leases, overlap, skips and undo, through the API."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from annotation.models import Annotation, Item, Lease, Membership
+from tests.factories import ItemFactory, MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def annotators(project):
+    users = [UserFactory(username=f"annotator-{n}") for n in range(4)]
+    for user in users:
+        MembershipFactory(project=project, user=user, role=Membership.Role.ANNOTATOR)
+    return users
+
+
+def _client_for(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def _next(client, project):
+    response = client.get(f"/api/v1/projects/{project.id}/next/")
+    assert response.status_code in (200, 204), response.content
+    return response.json() if response.status_code == 200 else None
+
+
+def _label(client, item_id, labels=("pos",)):
+    response = client.post(f"/api/v1/items/{item_id}/annotations/",
+                           {"labels": list(labels), "lead_time_ms": 900}, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def test_next_leases_an_item_and_the_answer_releases_it(project, annotator):
+    item = ItemFactory(project=project)
+    client = _client_for(annotator)
+    served = _next(client, project)
+    assert served == {"id": item.id, "external_id": None, "data": item.data, "prediction": None}
+    assert Lease.objects.filter(item=item, user=annotator).exists()
+    _label(client, item.id)
+    assert not Lease.objects.exists()
+    item.refresh_from_db()
+    assert (item.status, item.annotation_count) == ("done", 1)
+    assert _next(client, project) is None
+
+
+def test_a_leased_item_is_not_served_to_anyone_else(project, annotators):
+    ItemFactory(project=project)
+    first, second = (_client_for(user) for user in annotators[:2])
+    assert _next(first, project) is not None
+    assert _next(second, project) is None
+
+
+def test_an_expired_lease_returns_the_item_to_the_pool(project, annotators):
+    item = ItemFactory(project=project)
+    first, second = (_client_for(user) for user in annotators[:2])
+    assert _next(first, project)["id"] == item.id
+    Lease.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert _next(second, project)["id"] == item.id
+
+
+def test_overlap_two_serves_each_item_to_exactly_two_different_people(project, annotators):
+    project.overlap = 2
+    project.save()
+    items = [ItemFactory(project=project) for _ in range(10)]
+    clients = [_client_for(user) for user in annotators]
+    active = list(clients)
+    while active:  # round robin until everybody is told nothing is left
+        for client in list(active):
+            served = _next(client, project)
+            if served is None:
+                active.remove(client)
+            else:
+                _label(client, served["id"])
+    for item in items:
+        annotators_of = list(Annotation.objects.filter(item=item).values_list("annotator", flat=True))
+        assert len(annotators_of) == 2
+        assert len(set(annotators_of)) == 2
+    assert set(Item.objects.values_list("status", flat=True)) == {"done"}
+
+
+def test_nobody_is_served_an_item_they_already_answered(project, annotator):
+    project.overlap = 3
+    project.save()
+    ItemFactory(project=project)
+    client = _client_for(annotator)
+    _label(client, _next(client, project)["id"])
+    assert _next(client, project) is None
+
+
+def test_a_skipped_item_goes_to_someone_else(project, annotators):
+    item = ItemFactory(project=project)
+    first, second = (_client_for(user) for user in annotators[:2])
+    _next(first, project)
+    response = first.post(f"/api/v1/items/{item.id}/skip/", {"lead_time_ms": 300}, format="json")
+    assert response.status_code == 201
+    assert response.json()["skipped"] is True
+    assert _next(first, project) is None
+    assert _next(second, project)["id"] == item.id
+    item.refresh_from_db()
+    assert (item.annotation_count, item.status) == (0, "open")
+
+
+def test_undo_deletes_the_answer_and_gives_the_item_back_to_its_annotator(project, annotators):
+    item = ItemFactory(project=project)
+    first, second = (_client_for(user) for user in annotators[:2])
+    annotation = _label(first, _next(first, project)["id"])
+    response = first.delete(f"/api/v1/annotations/{annotation['id']}/")
+    assert response.status_code == 200
+    assert response.json()["id"] == item.id
+    assert not Annotation.objects.exists()
+    item.refresh_from_db()
+    assert (item.annotation_count, item.status) == (0, "open")
+    assert _next(second, project) is None  # leased back to the first annotator
+    _label(first, item.id, ["neg"])
+    assert list(Annotation.objects.get().labels.values_list("name", flat=True)) == ["neg"]
+
+
+def test_nobody_can_undo_someone_elses_answer(project, annotators):
+    ItemFactory(project=project)
+    first, second = (_client_for(user) for user in annotators[:2])
+    annotation = _label(first, _next(first, project)["id"])
+    assert second.delete(f"/api/v1/annotations/{annotation['id']}/").status_code == 404
+    assert Annotation.objects.filter(id=annotation["id"]).exists()
+
+
+def test_resubmitting_replaces_the_answer_without_counting_twice(project, annotator):
+    item = ItemFactory(project=project)
+    client = _client_for(annotator)
+    _label(client, item.id, ["pos"])
+    _label(client, item.id, ["neg"])
+    item.refresh_from_db()
+    assert item.annotation_count == 1
+    assert list(Annotation.objects.get().labels.values_list("name", flat=True)) == ["neg"]
+
+
+def test_an_annotator_holds_at_most_two_leases(project, annotator):
+    for _ in range(5):
+        ItemFactory(project=project)
+    client = _client_for(annotator)
+    served = [_next(client, project)["id"] for _ in range(4)]
+    assert len(set(served[-2:])) == 2
+    assert set(Lease.objects.values_list("item_id", flat=True)) == set(served[-2:])
+
+
+@pytest.mark.parametrize(
+    ("labels", "multi", "status"),
+    [(["pos"], False, 201), (["pos", "neg"], False, 400), ([], False, 400), (["cat"], False, 400),
+     (["pos", "neg"], True, 201), ([], True, 201), (["pos", "pos"], True, 400)],
+)
+def test_labels_must_fit_the_task_type(project, annotator, labels, multi, status):
+    project.task_type = "multi_label" if multi else "single_label"
+    project.save()
+    item = ItemFactory(project=project)
+    response = _client_for(annotator).post(f"/api/v1/items/{item.id}/annotations/",
+                                           {"labels": labels}, format="json")
+    assert response.status_code == status, response.json()
+    if status == 400:
+        assert response.json()["errors"][0]["field"] == "labels"
+        assert not Annotation.objects.exists()
+
+
+def test_unknown_fields_in_an_annotation_are_rejected(project, annotator):
+    item = ItemFactory(project=project)
+    response = _client_for(annotator).post(f"/api/v1/items/{item.id}/annotations/",
+                                           {"labels": ["pos"], "lable": "x"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "lable"
+
+
+def test_raising_the_overlap_reopens_done_items(api_client, project, admin, annotator):
+    item = ItemFactory(project=project)
+    _label(_client_for(annotator), item.id)
+    api_client.force_authenticate(admin)
+    api_client.patch(f"/api/v1/projects/{project.id}/", {"overlap": 2}, format="json")
+    item.refresh_from_db()
+    assert item.status == "open"
+
+
+def test_next_item_query_count_does_not_grow_with_the_pool(project, annotator,
+                                                           django_assert_max_num_queries):
+    Item.objects.bulk_create(Item(project=project, data={"text": f"t{n}"}) for n in range(500))
+    client = _client_for(annotator)
+    # membership, candidate, re-check, lease upsert, stale-lease delete (+ test savepoints)
+    with django_assert_max_num_queries(8):
+        assert _next(client, project) is not None
