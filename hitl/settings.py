@@ -11,16 +11,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_secret("HITL_VAR_DIR") or BASE_DIR / "var")
 
 DEBUG = env_bool("HITL_DEBUG", False)
-DEMO = env_bool("HITL_DEMO", False)
 
 SECRET_KEY = env_secret("HITL_SECRET_KEY")
 if not SECRET_KEY:
-    if not (DEBUG or DEMO):
+    if not DEBUG:
         raise ConfigurationError(
-            "HITL_SECRET_KEY is not set: set it (or HITL_SECRET_KEY_FILE) in production, "
-            "or HITL_DEMO=true / HITL_DEBUG=true for a local run"
+            "HITL_SECRET_KEY is not set: set it (or HITL_SECRET_KEY_FILE), or HITL_DEBUG=true "
+            "for local development (`hitl run` makes one in var/secret_key for you)"
         )
-    SECRET_KEY = "insecure-local-only-key-never-used-in-production"  # noqa: S105
+    SECRET_KEY = "insecure-debug-only-key"  # noqa: S105  (DEBUG only)
 
 ALLOWED_HOSTS = env_list("HITL_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("HITL_CSRF_TRUSTED_ORIGINS", [])

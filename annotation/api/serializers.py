@@ -1,5 +1,6 @@
 """Shapes of the API's input and output. Input serializers reject fields they do not know."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation.models import Annotation, ImportJob, Item, Label, Membership, Project
@@ -22,6 +23,7 @@ class LabelInput(StrictSerializer):
     color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False)
 
 
+@extend_schema_field(LabelInput)
 class LabelSpecField(serializers.Field):
     """A label given as its name alone ("spam") or as {name, shortcut, color}."""
 
@@ -74,6 +76,15 @@ class MemberOutput(serializers.ModelSerializer):
     class Meta:
         model = Membership
         fields = ["user_id", "username", "role", "created_at"]
+
+
+class ProgressOutput(serializers.Serializer):
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    open = serializers.IntegerField()
+    annotations = serializers.IntegerField()
+    skips = serializers.IntegerField()
+    per_label = serializers.DictField(child=serializers.IntegerField())
 
 
 class ItemOutput(serializers.ModelSerializer):

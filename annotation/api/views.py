@@ -55,6 +55,7 @@ class ProjectDetailApi(APIView):
         project = services.update_project(project=project, **payload.validated_data)
         return Response(_project_out(project))
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
         project.delete()
@@ -62,6 +63,7 @@ class ProjectDetailApi(APIView):
 
 
 class ProjectProgressApi(APIView):
+    @extend_schema(responses=s.ProgressOutput)
     def get(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id)
         return Response(selectors.project_progress(project))
@@ -84,6 +86,7 @@ class MemberListCreateApi(APIView):
 
 
 class MemberDeleteApi(APIView):
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, project_id: int, user_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
         membership = project.memberships.filter(user_id=user_id).first()

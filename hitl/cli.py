@@ -1,0 +1,111 @@
+"""`hitl run`: the whole platform in one command, on the embedded default or production settings.
+
+It migrates, loads the demo project when asked, starts a real Celery worker process and the
+gunicorn web server, prints where to log in, and stops both on Ctrl-C.
+"""
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _var_dir() -> Path:
+    return Path(os.environ.get("HITL_VAR_DIR") or ROOT / "var")
+
+
+def _ensure_secret_key() -> None:
+    """Use HITL_SECRET_KEY if set; otherwise a random key kept in var/secret_key (0600)."""
+    if os.environ.get("HITL_SECRET_KEY") or os.environ.get("HITL_SECRET_KEY_FILE"):
+        return
+    path = _var_dir() / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    os.environ["HITL_SECRET_KEY_FILE"] = str(path)
+
+
+def _manage(*args: str) -> None:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, check=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hitl.settings")
+    _ensure_secret_key()
+    _var_dir().mkdir(parents=True, exist_ok=True)
+    _manage("migrate", "--no-input", "-v", "0")
+    if args.demo:
+        _manage("load_demo")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "hitl", "worker", "--loglevel=WARNING",
+         f"--concurrency={args.worker_concurrency}"],
+        cwd=ROOT,
+    )
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "hitl.wsgi", "--bind", f"{args.host}:{args.port}",
+         "--workers", str(args.web_workers), "--threads", str(args.threads),
+         "--access-logfile", "-" if args.access_log else "/dev/null"],
+        cwd=ROOT,
+    )
+    url = f"http://{'localhost' if args.host in ('127.0.0.1', '0.0.0.0') else args.host}:{args.port}/"
+    print(f"\nhitl is running at {url}  (API docs: {url}api/v1/docs/)", flush=True)
+    if args.demo:
+        print("log in as demo / demo-password (demo project loaded)", flush=True)
+    print("Ctrl-C stops the web server and the worker.\n", flush=True)
+    return _supervise([web, worker])
+
+
+def _supervise(processes: list[subprocess.Popen]) -> int:
+    """Wait until Ctrl-C or until one process dies; then stop the others."""
+    stopping = False
+
+    def stop(*_args) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    code = 0
+    while not stopping:
+        exited = [p for p in processes if p.poll() is not None]
+        if exited:
+            code = exited[0].returncode or 1
+            print(f"a process exited with code {exited[0].returncode}; stopping", file=sys.stderr)
+            break
+        time.sleep(0.5)
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hitl", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    runner = commands.add_parser("run", help="run the web server and a worker")
+    runner.add_argument("--host", default=os.environ.get("HITL_HOST", "127.0.0.1"))
+    runner.add_argument("--port", type=int, default=int(os.environ.get("HITL_PORT", "8000")))
+    runner.add_argument("--web-workers", type=int, default=2)
+    runner.add_argument("--threads", type=int, default=4)
+    runner.add_argument("--worker-concurrency", type=int, default=1)
+    runner.add_argument("--demo", action="store_true", help="create the demo admin and project")
+    runner.add_argument("--access-log", action="store_true")
+    runner.set_defaults(handler=run)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
