@@ -24,10 +24,22 @@ def import_items(*, project: Project, raw: bytes, file_format: str) -> int:
     the project already has.
     """
     rows = parse_upload(raw, file_format)
-    _reject_taken_external_ids(project, rows)
-    with transaction.atomic():
-        _insert(project, rows)
+    _insert_all_or_nothing(project, rows)
     return len(rows)
+
+
+def _insert_all_or_nothing(project: Project, rows: list[ParsedRow]) -> None:
+    """Insert in one transaction. Taken external_ids are caught by the unique constraint (no
+    look-up on the fast path); only then are they looked up, to report their lines."""
+    try:
+        with transaction.atomic():
+            _insert(project, rows)
+    except IntegrityError:
+        _reject_taken_external_ids(project, rows)
+        raise Conflict(
+            "another import added some of these external_ids meanwhile; nothing was imported",
+            field="external_id",
+        ) from None
 
 
 def _reject_taken_external_ids(project: Project, rows: list[ParsedRow]) -> None:
@@ -51,20 +63,15 @@ def _reject_taken_external_ids(project: Project, rows: list[ParsedRow]) -> None:
 def _insert(project: Project, rows: list[ParsedRow]) -> None:
     """Insert rows; COPY on PostgreSQL (several times faster than INSERT), bulk INSERT elsewhere."""
     now = timezone.now()
-    try:
-        if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql":
+        with connection.wrap_database_errors:  # psycopg's errors as Django's IntegrityError
             _copy(project, rows, now)
-        else:
-            Item.objects.bulk_create(
-                (Item(project=project, external_id=row.external_id, data=row.data,
-                      random_key=random.random(), created_at=now) for row in rows),
-                batch_size=2_000,
-            )
-    except IntegrityError:
-        raise Conflict(
-            "another import added some of these external_ids meanwhile; nothing was imported",
-            field="external_id",
-        ) from None
+    else:
+        Item.objects.bulk_create(
+            (Item(project=project, external_id=row.external_id, data=row.data,
+                  random_key=random.random(), created_at=now) for row in rows),
+            batch_size=2_000,
+        )
 
 
 def _copy(project: Project, rows: list[ParsedRow], now) -> None:
@@ -105,14 +112,18 @@ def run_import_job(*, job_id: int) -> None:
     job = ImportJob.objects.select_related("project").get(id=job_id)
     try:
         rows = parse_upload(bytes(job.payload), job.file_format, progress=_progress_writer(job_id))
-        _reject_taken_external_ids(job.project, rows)
         ImportJob.objects.filter(id=job_id).update(status=ImportJob.Status.INSERTING)
-        with transaction.atomic():
-            locked = ImportJob.objects.select_for_update().only("status").get(id=job_id)
-            if locked.status == ImportJob.Status.SUCCEEDED:
-                return
-            _insert(job.project, rows)
-            _finish(job_id, ImportJob.Status.SUCCEEDED, created_count=len(rows))
+        try:
+            with transaction.atomic():
+                locked = ImportJob.objects.select_for_update().only("status").get(id=job_id)
+                if locked.status == ImportJob.Status.SUCCEEDED:
+                    return
+                _insert(job.project, rows)
+                _finish(job_id, ImportJob.Status.SUCCEEDED, created_count=len(rows))
+        except IntegrityError:
+            _reject_taken_external_ids(job.project, rows)
+            raise Conflict("another import added some of these external_ids meanwhile",
+                           field="external_id") from None
     except (ImportRejected, Conflict) as rejected:
         errors = getattr(rejected, "errors", None) or [
             {"line": None, "field": rejected.field, "message": rejected.message}

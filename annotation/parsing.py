@@ -234,10 +234,11 @@ def _validate_record(line: int, record: object, errors: _Errors) -> ParsedRow | 
     if not isinstance(record, dict):
         errors.add(line, None, f"each row must be an object, not {_type_name(record)}")
         return None
-    if isinstance(record.get("data"), dict) and "text" not in record:
-        data = dict(record["data"])  # an exported row: its other top-level keys are output only
+    raw_external_id = record.pop("external_id", None)  # the record is ours to change
+    if "text" not in record and isinstance(record.get("data"), dict):
+        data = record["data"]  # an exported row: its other top-level keys are output only
     else:
-        data = {key: value for key, value in record.items() if key != "external_id"}
+        data = record
     ok = True
     text = data.get("text")
     if "text" not in data or text is None:
@@ -252,7 +253,7 @@ def _validate_record(line: int, record: object, errors: _Errors) -> ParsedRow | 
     elif len(text) > MAX_TEXT_CHARS:
         errors.add(line, "text", f"is {len(text)} characters; at most {MAX_TEXT_CHARS}")
         ok = False
-    external_id = _external_id(line, record.get("external_id"), errors)
+    external_id = _external_id(line, raw_external_id, errors)
     if external_id is False:
         ok = False
     if "features" in data and not _valid_features(data["features"]):

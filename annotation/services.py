@@ -3,16 +3,12 @@
 API views, pages, tasks and commands all call these; none of them writes these rows itself.
 """
 
-from datetime import datetime, timedelta
-
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from annotation import queue
 from annotation.errors import Conflict, DomainError, InvalidLabels
 from annotation.models import Annotation, Item, Label, Lease, Membership, Project
 
@@ -144,70 +140,15 @@ def _keep_an_admin(project: Project, *, leaving: Membership) -> None:
 
 # --- serving the next item --------------------------------------------------------------
 
-def _open_for(project: Project, user: AbstractBaseUser, now: datetime):
-    """Items the user may be served now: open, not theirs already, with room for one more."""
-    live_leases = (
-        Lease.objects.filter(item=OuterRef("pk"), expires_at__gt=now)
-        .order_by()
-        .values("item")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    return (
-        Item.objects.filter(project=project, status=Item.Status.OPEN)
-        .exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), annotator=user)))
-        .exclude(Exists(Lease.objects.filter(item=OuterRef("pk"), user=user, expires_at__gt=now)))
-        .alias(
-            taken=F("annotation_count")
-            + Coalesce(Subquery(live_leases, output_field=IntegerField()), Value(0))
-        )
-        .filter(taken__lt=project.overlap)
-    )
-
-
 def next_item_for(*, project: Project, user: AbstractBaseUser) -> Item | None:
-    """Lease the next item to `user` and return it, or None when nothing is left for them.
+    """Lease the next item in the project's queue to `user`; None when nothing is left for them.
 
-    PostgreSQL: the first open item in queue order is locked with FOR UPDATE SKIP LOCKED, so
-    concurrent callers take different rows without waiting. Because that first statement's
-    snapshot may predate a lease committed while we waited for nothing, a second statement
-    re-checks the locked row before the lease is written (every lease or annotation write
-    holds the same row lock, so the re-check cannot be overtaken). SQLite: every transaction
-    is IMMEDIATE (settings), so the whole block runs alone and the same code is just as safe.
+    No two people hold the same item while its lease lives (overlap 1), nobody is served an
+    item they answered, and an item with its required number of answers is not served.
     """
-    for _attempt in range(20):
-        now = timezone.now()
-        with transaction.atomic():
-            candidate = (
-                _open_for(project, user, now)
-                .order_by("random_key", "id")
-                .select_for_update(skip_locked=True, of=("self",))
-                .only("id", "project_id", "data", "external_id", "status", "annotation_count")
-                .first()
-            )
-            if candidate is None:
-                return None
-            if not _open_for(project, user, now).filter(id=candidate.id).exists():
-                continue  # taken by a transaction that committed after our snapshot
-            _take_lease(candidate, user, now)
-            return candidate
-    return None
-
-
-def _take_lease(item: Item, user: AbstractBaseUser, now: datetime) -> None:
-    """Write the lease (one upsert) and release the user's leases beyond the per-user limit."""
-    expires = now + timedelta(seconds=settings.HITL_LEASE_SECONDS)
-    Lease.objects.bulk_create(
-        [Lease(item=item, user=user, project_id=item.project_id, created_at=now, expires_at=expires)],
-        update_conflicts=True,
-        unique_fields=["item", "user"],
-        update_fields=["created_at", "expires_at"],
+    return queue.next_item_for(
+        project_id=project.id, overlap=project.overlap, user_id=user.id, now=timezone.now()
     )
-    newest_first = Lease.objects.filter(project_id=item.project_id, user=user).order_by(
-        "-created_at", "-id"
-    )
-    stale = newest_first.values("id")[settings.HITL_MAX_LEASES_PER_USER:]
-    Lease.objects.filter(id__in=Subquery(stale)).delete()
 
 
 # --- recording answers -----------------------------------------------------------------
@@ -289,5 +230,6 @@ def undo_annotation(*, annotation: Annotation) -> Item:
         locked.annotation_count -= 1
         _set_status(locked)
     annotation.delete()
-    _take_lease(locked, annotation.annotator, timezone.now())
+    queue.lease(item_id=locked.id, project_id=locked.project_id, user_id=annotation.annotator_id,
+                now=timezone.now())
     return locked
