@@ -32,7 +32,9 @@ def _require(role: str | None, at_least: str) -> None:
         raise PermissionDenied(f"this needs the {at_least} role in the project")
 
 
-def project_for(user: AbstractBaseUser, project_id: int, *, at_least: str = Role.ANNOTATOR) -> Project:
+def project_for(
+    user: AbstractBaseUser, project_id: int, *, at_least: str = Role.ANNOTATOR
+) -> Project:
     """Return the project if the user's role is at least `at_least` (one query)."""
     membership = (
         Membership.objects.select_related("project")

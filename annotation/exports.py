@@ -40,11 +40,17 @@ def _csv(project: Project) -> Iterator[bytes]:
     for batch in export_batches(project):
         for item in batch:
             annotators = [answer["annotator"] for answer in item["annotations"]]
-            writer.writerow([
-                item["id"], item["external_id"] or "", item["data"].get("text", ""),
-                item["status"], item["annotation_count"], "|".join(item["labels"]),
-                "|".join(annotators),
-            ])
+            writer.writerow(
+                [
+                    item["id"],
+                    item["external_id"] or "",
+                    item["data"].get("text", ""),
+                    item["status"],
+                    item["annotation_count"],
+                    "|".join(item["labels"]),
+                    "|".join(annotators),
+                ]
+            )
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()

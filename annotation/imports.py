@@ -53,8 +53,11 @@ def _reject_taken_external_ids(project: Project, rows: list[ParsedRow]) -> None:
         )
     if taken:
         errors = [
-            {"line": by_id[external_id], "field": "external_id",
-             "message": f"external_id {external_id!r} is already in this project"}
+            {
+                "line": by_id[external_id],
+                "field": "external_id",
+                "message": f"external_id {external_id!r} is already in this project",
+            }
             for external_id in sorted(taken, key=by_id.__getitem__)[:100]
         ]
         raise ImportRejected(errors)
@@ -68,8 +71,16 @@ def _insert(project: Project, rows: list[ParsedRow]) -> None:
             _copy(project, rows, now)
     else:
         Item.objects.bulk_create(
-            (Item(project=project, external_id=row.external_id, data=row.data,
-                  random_key=random.random(), created_at=now) for row in rows),
+            (
+                Item(
+                    project=project,
+                    external_id=row.external_id,
+                    data=row.data,
+                    random_key=random.random(),
+                    created_at=now,
+                )
+                for row in rows
+            ),
             batch_size=2_000,
         )
 
@@ -80,18 +91,31 @@ def _copy(project: Project, rows: list[ParsedRow], now) -> None:
     open_status = Item.Status.OPEN.value
     with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         for row in rows:
-            copy.write_row((project.id, row.external_id, orjson.dumps(row.data).decode(),
-                            open_status, 0, random.random(), now))
+            copy.write_row(
+                (
+                    project.id,
+                    row.external_id,
+                    orjson.dumps(row.data).decode(),
+                    open_status,
+                    0,
+                    random.random(),
+                    now,
+                )
+            )
 
 
 # --- large uploads as jobs ---------------------------------------------------------------
+
 
 def queue_import(*, project: Project, raw: bytes, file_format: str, user) -> ImportJob:
     """Keep the upload in a job row and ask a worker to run it once this transaction commits."""
     from annotation.tasks import run_import  # tasks import this module
 
     job = ImportJob.objects.create(
-        project=project, created_by=user, file_format=file_format, payload=raw,
+        project=project,
+        created_by=user,
+        file_format=file_format,
+        payload=raw,
         size_bytes=len(raw),
     )
     transaction.on_commit(lambda: run_import.delay(job.id))
@@ -104,9 +128,11 @@ def run_import_job(*, job_id: int) -> None:
     The final status is written in the same transaction as the items, so a worker killed midway
     leaves no items and a job that a retry can run again.
     """
-    claimed = ImportJob.objects.filter(id=job_id).exclude(
-        status__in=[ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED]
-    ).update(status=ImportJob.Status.VALIDATING, started_at=timezone.now(), processed_rows=0)
+    claimed = (
+        ImportJob.objects.filter(id=job_id)
+        .exclude(status__in=[ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED])
+        .update(status=ImportJob.Status.VALIDATING, started_at=timezone.now(), processed_rows=0)
+    )
     if claimed != 1:
         return
     job = ImportJob.objects.select_related("project").get(id=job_id)
@@ -122,8 +148,9 @@ def run_import_job(*, job_id: int) -> None:
                 _finish(job_id, ImportJob.Status.SUCCEEDED, created_count=len(rows))
         except IntegrityError:
             _reject_taken_external_ids(job.project, rows)
-            raise Conflict("another import added some of these external_ids meanwhile",
-                           field="external_id") from None
+            raise Conflict(
+                "another import added some of these external_ids meanwhile", field="external_id"
+            ) from None
     except (ImportRejected, Conflict) as rejected:
         errors = getattr(rejected, "errors", None) or [
             {"line": None, "field": rejected.field, "message": rejected.message}

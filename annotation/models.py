@@ -114,7 +114,8 @@ class Item(models.Model):
         DONE = "done", "Done"  # has the project's required number of annotations
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
-    external_id = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "", for "no id": the unique constraint must ignore items without one.
+    external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     data = models.JSONField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     annotation_count = models.PositiveIntegerField(default=0)

@@ -10,6 +10,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 import orjson
 
@@ -55,10 +56,19 @@ class _Errors:
     def raise_if_any(self) -> None:
         if self.truncated:
             self.items.append(
-                {"line": None, "field": None, "message": f"more than {MAX_ERRORS} errors; stopped listing"}
+                {
+                    "line": None,
+                    "field": None,
+                    "message": f"more than {MAX_ERRORS} errors; stopped listing",
+                }
             )
         if self.items:
             raise ImportRejected(self.items)
+
+
+def _reject(line: int | None, field: str | None, message: str) -> NoReturn:
+    """Stop at an error that leaves nothing else to check (bad encoding, broken structure)."""
+    raise ImportRejected([{"line": line, "field": field, "message": message}])
 
 
 def format_for(content_type: str | None, filename: str | None = None) -> str | None:
@@ -79,7 +89,9 @@ def parse_upload(
     `progress(done, total)` is called every few thousand rows while validating.
     """
     text = _decode(raw)
-    records = {"json": _json_records, "jsonl": _jsonl_records, "csv": _csv_records}[file_format](text)
+    records = {"json": _json_records, "jsonl": _jsonl_records, "csv": _csv_records}[file_format](
+        text
+    )
     return _validate(records, progress)
 
 
@@ -89,15 +101,16 @@ def _decode(raw: bytes) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
-        bad = raw[error.start : error.start + 1].hex()
-        raise ImportRejected(
-            [{"line": line, "field": None,
-              "message": f"not valid UTF-8: byte 0x{bad} at column {column}"}]
-        ) from None
+        start = error.start
+        text = None
+    if text is None:
+        line = raw.count(b"\n", 0, start) + 1
+        column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+        _reject(
+            line, None, f"not valid UTF-8: byte 0x{raw[start : start + 1].hex()} at column {column}"
+        )
     if not text.strip():
-        raise ImportRejected([{"line": 1, "field": None, "message": "the file is empty"}])
+        _reject(1, None, "the file is empty")
     return text
 
 
@@ -106,10 +119,8 @@ def _json_records(text: str) -> list[tuple[int, object]]:
     decoder = json.JSONDecoder()
     position = _skip_space(text, 0)
     if text[position] != "[":
-        raise ImportRejected(
-            [{"line": _line_at(text, position), "field": None,
-              "message": "a JSON upload must be an array of objects (use JSON Lines for one object per line)"}]
-        )
+        message = "a JSON upload must be an array of objects (JSON Lines: one object a line)"
+        _reject(_line_at(text, position), None, message)
     records, line, counted_to = [], 1, 0
     position = _skip_space(text, position + 1)
     if text[position : position + 1] == "]":
@@ -120,27 +131,22 @@ def _json_records(text: str) -> list[tuple[int, object]]:
         try:
             value, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as error:
-            raise ImportRejected([_json_error(text, error)]) from None
+            _reject(error.lineno, None, f"not valid JSON: {error.msg} (column {error.colno})")
         records.append((line, value))
         position = _skip_space(text, end)
         separator = text[position : position + 1]
         if separator == "]":
             return _no_trailing(text, position + 1, records)
         if separator != ",":
-            raise ImportRejected(
-                [{"line": _line_at(text, position), "field": None,
-                  "message": "not valid JSON: expected ',' or ']' after an element"}]
-            )
+            message = "not valid JSON: expected ',' or ']' after an element"
+            _reject(_line_at(text, position), None, message)
         position = _skip_space(text, position + 1)
 
 
 def _no_trailing(text: str, position: int, records: list) -> list:
     rest = _skip_space(text, position)
     if rest < len(text):
-        raise ImportRejected(
-            [{"line": _line_at(text, rest), "field": None,
-              "message": "not valid JSON: unexpected data after the array"}]
-        )
+        _reject(_line_at(text, rest), None, "not valid JSON: unexpected data after the array")
     return records
 
 
@@ -152,11 +158,6 @@ def _skip_space(text: str, position: int) -> int:
 
 def _line_at(text: str, position: int) -> int:
     return text.count("\n", 0, position) + 1
-
-
-def _json_error(text: str, error: json.JSONDecodeError) -> dict:
-    return {"line": error.lineno, "field": None,
-            "message": f"not valid JSON: {error.msg} (column {error.colno})"}
 
 
 def _jsonl_records(text: str) -> list[tuple[int, object]]:
@@ -178,9 +179,9 @@ def _csv_records(text: str) -> list[tuple[int, object]]:
     try:
         header = next(reader)
         if len(set(header)) != len(header):
-            raise ImportRejected([{"line": 1, "field": None, "message": "a column name is repeated in the header"}])
+            _reject(1, None, "a column name is repeated in the header")
         if "text" not in header:
-            raise ImportRejected([{"line": 1, "field": "text", "message": "the header has no 'text' column"}])
+            _reject(1, "text", "the header has no 'text' column")
         start = reader.line_num + 1
         for cells in reader:
             if not any(cell.strip() for cell in cells):
@@ -212,13 +213,16 @@ def _validate(records: list[tuple[int, object]], progress) -> list[ParsedRow]:
     errors, rows, seen_ids = _Errors(), [], {}
     total = len(records)
     if total == 0:
-        raise ImportRejected([{"line": 1, "field": None, "message": "the file has no items"}])
+        _reject(1, None, "the file has no items")
     for done, (line, record) in enumerate(records, start=1):
         row = _validate_record(line, record, errors)
         if row is not None and row.external_id is not None:
             if (first := seen_ids.setdefault(row.external_id, line)) != line:
-                errors.add(line, "external_id",
-                           f"external_id {row.external_id!r} already appears on line {first}")
+                errors.add(
+                    line,
+                    "external_id",
+                    f"external_id {row.external_id!r} already appears on line {first}",
+                )
         if row is not None:
             rows.append(row)
         if progress is not None and done % 5_000 == 0:
@@ -283,5 +287,12 @@ def _valid_features(value: object) -> bool:
 
 
 def _type_name(value: object) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            int: "a number", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)

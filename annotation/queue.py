@@ -52,9 +52,17 @@ def next_item_for(*, project_id: int, overlap: int, user_id: int, now: datetime)
     be overtaken). SQLite: transactions are IMMEDIATE (settings), so the block runs alone and
     the same statements are just as safe.
     """
-    lock = " FOR UPDATE OF i SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    params = {"project": project_id, "overlap": overlap, "user": user_id,
-              "now": connection.ops.adapt_datetimefield_value(now)}
+    lock = (
+        " FOR UPDATE OF i SKIP LOCKED"
+        if connection.features.has_select_for_update_skip_locked
+        else ""
+    )
+    params = {
+        "project": project_id,
+        "overlap": overlap,
+        "user": user_id,
+        "now": connection.ops.adapt_datetimefield_value(now),
+    }
     for _attempt in range(20):
         with transaction.atomic(), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
@@ -82,8 +90,14 @@ def lease(*, item_id: int, project_id: int, user_id: int, now: datetime) -> None
 def _lease(cursor, *, item_id: int, project_id: int, user_id: int, now: datetime) -> None:
     expires = now + timedelta(seconds=settings.HITL_LEASE_SECONDS)
     adapt = connection.ops.adapt_datetimefield_value
-    params = {"item": item_id, "user": user_id, "project": project_id, "now": adapt(now),
-              "expires": adapt(expires), "keep": settings.HITL_MAX_LEASES_PER_USER}
+    params = {
+        "item": item_id,
+        "user": user_id,
+        "project": project_id,
+        "now": adapt(now),
+        "expires": adapt(expires),
+        "keep": settings.HITL_MAX_LEASES_PER_USER,
+    }
     cursor.execute(_UPSERT_LEASE, params)
     cursor.execute(_DROP_OLDER_LEASES, params)
 

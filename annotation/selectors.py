@@ -20,7 +20,10 @@ def project_progress(project: Project) -> dict:
     `per_label` counts items that at least one annotator gave that label.
     """
     by_status = dict(
-        Item.objects.filter(project=project).order_by().values_list("status").annotate(n=Count("id"))
+        Item.objects.filter(project=project)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"))
     )
     per_label = dict(
         Label.objects.filter(project=project)
@@ -64,9 +67,20 @@ def export_batches(project: Project, *, batch_size: int = 2_000) -> Iterator[lis
 
 
 def _answers_by_item(item_ids: list[int]) -> dict[int, list[dict]]:
-    rows = Annotation.objects.filter(item_id__in=item_ids).order_by("id").values_list(
-        "id", "item_id", "annotator__username", "skipped", "ambiguous", "needs_expert",
-        "lead_time_ms", "comment", "created_at",
+    rows = (
+        Annotation.objects.filter(item_id__in=item_ids)
+        .order_by("id")
+        .values_list(
+            "id",
+            "item_id",
+            "annotator__username",
+            "skipped",
+            "ambiguous",
+            "needs_expert",
+            "lead_time_ms",
+            "comment",
+            "created_at",
+        )
     )
     names: dict[int, list[str]] = defaultdict(list)
     through = Annotation.labels.through.objects.filter(annotation__item_id__in=item_ids)
@@ -75,13 +89,29 @@ def _answers_by_item(item_ids: list[int]) -> dict[int, list[dict]]:
     ):
         names[annotation_id].append(label_name)
     by_item: dict[int, list[dict]] = defaultdict(list)
-    for (annotation_id, item_id, username, skipped, ambiguous, needs_expert, lead_time_ms,
-         comment, created_at) in rows:
-        by_item[item_id].append({
-            "annotator": username, "labels": names.get(annotation_id, []), "skipped": skipped,
-            "ambiguous": ambiguous, "needs_expert": needs_expert, "lead_time_ms": lead_time_ms,
-            "comment": comment, "created_at": created_at.isoformat(),
-        })
+    for (
+        annotation_id,
+        item_id,
+        username,
+        skipped,
+        ambiguous,
+        needs_expert,
+        lead_time_ms,
+        comment,
+        created_at,
+    ) in rows:
+        by_item[item_id].append(
+            {
+                "annotator": username,
+                "labels": names.get(annotation_id, []),
+                "skipped": skipped,
+                "ambiguous": ambiguous,
+                "needs_expert": needs_expert,
+                "lead_time_ms": lead_time_ms,
+                "comment": comment,
+                "created_at": created_at.isoformat(),
+            }
+        )
     return by_item
 
 

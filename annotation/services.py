@@ -12,11 +12,22 @@ from annotation import queue
 from annotation.errors import Conflict, DomainError, InvalidLabels
 from annotation.models import Annotation, Item, Label, Lease, Membership, Project
 
-PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2",
-           "#ff9da6", "#9d755d", "#bab0ac"]
+PALETTE = [
+    "#4c78a8",
+    "#f58518",
+    "#54a24b",
+    "#e45756",
+    "#72b7b2",
+    "#eeca3b",
+    "#b279a2",
+    "#ff9da6",
+    "#9d755d",
+    "#bab0ac",
+]
 
 
 # --- projects and members ---------------------------------------------------------------
+
 
 def _label_specs(labels: list[dict]) -> list[dict]:
     """Fill in default shortcut (1-9 by position) and colour; reject duplicate names or keys."""
@@ -53,7 +64,10 @@ def create_project(
     """Create a project with its labels; the creator becomes its admin."""
     specs = _label_specs(labels)
     project = Project.objects.create(
-        name=name, task_type=task_type, overlap=overlap, instructions=instructions,
+        name=name,
+        task_type=task_type,
+        overlap=overlap,
+        instructions=instructions,
         created_by=creator,
     )
     Label.objects.bulk_create(Label(project=project, **spec) for spec in specs)
@@ -140,6 +154,7 @@ def _keep_an_admin(project: Project, *, leaving: Membership) -> None:
 
 # --- serving the next item --------------------------------------------------------------
 
+
 def next_item_for(*, project: Project, user: AbstractBaseUser) -> Item | None:
     """Lease the next item in the project's queue to `user`; None when nothing is left for them.
 
@@ -153,6 +168,7 @@ def next_item_for(*, project: Project, user: AbstractBaseUser) -> Item | None:
 
 # --- recording answers -----------------------------------------------------------------
 
+
 def _resolve_labels(project: Project, names: list[str]) -> list[Label]:
     """Map label names to the project's labels; check the count fits the task type."""
     if len(set(names)) != len(names):
@@ -165,7 +181,9 @@ def _resolve_labels(project: Project, names: list[str]) -> list[Label]:
     return [found[name] for name in names]
 
 
-def _record(item: Item, annotator: AbstractBaseUser, *, labels: list[Label], **fields) -> Annotation:
+def _record(
+    item: Item, annotator: AbstractBaseUser, *, labels: list[Label], **fields
+) -> Annotation:
     """Write the annotator's answer, keep the item's count and status right, drop the lease."""
     locked = Item.objects.select_for_update().select_related("project").get(id=item.id)
     annotation = Annotation.objects.filter(item=locked, annotator=annotator).first()
@@ -206,8 +224,14 @@ def submit_annotation(
     """
     resolved = _resolve_labels(item.project, labels)
     return _record(
-        item, annotator, labels=resolved, skipped=False, lead_time_ms=lead_time_ms,
-        ambiguous=ambiguous, needs_expert=needs_expert, comment=comment,
+        item,
+        annotator,
+        labels=resolved,
+        skipped=False,
+        lead_time_ms=lead_time_ms,
+        ambiguous=ambiguous,
+        needs_expert=needs_expert,
+        comment=comment,
     )
 
 
@@ -217,8 +241,14 @@ def skip_item(
 ) -> Annotation:
     """Record that the annotator passed on the item: they are not served it again, others are."""
     return _record(
-        item, annotator, labels=[], skipped=True, lead_time_ms=lead_time_ms,
-        ambiguous=False, needs_expert=False, comment=comment,
+        item,
+        annotator,
+        labels=[],
+        skipped=True,
+        lead_time_ms=lead_time_ms,
+        ambiguous=False,
+        needs_expert=False,
+        comment=comment,
     )
 
 
@@ -230,6 +260,10 @@ def undo_annotation(*, annotation: Annotation) -> Item:
         locked.annotation_count -= 1
         _set_status(locked)
     annotation.delete()
-    queue.lease(item_id=locked.id, project_id=locked.project_id, user_id=annotation.annotator_id,
-                now=timezone.now())
+    queue.lease(
+        item_id=locked.id,
+        project_id=locked.project_id,
+        user_id=annotation.annotator_id,
+        now=timezone.now(),
+    )
     return locked

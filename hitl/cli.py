@@ -44,17 +44,38 @@ def run(args: argparse.Namespace) -> int:
     if args.demo:
         _manage("load_demo")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "hitl", "worker", "--loglevel=WARNING",
-         f"--concurrency={args.worker_concurrency}"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "hitl",
+            "worker",
+            "--loglevel=WARNING",
+            f"--concurrency={args.worker_concurrency}",
+        ],
         cwd=ROOT,
     )
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "hitl.wsgi", "--bind", f"{args.host}:{args.port}",
-         "--workers", str(args.web_workers), "--threads", str(args.threads),
-         "--access-logfile", "-" if args.access_log else "/dev/null"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "hitl.wsgi",
+            "--bind",
+            f"{args.host}:{args.port}",
+            "--workers",
+            str(args.web_workers),
+            "--threads",
+            str(args.threads),
+            "--access-logfile",
+            "-" if args.access_log else "/dev/null",
+        ],
         cwd=ROOT,
     )
-    url = f"http://{'localhost' if args.host in ('127.0.0.1', '0.0.0.0') else args.host}:{args.port}/"
+    url = (
+        f"http://{'localhost' if args.host in ('127.0.0.1', '0.0.0.0') else args.host}:{args.port}/"
+    )
     print(f"\nhitl is running at {url}  (API docs: {url}api/v1/docs/)", flush=True)
     if args.demo:
         print("log in as demo / demo-password (demo project loaded)", flush=True)

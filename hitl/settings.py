@@ -114,7 +114,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True  # serve straight from the source folders when collectstatic was not run
+WHITENOISE_USE_FINDERS = (
+    True  # serve straight from the source folders when collectstatic was not run
+)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects"

@@ -3,6 +3,7 @@ from rest_framework.test import APIClient
 
 from annotation.models import Membership
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.worker import celery_worker  # noqa: F401  (a fixture for the whole suite)
 
 
 @pytest.fixture

@@ -35,11 +35,23 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         env = worker_environment()
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    command = [sys.executable, "-m", "celery", "-A", "hitl", "worker", "--pool=solo",
-               "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "hitl",
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     with log.open("w") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
     try:
         _wait_until_ready(process, log)
         yield process

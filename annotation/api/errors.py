@@ -20,13 +20,17 @@ def exception_handler(exc, context):
         errors = [{"field": exc.field, "message": exc.message}]
         return Response({"detail": exc.message, "errors": errors}, status=exc.status)
     if isinstance(exc, RequestDataTooBig):
-        return Response({"detail": "the request body is too large"},
-                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        return Response(
+            {"detail": "the request body is too large"},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, ValidationError):
         errors = list(_flatten(exc.detail, ""))
         summary = "; ".join(f"{e['field'] or 'request'}: {e['message']}" for e in errors[:5])
-        return Response({"detail": f"invalid request: {summary}", "errors": errors},
-                        status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"detail": f"invalid request: {summary}", "errors": errors},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     return drf_exception_handler(exc, context)
 
 

@@ -48,7 +48,9 @@ class LabelOutput(serializers.ModelSerializer):
 
 class ProjectInput(StrictSerializer):
     name = serializers.CharField(max_length=200)
-    task_type = serializers.ChoiceField(Project.TaskType.choices, default=Project.TaskType.SINGLE_LABEL)
+    task_type = serializers.ChoiceField(
+        Project.TaskType.choices, default=Project.TaskType.SINGLE_LABEL
+    )
     labels = serializers.ListField(child=LabelSpecField(), min_length=1, max_length=100)
     overlap = serializers.IntegerField(min_value=1, max_value=Project.MAX_OVERLAP, default=1)
     instructions = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
@@ -60,8 +62,17 @@ class ProjectOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "instructions", "task_type", "overlap", "labels", "my_role",
-                  "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "instructions",
+            "task_type",
+            "overlap",
+            "labels",
+            "my_role",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class MemberInput(StrictSerializer):
@@ -113,8 +124,18 @@ class AnnotationOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Annotation
-        fields = ["id", "item_id", "labels", "skipped", "ambiguous", "needs_expert",
-                  "lead_time_ms", "comment", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "item_id",
+            "labels",
+            "skipped",
+            "ambiguous",
+            "needs_expert",
+            "lead_time_ms",
+            "comment",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_labels(self, annotation: Annotation) -> list[str]:
         return [label.name for label in annotation.labels.all()]
@@ -123,6 +144,17 @@ class AnnotationOutput(serializers.ModelSerializer):
 class ImportJobOutput(serializers.ModelSerializer):
     class Meta:
         model = ImportJob
-        fields = ["id", "project_id", "status", "file_format", "size_bytes", "total_rows",
-                  "processed_rows", "created_count", "errors", "created_at", "started_at",
-                  "finished_at"]
+        fields = [
+            "id",
+            "project_id",
+            "status",
+            "file_format",
+            "size_bytes",
+            "total_rows",
+            "processed_rows",
+            "created_count",
+            "errors",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]

@@ -8,24 +8,36 @@ urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("projects/", views.ProjectListCreateApi.as_view(), name="api-projects"),
     path("projects/<int:project_id>/", views.ProjectDetailApi.as_view(), name="api-project"),
-    path("projects/<int:project_id>/progress/", views.ProjectProgressApi.as_view(),
-         name="api-project-progress"),
-    path("projects/<int:project_id>/members/", views.MemberListCreateApi.as_view(),
-         name="api-members"),
-    path("projects/<int:project_id>/members/<int:user_id>/", views.MemberDeleteApi.as_view(),
-         name="api-member"),
+    path(
+        "projects/<int:project_id>/progress/",
+        views.ProjectProgressApi.as_view(),
+        name="api-project-progress",
+    ),
+    path(
+        "projects/<int:project_id>/members/",
+        views.MemberListCreateApi.as_view(),
+        name="api-members",
+    ),
+    path(
+        "projects/<int:project_id>/members/<int:user_id>/",
+        views.MemberDeleteApi.as_view(),
+        name="api-member",
+    ),
     path("projects/<int:project_id>/items/", views.ItemListApi.as_view(), name="api-items"),
-    path("projects/<int:project_id>/items/import/", views.ItemImportApi.as_view(),
-         name="api-import"),
+    path(
+        "projects/<int:project_id>/items/import/", views.ItemImportApi.as_view(), name="api-import"
+    ),
     path("projects/<int:project_id>/next/", views.NextItemApi.as_view(), name="api-next"),
     path("projects/<int:project_id>/export/", views.ProjectExportApi.as_view(), name="api-export"),
     path("imports/<int:job_id>/", views.ImportJobDetailApi.as_view(), name="api-import-job"),
     path("items/<int:item_id>/", views.ItemDetailApi.as_view(), name="api-item"),
-    path("items/<int:item_id>/annotations/", views.AnnotationCreateApi.as_view(),
-         name="api-annotate"),
+    path(
+        "items/<int:item_id>/annotations/", views.AnnotationCreateApi.as_view(), name="api-annotate"
+    ),
     path("items/<int:item_id>/skip/", views.ItemSkipApi.as_view(), name="api-skip"),
-    path("annotations/<int:annotation_id>/", views.AnnotationUndoApi.as_view(),
-         name="api-annotation"),
+    path(
+        "annotations/<int:annotation_id>/", views.AnnotationUndoApi.as_view(), name="api-annotation"
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

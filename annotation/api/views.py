@@ -106,10 +106,16 @@ class ItemImportApi(APIView):
     parser_classes: list = []  # the body is read raw: a parser would load it twice
 
     @extend_schema(
-        request={"application/x-ndjson": bytes, "text/csv": bytes, "application/json": bytes,
-                 "multipart/form-data": bytes},
-        parameters=[OpenApiParameter("format", str, enum=list(parsing.FORMATS)),
-                    OpenApiParameter("async", bool)],
+        request={
+            "application/x-ndjson": bytes,
+            "text/csv": bytes,
+            "application/json": bytes,
+            "multipart/form-data": bytes,
+        },
+        parameters=[
+            OpenApiParameter("format", str, enum=list(parsing.FORMATS)),
+            OpenApiParameter("async", bool),
+        ],
         responses={201: dict, 202: s.ImportJobOutput},
     )
     def post(self, request: Request, project_id: int) -> Response:
@@ -118,8 +124,9 @@ class ItemImportApi(APIView):
         run_async = request.query_params.get("async") in ("1", "true")
         if run_async or len(raw) > settings.HITL_IMPORT_SYNC_MAX_BYTES:
             with transaction.atomic():
-                job = imports.queue_import(project=project, raw=raw, file_format=file_format,
-                                           user=request.user)
+                job = imports.queue_import(
+                    project=project, raw=raw, file_format=file_format, user=request.user
+                )
             body = s.ImportJobOutput(job).data | {"url": f"/api/v1/imports/{job.id}/"}
             return Response(body, status=status.HTTP_202_ACCEPTED)
         created = imports.import_items(project=project, raw=raw, file_format=file_format)
@@ -166,9 +173,12 @@ class ImportJobDetailApi(APIView):
 
 class ItemListApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("status", str, enum=["open", "done"]),
-                    OpenApiParameter("label", str), OpenApiParameter("page", int),
-                    OpenApiParameter("page_size", int)],
+        parameters=[
+            OpenApiParameter("status", str, enum=["open", "done"]),
+            OpenApiParameter("label", str),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+        ],
         responses=s.ItemOutput(many=True),
     )
     def get(self, request: Request, project_id: int) -> Response:
@@ -213,8 +223,9 @@ class AnnotationCreateApi(APIView):
         item = access.item_for(request.user, item_id)
         payload = s.AnnotationInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        annotation = services.submit_annotation(item=item, annotator=request.user,
-                                                **payload.validated_data)
+        annotation = services.submit_annotation(
+            item=item, annotator=request.user, **payload.validated_data
+        )
         return Response(s.AnnotationOutput(annotation).data, status=status.HTTP_201_CREATED)
 
 
@@ -239,8 +250,10 @@ class AnnotationUndoApi(APIView):
 
 
 class ProjectExportApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=list(exports.CONTENT_TYPES))],
-                   responses={200: bytes})
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=list(exports.CONTENT_TYPES))],
+        responses={200: bytes},
+    )
     def get(self, request: Request, project_id: int):
         project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
         file_format = request.query_params.get("format", "jsonl")

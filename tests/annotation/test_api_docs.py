@@ -11,9 +11,14 @@ def test_the_openapi_schema_describes_the_contract(api_client, annotator):
     assert response.status_code == 200
     schema = response.json()
     assert schema["openapi"].startswith("3.")
-    for path in ["/api/v1/projects/", "/api/v1/projects/{project_id}/items/import/",
-                 "/api/v1/projects/{project_id}/next/", "/api/v1/items/{item_id}/annotations/",
-                 "/api/v1/projects/{project_id}/export/", "/api/v1/imports/{job_id}/"]:
+    for path in [
+        "/api/v1/projects/",
+        "/api/v1/projects/{project_id}/items/import/",
+        "/api/v1/projects/{project_id}/next/",
+        "/api/v1/items/{item_id}/annotations/",
+        "/api/v1/projects/{project_id}/export/",
+        "/api/v1/imports/{job_id}/",
+    ]:
         assert path in schema["paths"], path
 
 

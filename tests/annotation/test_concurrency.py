@@ -16,8 +16,9 @@ from tests.factories import MembershipFactory, UserFactory
 ANNOTATORS = 16
 
 
-def _annotate_until_empty(base_url: str, token: str, project_id: int, served: list, answered: list,
-                          failures: list) -> None:
+def _annotate_until_empty(
+    base_url: str, token: str, project_id: int, served: list, answered: list, failures: list
+) -> None:
     headers = {"Authorization": f"Token {token}"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
         for _ in range(1_000):  # bounded: the pool is far smaller
@@ -29,8 +30,9 @@ def _annotate_until_empty(base_url: str, token: str, project_id: int, served: li
                 return
             item_id = response.json()["id"]
             served.append(item_id)
-            answer = client.post(f"/api/v1/items/{item_id}/annotations/",
-                                 json={"labels": ["pos"], "lead_time_ms": 1})
+            answer = client.post(
+                f"/api/v1/items/{item_id}/annotations/", json={"labels": ["pos"], "lead_time_ms": 1}
+            )
             if answer.status_code != 201:
                 failures.append(("annotate", answer.status_code, answer.text))
                 return
@@ -42,8 +44,14 @@ def _run_annotators(live_server, project, users):
     threads = [
         threading.Thread(
             target=_annotate_until_empty,
-            args=(live_server.url, Token.objects.create(user=user).key, project.id, served,
-                  answered, failures),
+            args=(
+                live_server.url,
+                Token.objects.create(user=user).key,
+                project.id,
+                served,
+                answered,
+                failures,
+            ),
         )
         for user in users
     ]

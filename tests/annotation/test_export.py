@@ -23,8 +23,9 @@ def labelled(project, admin, annotator):
     """Three items: one labelled by two people, one skipped, one untouched."""
     project.overlap = 2
     project.save()
-    first = Item.objects.create(project=project, external_id="e1",
-                                data={"text": "great, \"quoted\"\nline", "src": "a"})
+    first = Item.objects.create(
+        project=project, external_id="e1", data={"text": 'great, "quoted"\nline', "src": "a"}
+    )
     second = Item.objects.create(project=project, external_id="e2", data={"text": "meh"})
     Item.objects.create(project=project, data={"text": "untouched"})
     submit_annotation(item=first, annotator=annotator, labels=["pos"], lead_time_ms=1500)
@@ -41,7 +42,9 @@ def test_jsonl_export_lists_each_items_labels_and_annotators(api_client, labelle
     assert first["labels"] == ["pos"]
     assert first["status"] == "done"
     assert [(a["annotator"], a["labels"], a["lead_time_ms"]) for a in first["annotations"]] == [
-        ("ann-annotator", ["pos"], 1500), ("alice-admin", ["pos"], 700)]
+        ("ann-annotator", ["pos"], 1500),
+        ("alice-admin", ["pos"], 700),
+    ]
     assert rows[1]["annotations"][0]["skipped"] is True
     assert rows[1]["labels"] == []
 
@@ -60,11 +63,18 @@ def test_export_round_trip_into_a_new_project(api_client, labelled, admin):
     exported = _export(api_client, labelled, "jsonl")
     target = ProjectFactory()
     MembershipFactory(project=target, user=admin, role=Membership.Role.ADMIN)
-    response = api_client.post(f"/api/v1/projects/{target.id}/items/import/", data=exported,
-                               content_type="application/x-ndjson")
+    response = api_client.post(
+        f"/api/v1/projects/{target.id}/items/import/",
+        data=exported,
+        content_type="application/x-ndjson",
+    )
     assert response.status_code == 201, response.json()
-    original = list(Item.objects.filter(project=labelled).order_by("id").values_list("external_id", "data"))
-    copied = list(Item.objects.filter(project=target).order_by("id").values_list("external_id", "data"))
+    original = list(
+        Item.objects.filter(project=labelled).order_by("id").values_list("external_id", "data")
+    )
+    copied = list(
+        Item.objects.filter(project=target).order_by("id").values_list("external_id", "data")
+    )
     assert copied == original
 
 
@@ -73,7 +83,8 @@ def test_export_of_an_empty_project_is_valid(api_client, project, admin):
     assert json.loads(_export(api_client, project, "json")) == []
     assert _export(api_client, project, "jsonl") == b""
     assert _export(api_client, project, "csv").decode().splitlines() == [
-        "id,external_id,text,status,annotation_count,labels,annotators"]
+        "id,external_id,text,status,annotation_count,labels,annotators"
+    ]
 
 
 def test_export_reads_in_batches_so_queries_grow_with_batches_not_items(

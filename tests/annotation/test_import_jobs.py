@@ -6,7 +6,6 @@ import time
 import pytest
 
 from annotation.models import ImportJob, Item
-from tests.worker import celery_worker  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,16 +23,24 @@ def _wait_for_job(client, url: str, timeout: float = 120) -> tuple[dict, list[tu
 
 
 def test_a_large_import_runs_in_the_worker_and_reports_progress(
-    celery_worker, api_client, project, admin, settings  # noqa: F811
+    celery_worker,
+    api_client,
+    project,
+    admin,
+    settings,
 ):
     settings.HITL_IMPORT_SYNC_MAX_BYTES = 1_000_000
     rows = 100_000
-    body = "\n".join(json.dumps({"external_id": f"r{n}", "text": f"row number {n}"})
-                     for n in range(rows)).encode()
+    body = "\n".join(
+        json.dumps({"external_id": f"r{n}", "text": f"row number {n}"}) for n in range(rows)
+    ).encode()
     assert len(body) > settings.HITL_IMPORT_SYNC_MAX_BYTES
     api_client.force_authenticate(admin)
-    response = api_client.post(f"/api/v1/projects/{project.id}/items/import/", data=body,
-                               content_type="application/x-ndjson")
+    response = api_client.post(
+        f"/api/v1/projects/{project.id}/items/import/",
+        data=body,
+        content_type="application/x-ndjson",
+    )
     assert response.status_code == 202, response.content
     assert response.json()["status"] == "queued"
 
@@ -49,27 +56,36 @@ def test_a_large_import_runs_in_the_worker_and_reports_progress(
 
 
 def test_a_job_with_a_bad_row_fails_with_its_line_and_inserts_nothing(
-    celery_worker, api_client, project, admin  # noqa: F811
+    celery_worker,
+    api_client,
+    project,
+    admin,
 ):
     lines = [json.dumps({"text": f"row {n}"}) for n in range(1_000)]
     lines[700] = json.dumps({"text": ["not", "a", "string"]})
     api_client.force_authenticate(admin)
-    response = api_client.post(f"/api/v1/projects/{project.id}/items/import/?async=true",
-                               data="\n".join(lines).encode(), content_type="application/x-ndjson")
+    response = api_client.post(
+        f"/api/v1/projects/{project.id}/items/import/?async=true",
+        data="\n".join(lines).encode(),
+        content_type="application/x-ndjson",
+    )
     assert response.status_code == 202
 
     job, _ = _wait_for_job(api_client, response.json()["url"])
 
     assert job["status"] == "failed"
-    assert job["errors"] == [{"line": 701, "field": "text", "message": "must be a string, not a list"}]
+    assert job["errors"] == [
+        {"line": 701, "field": "text", "message": "must be a string, not a list"}
+    ]
     assert not Item.objects.exists()
 
 
 def test_running_a_finished_job_again_changes_nothing(project, admin):
     from annotation.imports import run_import_job
 
-    job = ImportJob.objects.create(project=project, created_by=admin, file_format="jsonl",
-                                   payload=b'{"text": "once"}')
+    job = ImportJob.objects.create(
+        project=project, created_by=admin, file_format="jsonl", payload=b'{"text": "once"}'
+    )
     run_import_job(job_id=job.id)
     run_import_job(job_id=job.id)  # a redelivered message
     assert Item.objects.count() == 1

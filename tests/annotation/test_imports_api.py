@@ -10,8 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _post(client, project, body: bytes, content_type: str, query: str = ""):
-    return client.post(f"/api/v1/projects/{project.id}/items/import/{query}", data=body,
-                       content_type=content_type)
+    return client.post(
+        f"/api/v1/projects/{project.id}/items/import/{query}", data=body, content_type=content_type
+    )
 
 
 @pytest.fixture
@@ -26,8 +27,10 @@ def test_json_array_import_keeps_external_ids_and_extra_fields(admin_client, pro
     assert response.status_code == 201, response.json()
     assert response.json() == {"created": 2}
     items = list(Item.objects.filter(project=project).order_by("id").values("external_id", "data"))
-    assert items == [{"external_id": "a", "data": {"text": "hello", "source": "web"}},
-                     {"external_id": None, "data": {"text": "world"}}]
+    assert items == [
+        {"external_id": "a", "data": {"text": "hello", "source": "web"}},
+        {"external_id": None, "data": {"text": "world"}},
+    ]
 
 
 def test_jsonl_import_skips_blank_lines(admin_client, project):
@@ -39,7 +42,7 @@ def test_jsonl_import_skips_blank_lines(admin_client, project):
 
 
 def test_csv_import_reads_quoted_multiline_text(admin_client, project):
-    body = 'external_id,text,lang\nx1,"two\nlines, with comma",en\nx2,plain,\n'.encode()
+    body = b'external_id,text,lang\nx1,"two\nlines, with comma",en\nx2,plain,\n'
     response = _post(admin_client, project, body, "text/csv")
     assert response.status_code == 201, response.json()
     first = Item.objects.get(external_id="x1")
@@ -50,8 +53,9 @@ def test_csv_import_reads_quoted_multiline_text(admin_client, project):
 def test_multipart_file_upload_takes_the_format_from_the_file_name(admin_client, project):
     upload = io.BytesIO(b'{"text": "from a file"}\n')
     upload.name = "items.jsonl"
-    response = admin_client.post(f"/api/v1/projects/{project.id}/items/import/",
-                                 {"file": upload}, format="multipart")
+    response = admin_client.post(
+        f"/api/v1/projects/{project.id}/items/import/", {"file": upload}, format="multipart"
+    )
     assert response.status_code == 201, response.json()
     assert Item.objects.get().data["text"] == "from a file"
 
@@ -60,30 +64,61 @@ BAD_UPLOADS = [
     # (description, body, content type, expected (line, field) pairs)
     ("broken JSON line", b'{"text": "ok"}\n{"text": "oops"\n', "application/x-ndjson", [(2, None)]),
     ("broken JSON array", b'[{"text": "a"},\n {"text": }]', "application/json", [(2, None)]),
-    ("missing text", b'{"text": "ok"}\n{"title": "no text"}\n', "application/x-ndjson", [(2, "text")]),
+    (
+        "missing text",
+        b'{"text": "ok"}\n{"title": "no text"}\n',
+        "application/x-ndjson",
+        [(2, "text")],
+    ),
     ("blank text", b'{"text": "   "}\n', "application/x-ndjson", [(1, "text")]),
-    ("wrong type", b'{"text": 42}\n{"text": "ok", "external_id": [1]}\n', "application/x-ndjson",
-     [(1, "text"), (2, "external_id")]),
+    (
+        "wrong type",
+        b'{"text": 42}\n{"text": "ok", "external_id": [1]}\n',
+        "application/x-ndjson",
+        [(1, "text"), (2, "external_id")],
+    ),
     ("row not an object", b'["a list"]\n', "application/x-ndjson", [(1, None)]),
-    ("duplicate id in file", b'{"text": "a", "external_id": "k"}\n{"text": "b", "external_id": "k"}\n',
-     "application/x-ndjson", [(2, "external_id")]),
-    ("bad encoding", b'{"text": "fine"}\n{"text": "caf\xe9"}\n', "application/x-ndjson", [(2, None)]),
+    (
+        "duplicate id in file",
+        b'{"text": "a", "external_id": "k"}\n{"text": "b", "external_id": "k"}\n',
+        "application/x-ndjson",
+        [(2, "external_id")],
+    ),
+    (
+        "bad encoding",
+        b'{"text": "fine"}\n{"text": "caf\xe9"}\n',
+        "application/x-ndjson",
+        [(2, None)],
+    ),
     ("empty file", b"", "application/x-ndjson", [(1, None)]),
     ("whitespace only", b"\n  \n", "text/csv", [(1, None)]),
     ("empty array", b"[]", "application/json", [(1, None)]),
     ("csv without text column", b"id,body\n1,hello\n", "text/csv", [(1, "text")]),
     ("csv ragged row", b"text,lang\nhello,en\nbye\n", "text/csv", [(3, None)]),
     ("csv empty text", b"text,lang\n,en\n", "text/csv", [(2, "text")]),
-    ("bad features", b'{"text": "a", "features": [1, "x"]}\n', "application/x-ndjson", [(1, "features")]),
-    ("array element lines", b'[\n{"text": "a"},\n{"text": ""},\n{"nope": 1}\n]', "application/json",
-     [(3, "text"), (4, "text")]),
+    (
+        "bad features",
+        b'{"text": "a", "features": [1, "x"]}\n',
+        "application/x-ndjson",
+        [(1, "features")],
+    ),
+    (
+        "array element lines",
+        b'[\n{"text": "a"},\n{"text": ""},\n{"nope": 1}\n]',
+        "application/json",
+        [(3, "text"), (4, "text")],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("body", "content_type", "expected"),
-                         [case[1:] for case in BAD_UPLOADS], ids=[case[0] for case in BAD_UPLOADS])
-def test_bad_uploads_report_line_and_field_and_insert_nothing(admin_client, project, body,
-                                                              content_type, expected):
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [case[1:] for case in BAD_UPLOADS],
+    ids=[case[0] for case in BAD_UPLOADS],
+)
+def test_bad_uploads_report_line_and_field_and_insert_nothing(
+    admin_client, project, body, content_type, expected
+):
     response = _post(admin_client, project, body, content_type)
     assert response.status_code == 400, response.json()
     errors = response.json()["errors"]
@@ -98,16 +133,24 @@ def test_one_bad_row_among_many_good_ones_inserts_nothing(admin_client, project)
     response = _post(admin_client, project, "\n".join(lines).encode(), "application/x-ndjson")
     assert response.status_code == 400
     assert response.json()["errors"] == [
-        {"line": 4_322, "field": "text", "message": "missing: every item needs a text"}]
+        {"line": 4_322, "field": "text", "message": "missing: every item needs a text"}
+    ]
     assert not Item.objects.exists()
 
 
 def test_an_external_id_already_in_the_project_is_an_error_not_a_skip(admin_client, project):
-    assert _post(admin_client, project, b'{"text": "a", "external_id": "dup"}',
-                 "application/x-ndjson").status_code == 201
-    response = _post(admin_client, project,
-                     b'{"text": "new", "external_id": "fresh"}\n{"text": "b", "external_id": "dup"}',
-                     "application/x-ndjson")
+    assert (
+        _post(
+            admin_client, project, b'{"text": "a", "external_id": "dup"}', "application/x-ndjson"
+        ).status_code
+        == 201
+    )
+    response = _post(
+        admin_client,
+        project,
+        b'{"text": "new", "external_id": "fresh"}\n{"text": "b", "external_id": "dup"}',
+        "application/x-ndjson",
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["line"] == 2
     assert response.json()["errors"][0]["field"] == "external_id"

@@ -34,8 +34,11 @@ def _next(client, project):
 
 
 def _label(client, item_id, labels=("pos",)):
-    response = client.post(f"/api/v1/items/{item_id}/annotations/",
-                           {"labels": list(labels), "lead_time_ms": 900}, format="json")
+    response = client.post(
+        f"/api/v1/items/{item_id}/annotations/",
+        {"labels": list(labels), "lead_time_ms": 900},
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     return response.json()
 
@@ -82,7 +85,9 @@ def test_overlap_two_serves_each_item_to_exactly_two_different_people(project, a
             else:
                 _label(client, served["id"])
     for item in items:
-        annotators_of = list(Annotation.objects.filter(item=item).values_list("annotator", flat=True))
+        annotators_of = list(
+            Annotation.objects.filter(item=item).values_list("annotator", flat=True)
+        )
         assert len(annotators_of) == 2
         assert len(set(annotators_of)) == 2
     assert set(Item.objects.values_list("status", flat=True)) == {"done"}
@@ -154,15 +159,23 @@ def test_an_annotator_holds_at_most_two_leases(project, annotator):
 
 @pytest.mark.parametrize(
     ("labels", "multi", "status"),
-    [(["pos"], False, 201), (["pos", "neg"], False, 400), ([], False, 400), (["cat"], False, 400),
-     (["pos", "neg"], True, 201), ([], True, 201), (["pos", "pos"], True, 400)],
+    [
+        (["pos"], False, 201),
+        (["pos", "neg"], False, 400),
+        ([], False, 400),
+        (["cat"], False, 400),
+        (["pos", "neg"], True, 201),
+        ([], True, 201),
+        (["pos", "pos"], True, 400),
+    ],
 )
 def test_labels_must_fit_the_task_type(project, annotator, labels, multi, status):
     project.task_type = "multi_label" if multi else "single_label"
     project.save()
     item = ItemFactory(project=project)
-    response = _client_for(annotator).post(f"/api/v1/items/{item.id}/annotations/",
-                                           {"labels": labels}, format="json")
+    response = _client_for(annotator).post(
+        f"/api/v1/items/{item.id}/annotations/", {"labels": labels}, format="json"
+    )
     assert response.status_code == status, response.json()
     if status == 400:
         assert response.json()["errors"][0]["field"] == "labels"
@@ -171,8 +184,9 @@ def test_labels_must_fit_the_task_type(project, annotator, labels, multi, status
 
 def test_unknown_fields_in_an_annotation_are_rejected(project, annotator):
     item = ItemFactory(project=project)
-    response = _client_for(annotator).post(f"/api/v1/items/{item.id}/annotations/",
-                                           {"labels": ["pos"], "lable": "x"}, format="json")
+    response = _client_for(annotator).post(
+        f"/api/v1/items/{item.id}/annotations/", {"labels": ["pos"], "lable": "x"}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "lable"
 
@@ -186,8 +200,9 @@ def test_raising_the_overlap_reopens_done_items(api_client, project, admin, anno
     assert item.status == "open"
 
 
-def test_next_item_query_count_does_not_grow_with_the_pool(project, annotator,
-                                                           django_assert_max_num_queries):
+def test_next_item_query_count_does_not_grow_with_the_pool(
+    project, annotator, django_assert_max_num_queries
+):
     Item.objects.bulk_create(Item(project=project, data={"text": f"t{n}"}) for n in range(500))
     client = _client_for(annotator)
     # membership, candidate, re-check, lease upsert, stale-lease delete (+ test savepoints)

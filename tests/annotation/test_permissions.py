@@ -41,31 +41,48 @@ def world(project, admin, reviewer, annotator, outsider):
     Membership.objects.create(project=project, user=spare, role="annotator")
     UserFactory(username="candidate")
     job = ImportJob.objects.create(project=project, file_format="jsonl", status="succeeded")
-    return {"admin": admin, "reviewer": reviewer, "annotator": annotator, "outsider": outsider,
-            "anonymous": None, "item": item, "spare": spare, "job": job}
+    return {
+        "admin": admin,
+        "reviewer": reviewer,
+        "annotator": annotator,
+        "outsider": outsider,
+        "anonymous": None,
+        "item": item,
+        "spare": spare,
+        "job": job,
+    }
 
 
 def _call(client: APIClient, name: str, project: Project, world: dict):
     p, i = project.id, world["item"].id
     calls = {
         "get project": lambda: client.get(f"/api/v1/projects/{p}/"),
-        "patch project": lambda: client.patch(f"/api/v1/projects/{p}/", {"name": "renamed"},
-                                              format="json"),
+        "patch project": lambda: client.patch(
+            f"/api/v1/projects/{p}/", {"name": "renamed"}, format="json"
+        ),
         "delete project": lambda: client.delete(f"/api/v1/projects/{p}/"),
         "progress": lambda: client.get(f"/api/v1/projects/{p}/progress/"),
         "list members": lambda: client.get(f"/api/v1/projects/{p}/members/"),
-        "add member": lambda: client.post(f"/api/v1/projects/{p}/members/",
-                                          {"username": "candidate", "role": "annotator"},
-                                          format="json"),
-        "remove member": lambda: client.delete(f"/api/v1/projects/{p}/members/{world['spare'].id}/"),
-        "import": lambda: client.post(f"/api/v1/projects/{p}/items/import/",
-                                      data=b'{"text": "new"}', content_type="application/x-ndjson"),
+        "add member": lambda: client.post(
+            f"/api/v1/projects/{p}/members/",
+            {"username": "candidate", "role": "annotator"},
+            format="json",
+        ),
+        "remove member": lambda: client.delete(
+            f"/api/v1/projects/{p}/members/{world['spare'].id}/"
+        ),
+        "import": lambda: client.post(
+            f"/api/v1/projects/{p}/items/import/",
+            data=b'{"text": "new"}',
+            content_type="application/x-ndjson",
+        ),
         "import job": lambda: client.get(f"/api/v1/imports/{world['job'].id}/"),
         "list items": lambda: client.get(f"/api/v1/projects/{p}/items/"),
         "get item": lambda: client.get(f"/api/v1/items/{i}/"),
         "next": lambda: client.get(f"/api/v1/projects/{p}/next/"),
-        "annotate": lambda: client.post(f"/api/v1/items/{i}/annotations/", {"labels": ["pos"]},
-                                        format="json"),
+        "annotate": lambda: client.post(
+            f"/api/v1/items/{i}/annotations/", {"labels": ["pos"]}, format="json"
+        ),
         "skip": lambda: client.post(f"/api/v1/items/{i}/skip/", {}, format="json"),
         "export": lambda: client.get(f"/api/v1/projects/{p}/export/?format=jsonl"),
     }
@@ -103,8 +120,9 @@ def test_an_annotator_of_one_project_cannot_touch_another(api_client, project, a
     other_item = ItemFactory(project=other)
     api_client.force_authenticate(annotator)
     assert api_client.get(f"/api/v1/projects/{other.id}/next/").status_code == 404
-    response = api_client.post(f"/api/v1/items/{other_item.id}/annotations/", {"labels": ["pos"]},
-                               format="json")
+    response = api_client.post(
+        f"/api/v1/items/{other_item.id}/annotations/", {"labels": ["pos"]}, format="json"
+    )
     assert response.status_code == 404
     assert not Annotation.objects.exists()
 
@@ -131,8 +149,9 @@ def test_session_writes_need_the_csrf_token(project, annotator):
     item = ItemFactory(project=project)
     client = APIClient(enforce_csrf_checks=True)
     client.login(username=annotator.username, password="pw-for-tests-1")
-    response = client.post(f"/api/v1/items/{item.id}/annotations/", {"labels": ["pos"]},
-                           format="json")
+    response = client.post(
+        f"/api/v1/items/{item.id}/annotations/", {"labels": ["pos"]}, format="json"
+    )
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
     assert not Annotation.objects.exists()

@@ -17,7 +17,10 @@ def test_creating_a_project_makes_the_caller_its_admin_with_default_shortcuts(ap
     assert body["task_type"] == "single_label"
     assert body["overlap"] == 1
     assert [(label["name"], label["shortcut"]) for label in body["labels"]] == [
-        ("pos", "1"), ("neg", "2"), ("mixed", "3")]
+        ("pos", "1"),
+        ("neg", "2"),
+        ("mixed", "3"),
+    ]
     assert body["labels"][2]["color"] == "#112233"
     role = Membership.objects.get(project_id=body["id"], user=outsider).role
     assert role == Membership.Role.ADMIN
@@ -41,7 +44,9 @@ def test_project_list_shows_only_the_callers_projects(api_client, project, annot
         ({"labels": ["a"]}, "name"),
     ],
 )
-def test_bad_project_requests_name_the_field_and_create_nothing(api_client, outsider, payload, field):
+def test_bad_project_requests_name_the_field_and_create_nothing(
+    api_client, outsider, payload, field
+):
     api_client.force_authenticate(outsider)
     before = Project.objects.count()
     response = api_client.post("/api/v1/projects/", payload, format="json")
@@ -59,19 +64,25 @@ def test_admin_patch_replaces_labels_and_overlap(api_client, project, admin):
     )
     assert response.status_code == 200, response.json()
     assert list(project.labels.values_list("name", "shortcut")) == [
-        ("neg", "1"), ("pos", "2"), ("other", "3")]
+        ("neg", "1"),
+        ("pos", "2"),
+        ("other", "3"),
+    ]
     project.refresh_from_db()
     assert (project.overlap, project.instructions) == (2, "Read twice.")
 
 
-def test_removing_a_label_in_use_is_refused_and_changes_nothing(api_client, project, admin, annotator):
-    from tests.factories import ItemFactory
+def test_removing_a_label_in_use_is_refused_and_changes_nothing(
+    api_client, project, admin, annotator
+):
     from annotation.services import submit_annotation
+    from tests.factories import ItemFactory
 
     submit_annotation(item=ItemFactory(project=project), annotator=annotator, labels=["neutral"])
     api_client.force_authenticate(admin)
-    response = api_client.patch(f"/api/v1/projects/{project.id}/", {"labels": ["pos", "neg"]},
-                                format="json")
+    response = api_client.patch(
+        f"/api/v1/projects/{project.id}/", {"labels": ["pos", "neg"]}, format="json"
+    )
     assert response.status_code == 409
     assert "neutral" in response.json()["detail"]
     assert Label.objects.filter(project=project, name="neutral").exists()
@@ -82,12 +93,18 @@ def test_adding_a_member_by_username(api_client, project, admin):
 
     newcomer = UserFactory(username="newcomer")
     api_client.force_authenticate(admin)
-    response = api_client.post(f"/api/v1/projects/{project.id}/members/",
-                               {"username": "newcomer", "role": "reviewer"}, format="json")
+    response = api_client.post(
+        f"/api/v1/projects/{project.id}/members/",
+        {"username": "newcomer", "role": "reviewer"},
+        format="json",
+    )
     assert response.status_code == 201
     assert Membership.objects.get(project=project, user=newcomer).role == "reviewer"
-    unknown = api_client.post(f"/api/v1/projects/{project.id}/members/",
-                              {"username": "nobody", "role": "reviewer"}, format="json")
+    unknown = api_client.post(
+        f"/api/v1/projects/{project.id}/members/",
+        {"username": "nobody", "role": "reviewer"},
+        format="json",
+    )
     assert unknown.status_code == 400
     assert unknown.json()["errors"][0]["field"] == "username"
 

@@ -36,13 +36,20 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
 @pytest.fixture
 def running_demo(tmp_path):
     port = _free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("HITL_", "DJANGO_", "DATABASE_URL", "CELERY_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HITL_", "DJANGO_", "DATABASE_URL", "CELERY_"))
+    }
     env["HITL_VAR_DIR"] = str(tmp_path)
     log = (tmp_path / "run.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "hitl.cli", "run", "--demo", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         _wait_for(f"http://127.0.0.1:{port}/healthz/", process)
@@ -57,8 +64,9 @@ def test_the_run_command_serves_the_demo_project_and_runs_jobs_in_its_worker(run
     base, var_dir = running_demo
     assert (var_dir / "hitl.sqlite3").exists()
     assert (var_dir / "secret_key").stat().st_mode & 0o077 == 0  # readable by its owner only
-    token = httpx.post(f"{base}/api/v1/auth/token/",
-                       data={"username": "demo", "password": "demo-password"}).json()["token"]
+    token = httpx.post(
+        f"{base}/api/v1/auth/token/", data={"username": "demo", "password": "demo-password"}
+    ).json()["token"]
     client = httpx.Client(base_url=base, headers={"Authorization": f"Token {token}"}, timeout=10)
     projects = client.get("/api/v1/projects/").json()
     assert [p["name"] for p in projects] == ["Demo: what is this text about?"]
@@ -66,9 +74,11 @@ def test_the_run_command_serves_the_demo_project_and_runs_jobs_in_its_worker(run
     assert client.get(f"/api/v1/projects/{demo}/progress/").json()["total"] == 300
     assert client.get(f"/api/v1/projects/{demo}/next/").status_code == 200
 
-    job = client.post(f"/api/v1/projects/{demo}/items/import/?async=true",
-                      content=b'{"text": "through the worker"}\n',
-                      headers={"Content-Type": "application/x-ndjson"})
+    job = client.post(
+        f"/api/v1/projects/{demo}/items/import/?async=true",
+        content=b'{"text": "through the worker"}\n',
+        headers={"Content-Type": "application/x-ndjson"},
+    )
     assert job.status_code == 202
     deadline = time.monotonic() + 60
     while client.get(job.json()["url"]).json()["status"] != "succeeded":

@@ -12,8 +12,9 @@ from hitl.env import ConfigurationError, env_bool
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("FALSE", False), ("1", True),
-                                               ("off", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("true", True), ("FALSE", False), ("1", True), ("off", False)]
+)
 def test_booleans_are_read_strictly(monkeypatch, raw, expected):
     monkeypatch.setenv("HITL_X", raw)
     assert env_bool("HITL_X") is expected
@@ -27,8 +28,14 @@ def test_a_misspelt_boolean_is_an_error_not_false(monkeypatch):
 
 def _manage(env: dict, *args: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("HITL_", "DJANGO_"))}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True,
-                          text=True, env=clean | env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=clean | env,
+        timeout=120,
+    )
 
 
 def test_production_without_a_secret_key_refuses_to_start():
@@ -38,8 +45,11 @@ def test_production_without_a_secret_key_refuses_to_start():
 
 
 def test_production_settings_pass_the_deploy_check():
-    env = {"HITL_SECRET_KEY": "a" * 20 + "-production-like-secret-" + "z9" * 20,
-           "HITL_SECURE_PROXY": "true", "HITL_ALLOWED_HOSTS": "hitl.example.org"}
+    env = {
+        "HITL_SECRET_KEY": "a" * 20 + "-production-like-secret-" + "z9" * 20,
+        "HITL_SECURE_PROXY": "true",
+        "HITL_ALLOWED_HOSTS": "hitl.example.org",
+    }
     result = _manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

@@ -33,7 +33,9 @@ class Command(BaseCommand):
             rows = _demo_rows()
             labels = sorted({row.pop("label") for row in rows})
             project = create_project(
-                creator=user, name=DEMO_PROJECT, labels=[{"name": name} for name in labels],
+                creator=user,
+                name=DEMO_PROJECT,
+                labels=[{"name": name} for name in labels],
                 instructions=(
                     "Pick the topic that fits the text best. Keys 1-9 pick a label, Enter "
                     "submits, S skips, Backspace undoes. Texts: see data/README.md for their "
