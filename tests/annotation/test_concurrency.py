@@ -63,14 +63,18 @@ def _run_annotators(live_server, project, users):
     return served, answered, failures
 
 
-@pytest.mark.django_db(transaction=True)
-def test_sixteen_concurrent_annotators_never_share_an_item_and_lose_nothing(live_server, project):
-    Item.objects.bulk_create(Item(project=project, data={"text": f"t{n}"}) for n in range(400))
+def _crowd(project, items: int) -> list:
+    """Fill the project with `items` items and return ANNOTATORS new annotators of it."""
+    Item.objects.bulk_create(Item(project=project, data={"text": f"t{n}"}) for n in range(items))
     users = [UserFactory(username=f"crowd-{n}") for n in range(ANNOTATORS)]
     for user in users:
         MembershipFactory(project=project, user=user, role=Membership.Role.ANNOTATOR)
+    return users
 
-    served, answered, failures = _run_annotators(live_server, project, users)
+
+@pytest.mark.django_db(transaction=True)
+def test_sixteen_concurrent_annotators_never_share_an_item_and_lose_nothing(live_server, project):
+    served, answered, failures = _run_annotators(live_server, project, _crowd(project, 400))
 
     assert failures == []
     duplicates = [item for item, n in Counter(served).items() if n > 1]
@@ -85,12 +89,7 @@ def test_sixteen_concurrent_annotators_never_share_an_item_and_lose_nothing(live
 def test_sixteen_concurrent_annotators_with_overlap_two(live_server, project):
     project.overlap = 2
     project.save()
-    Item.objects.bulk_create(Item(project=project, data={"text": f"t{n}"}) for n in range(120))
-    users = [UserFactory(username=f"pair-{n}") for n in range(ANNOTATORS)]
-    for user in users:
-        MembershipFactory(project=project, user=user, role=Membership.Role.ANNOTATOR)
-
-    served, answered, failures = _run_annotators(live_server, project, users)
+    served, answered, failures = _run_annotators(live_server, project, _crowd(project, 120))
 
     assert failures == []
     assert Counter(Counter(served).values()) == {2: 120}
