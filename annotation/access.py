@@ -5,8 +5,8 @@ Views never filter by owner themselves; they ask here. A member whose role is to
 """
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework.exceptions import PermissionDenied
 
 from annotation.models import Annotation, ImportJob, Item, Membership, Project
 

@@ -129,9 +129,9 @@ HITL_IMPORT_MAX_BYTES = env_int("HITL_IMPORT_MAX_BYTES", 256 * 1024 * 1024)
 # Imports larger than this run as a Celery job; smaller ones answer with the count at once.
 HITL_IMPORT_SYNC_MAX_BYTES = env_int("HITL_IMPORT_SYNC_MAX_BYTES", 16 * 1024 * 1024)
 HITL_LEASE_SECONDS = env_int("HITL_LEASE_SECONDS", 15 * 60)
-# An annotator holds at most this many live leases per project: the item on screen and the one
-# the page has fetched ahead. Older leases are released when a new one is taken.
-HITL_MAX_LEASES_PER_USER = env_int("HITL_MAX_LEASES_PER_USER", 2)
+# An annotator holds at most this many live leases per project: the item on screen, the one the
+# page fetched ahead, and one given back by undo. Older leases go when a new one is taken.
+HITL_MAX_LEASES_PER_USER = env_int("HITL_MAX_LEASES_PER_USER", 3)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,2 +1,13 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
 
-urlpatterns: list = []
+from annotation.ui import views
+
+urlpatterns = [
+    path("", views.project_list, name="projects"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("projects/new/", views.project_new, name="project-new"),
+    path("projects/<int:project_id>/label/", views.label_page, name="label"),
+    path("projects/<int:project_id>/settings/", views.project_settings, name="project-settings"),
+]

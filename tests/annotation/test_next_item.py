@@ -148,13 +148,14 @@ def test_resubmitting_replaces_the_answer_without_counting_twice(project, annota
     assert list(Annotation.objects.get().labels.values_list("name", flat=True)) == ["neg"]
 
 
-def test_an_annotator_holds_at_most_two_leases(project, annotator):
-    for _ in range(5):
+def test_an_annotator_holds_at_most_three_leases_the_newest_ones(project, annotator, settings):
+    assert settings.HITL_MAX_LEASES_PER_USER == 3
+    for _ in range(6):
         ItemFactory(project=project)
     client = _client_for(annotator)
-    served = [_next(client, project)["id"] for _ in range(4)]
-    assert len(set(served[-2:])) == 2
-    assert set(Lease.objects.values_list("item_id", flat=True)) == set(served[-2:])
+    served = [_next(client, project)["id"] for _ in range(5)]
+    assert len(set(served[-3:])) == 3
+    assert set(Lease.objects.values_list("item_id", flat=True)) == set(served[-3:])
 
 
 @pytest.mark.parametrize(

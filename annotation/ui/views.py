@@ -1,0 +1,103 @@
+"""Browser pages: server-rendered, each checked through annotation.access like the API."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from annotation import access, selectors, services
+from annotation.errors import DomainError
+from annotation.models import Membership
+from annotation.ui.forms import MemberForm, ProjectForm, label_lines
+
+Role = Membership.Role
+
+
+def _remove_member(request: HttpRequest, project) -> None:
+    membership = project.memberships.filter(user_id=request.POST.get("user_id")).first()
+    if membership is None:
+        return
+    try:
+        services.remove_member(membership=membership)
+    except DomainError as error:
+        messages.error(request, error.message)
+
+
+def _add_domain_error(form, error: DomainError) -> None:
+    form.add_error(error.field if error.field in form.fields else None, error.message)
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    projects = selectors.projects_of(request.user).order_by("id")
+    rows = [
+        {"project": project, "progress": selectors.project_progress(project)}
+        for project in projects
+    ]
+    return render(request, "annotation/projects.html", {"rows": rows})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_new(request: HttpRequest) -> HttpResponse:
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = services.create_project(creator=request.user, **form.cleaned_data)
+        except DomainError as error:
+            _add_domain_error(form, error)
+        else:
+            return redirect("project-settings", project_id=project.id)
+    return render(request, "annotation/project_new.html", {"form": form})
+
+
+@login_required
+def label_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = access.project_for(request.user, project_id)
+    config = {
+        "id": project.id,
+        "multi": project.is_multi_label,
+        "labels": [
+            {"name": label.name, "shortcut": label.shortcut, "color": label.color}
+            for label in project.labels.all()
+        ],
+    }
+    return render(request, "annotation/label.html", {"project": project, "config": config})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
+    initial = {
+        "name": project.name,
+        "task_type": project.task_type,
+        "overlap": project.overlap,
+        "instructions": project.instructions,
+        "labels": label_lines(project),
+    }
+    action = request.POST.get("action")
+    settings_form = ProjectForm(request.POST if action == "settings" else None, initial=initial)
+    member_form = MemberForm(request.POST if action == "member" else None)
+    try:
+        if action == "settings" and settings_form.is_valid():
+            services.update_project(project=project, **settings_form.cleaned_data)
+            return redirect("project-settings", project_id=project.id)
+        if action == "member" and member_form.is_valid():
+            services.set_member(project=project, **member_form.cleaned_data)
+            return redirect("project-settings", project_id=project.id)
+        if action == "remove":
+            _remove_member(request, project)
+            return redirect("project-settings", project_id=project.id)
+    except DomainError as error:
+        _add_domain_error(settings_form if action == "settings" else member_form, error)
+    members = project.memberships.select_related("user").order_by("user__username")
+    context = {
+        "project": project,
+        "settings_form": settings_form,
+        "member_form": member_form,
+        "members": members,
+        "roles": Role.choices,
+    }
+    return render(request, "annotation/settings.html", context, status=400 if action else 200)

@@ -1,0 +1,124 @@
+"""The annotation page in real headless Chromium: log in, label with the keyboard, skip,
+undo, and the database agrees."""
+
+import os
+
+import pytest
+
+from annotation.models import Annotation, Item, Membership
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.services import chromium_path
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls around it are ours.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+HOSTILE = "<img src=x onerror=\"document.title='pwned'\">"
+
+
+@pytest.fixture
+def browser_page():
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page()
+        page.on("console", lambda m: print("console:", m.type, m.text))
+        page.on("pageerror", lambda e: print("pageerror:", e))
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+@pytest.fixture
+def labelling_project():
+    project = ProjectFactory(name="Browser test", labels=["pos", "neg", "neutral"])
+    Item.objects.bulk_create(
+        Item(project=project, data={"text": text}, random_key=key)
+        for key, text in enumerate(
+            [HOSTILE, "second text", "third text", "fourth text", "fifth text", "sixth text"]
+        )
+    )
+    user = UserFactory(username="keyboard-user")
+    MembershipFactory(project=project, user=user, role=Membership.Role.ANNOTATOR)
+    return project, user
+
+
+def _log_in(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", "pw-for-tests-1")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+
+
+def _wait_for_text(page, text: str) -> None:
+    page.wait_for_function("t => document.getElementById('item-text').textContent === t", arg=text)
+
+
+def _answers(user) -> list[tuple]:
+    rows = Annotation.objects.filter(annotator=user).order_by("id")
+    return [
+        (a.item.data["text"], sorted(a.labels.values_list("name", flat=True)), a.skipped)
+        for a in rows
+    ]
+
+
+def test_label_three_with_the_keyboard_skip_one_undo_one(
+    browser_page, live_server, labelling_project, tmp_path
+):
+    project, user = labelling_project
+    page = browser_page
+    _log_in(page, live_server.url, user.username)
+    page.goto(f"{live_server.url}/projects/{project.id}/label/")
+
+    # Items come in random_key order: the hostile text first, shown as text, not as markup.
+    _wait_for_text(page, HOSTILE)
+    assert page.locator("#item-text img").count() == 0
+    assert page.title() != "pwned"
+    page.wait_for_timeout(300)  # the prefetched next item is on its way; let it land
+
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")  # HOSTILE -> pos
+    _wait_for_text(page, "second text")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")  # second -> neg
+    _wait_for_text(page, "third text")
+    page.keyboard.press("s")  # third skipped
+    _wait_for_text(page, "fourth text")
+    page.keyboard.press("3")
+    page.keyboard.press("Enter")  # fourth -> neutral
+    _wait_for_text(page, "fifth text")
+    page.screenshot(path=str(tmp_path / "label-page.png"))
+    page.keyboard.press("Backspace")  # undo: fourth comes back, its answer deleted
+    _wait_for_text(page, "fourth text")
+    page.wait_for_function(
+        "() => document.getElementById('message').textContent.startsWith('Undone')"
+    )
+
+    assert _answers(user) == [
+        (HOSTILE, ["pos"], False),
+        ("second text", ["neg"], False),
+        ("third text", [], True),
+    ]
+    assert all(
+        a.lead_time_ms and a.lead_time_ms > 0 for a in Annotation.objects.filter(annotator=user)
+    )
+    fourth = Item.objects.get(project=project, data__text="fourth text")
+    assert (fourth.status, fourth.annotation_count) == ("open", 0)
+
+    page.keyboard.press("1")  # answer the undone item again, differently
+    page.keyboard.press("Enter")
+    _wait_for_text(page, "fifth text")
+    assert _answers(user)[-1] == ("fourth text", ["pos"], False)
