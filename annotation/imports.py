@@ -5,6 +5,8 @@ reporting progress in the job's row.
 """
 
 import random
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import orjson
 from django.db import IntegrityError, connection, transaction
@@ -12,34 +14,46 @@ from django.utils import timezone
 
 from annotation.errors import Conflict, ImportRejected
 from annotation.models import ImportJob, Item, Project
-from annotation.parsing import ParsedRow, parse_upload
+from annotation.parsing import ParsedRow, RowReader, parse_upload
 
 _LOOKUP_CHUNK = 5_000
 
 
 def import_items(*, project: Project, raw: bytes, file_format: str) -> int:
-    """Validate the whole upload, then insert every row in one transaction; return the count.
+    """Validate every row and insert them all in one transaction; return the count.
 
-    Raises ImportRejected (nothing written) when any row is bad, including an external_id that
-    the project already has.
+    Rows stream into the database while later ones are still being read (the two run side by
+    side), and any bad row rolls the whole transaction back: ImportRejected lists every bad
+    row, including an external_id that the project already has, and nothing is written.
     """
-    rows = parse_upload(raw, file_format)
-    _insert_all_or_nothing(project, rows)
-    return len(rows)
+    reader, inserted = RowReader(raw, file_format), []
+    with _taken_ids_reported(project, inserted), transaction.atomic():
+        _insert(project, _remembering(reader, inserted))
+        reader.raise_if_invalid()
+    return len(inserted)
 
 
-def _insert_all_or_nothing(project: Project, rows: list[ParsedRow]) -> None:
-    """Insert in one transaction. Taken external_ids are caught by the unique constraint (no
-    look-up on the fast path); only then are they looked up, to report their lines."""
+@contextmanager
+def _taken_ids_reported(project: Project, rows: list[ParsedRow]) -> Iterator[None]:
+    """Turn a unique-constraint failure into ImportRejected naming the rows' lines.
+
+    Taken external_ids are caught by the constraint, with no look-up on the fast path; only
+    then are they looked up, to report where they are.
+    """
     try:
-        with transaction.atomic():
-            _insert(project, rows)
+        yield
     except IntegrityError:
         _reject_taken_external_ids(project, rows)
         raise Conflict(
             "another import added some of these external_ids meanwhile; nothing was imported",
             field="external_id",
         ) from None
+
+
+def _remembering(rows: Iterable[ParsedRow], seen: list[ParsedRow]) -> Iterator[ParsedRow]:
+    for row in rows:
+        seen.append(row)
+        yield row
 
 
 def _reject_taken_external_ids(project: Project, rows: list[ParsedRow]) -> None:
@@ -63,7 +77,7 @@ def _reject_taken_external_ids(project: Project, rows: list[ParsedRow]) -> None:
         raise ImportRejected(errors)
 
 
-def _insert(project: Project, rows: list[ParsedRow]) -> None:
+def _insert(project: Project, rows: Iterable[ParsedRow]) -> None:
     """Insert rows; COPY on PostgreSQL (several times faster than INSERT), bulk INSERT elsewhere."""
     now = timezone.now()
     if connection.vendor == "postgresql":
@@ -85,7 +99,7 @@ def _insert(project: Project, rows: list[ParsedRow]) -> None:
         )
 
 
-def _copy(project: Project, rows: list[ParsedRow], now) -> None:
+def _copy(project: Project, rows: Iterable[ParsedRow], now) -> None:
     columns = "project_id, external_id, data, status, annotation_count, random_key, created_at"
     sql = f"COPY {Item._meta.db_table} ({columns}) FROM STDIN"
     open_status = Item.Status.OPEN.value
@@ -138,19 +152,15 @@ def run_import_job(*, job_id: int) -> None:
     job = ImportJob.objects.select_related("project").get(id=job_id)
     try:
         rows = parse_upload(bytes(job.payload), job.file_format, progress=_progress_writer(job_id))
-        ImportJob.objects.filter(id=job_id).update(status=ImportJob.Status.INSERTING)
-        try:
-            with transaction.atomic():
-                locked = ImportJob.objects.select_for_update().only("status").get(id=job_id)
-                if locked.status == ImportJob.Status.SUCCEEDED:
-                    return
-                _insert(job.project, rows)
-                _finish(job_id, ImportJob.Status.SUCCEEDED, created_count=len(rows))
-        except IntegrityError:
-            _reject_taken_external_ids(job.project, rows)
-            raise Conflict(
-                "another import added some of these external_ids meanwhile", field="external_id"
-            ) from None
+        ImportJob.objects.filter(id=job_id).update(
+            status=ImportJob.Status.INSERTING, processed_rows=len(rows), total_rows=len(rows)
+        )
+        with _taken_ids_reported(job.project, rows), transaction.atomic():
+            locked = ImportJob.objects.select_for_update().only("status").get(id=job_id)
+            if locked.status == ImportJob.Status.SUCCEEDED:
+                return  # a second run of the same job: the first one committed
+            _insert(job.project, rows)
+            _finish(job_id, ImportJob.Status.SUCCEEDED, created_count=len(rows))
     except (ImportRejected, Conflict) as rejected:
         errors = getattr(rejected, "errors", None) or [
             {"line": None, "field": rejected.field, "message": rejected.message}
@@ -158,9 +168,9 @@ def run_import_job(*, job_id: int) -> None:
         _finish(job_id, ImportJob.Status.FAILED, errors=errors)
 
 
-def _progress_writer(job_id: int):
-    def write(done: int, total: int) -> None:
-        ImportJob.objects.filter(id=job_id).update(processed_rows=done, total_rows=total)
+def _progress_writer(job_id: int) -> Callable[[int], None]:
+    def write(done: int) -> None:
+        ImportJob.objects.filter(id=job_id).update(processed_rows=done)
 
     return write
 

@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -81,18 +81,58 @@ def format_for(content_type: str | None, filename: str | None = None) -> str | N
     return CONTENT_TYPES.get(base)
 
 
-def parse_upload(
-    raw: bytes, file_format: str, *, progress: Callable[[int, int], None] | None = None
-) -> list[ParsedRow]:
-    """Return the upload's rows, validated; raise ImportRejected listing every bad row.
+class RowReader:
+    """Iterate an upload's valid rows, collecting every bad row's error on the way.
 
-    `progress(done, total)` is called every few thousand rows while validating.
+    Iterating can start writing before the last row is read: the caller does it inside a
+    transaction and calls `raise_if_invalid()` before committing, so a bad row anywhere still
+    means nothing is written. Broken structure (bad encoding, an unreadable JSON array or CSV
+    header) raises ImportRejected at once.
     """
-    text = _decode(raw)
-    records = {"json": _json_records, "jsonl": _jsonl_records, "csv": _csv_records}[file_format](
-        text
-    )
-    return _validate(records, progress)
+
+    def __init__(
+        self, raw: bytes, file_format: str, progress: Callable[[int], None] | None = None
+    ) -> None:
+        self.raw, self.file_format, self.progress = raw, file_format, progress
+        self.errors = _Errors()
+        self.count = 0
+
+    def __iter__(self) -> Iterator[ParsedRow]:
+        text = _decode(self.raw)
+        records = {"json": _json_records, "jsonl": _jsonl_records, "csv": _csv_records}
+        seen_ids: dict[str, int] = {}
+        for line, record in records[self.file_format](text, self.errors):
+            row = _validate_record(line, record, self.errors)
+            if row is not None and row.external_id is not None:
+                first = seen_ids.setdefault(row.external_id, line)
+                if first != line:
+                    message = f"external_id {row.external_id!r} already appears on line {first}"
+                    self.errors.add(line, "external_id", message)
+                    row = None
+            self.count += 1
+            if self.progress is not None and self.count % 5_000 == 0:
+                self.progress(self.count)
+            if row is not None:
+                yield row
+
+    def raise_if_invalid(self) -> None:
+        """Raise ImportRejected if any row was bad or there were no rows at all."""
+        if self.count == 0 and not self.errors.items:
+            _reject(1, None, "the file has no items")
+        self.errors.raise_if_any()
+
+
+def parse_upload(
+    raw: bytes, file_format: str, *, progress: Callable[[int], None] | None = None
+) -> list[ParsedRow]:
+    """Return all of the upload's rows, validated; raise ImportRejected listing every bad row.
+
+    `progress(rows_read)` is called every 5,000 rows.
+    """
+    reader = RowReader(raw, file_format, progress)
+    rows = list(reader)
+    reader.raise_if_invalid()
+    return rows
 
 
 def _decode(raw: bytes) -> str:
@@ -114,17 +154,18 @@ def _decode(raw: bytes) -> str:
     return text
 
 
-def _json_records(text: str) -> list[tuple[int, object]]:
+def _json_records(text: str, errors: _Errors) -> Iterator[tuple[int, object]]:
     """Split a JSON array into (line, element) pairs, keeping where each element starts."""
     decoder = json.JSONDecoder()
     position = _skip_space(text, 0)
     if text[position] != "[":
         message = "a JSON upload must be an array of objects (JSON Lines: one object a line)"
         _reject(_line_at(text, position), None, message)
-    records, line, counted_to = [], 1, 0
+    line, counted_to = 1, 0
     position = _skip_space(text, position + 1)
     if text[position : position + 1] == "]":
-        return _no_trailing(text, position + 1, records)
+        _no_trailing(text, position + 1)
+        return
     while True:
         line += text.count("\n", counted_to, position)
         counted_to = position
@@ -132,22 +173,22 @@ def _json_records(text: str) -> list[tuple[int, object]]:
             value, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as error:
             _reject(error.lineno, None, f"not valid JSON: {error.msg} (column {error.colno})")
-        records.append((line, value))
+        yield line, value
         position = _skip_space(text, end)
         separator = text[position : position + 1]
         if separator == "]":
-            return _no_trailing(text, position + 1, records)
+            _no_trailing(text, position + 1)
+            return
         if separator != ",":
             message = "not valid JSON: expected ',' or ']' after an element"
             _reject(_line_at(text, position), None, message)
         position = _skip_space(text, position + 1)
 
 
-def _no_trailing(text: str, position: int, records: list) -> list:
+def _no_trailing(text: str, position: int) -> None:
     rest = _skip_space(text, position)
     if rest < len(text):
         _reject(_line_at(text, rest), None, "not valid JSON: unexpected data after the array")
-    return records
 
 
 def _skip_space(text: str, position: int) -> int:
@@ -160,42 +201,37 @@ def _line_at(text: str, position: int) -> int:
     return text.count("\n", 0, position) + 1
 
 
-def _jsonl_records(text: str) -> list[tuple[int, object]]:
-    records, errors = [], _Errors()
+def _jsonl_records(text: str, errors: _Errors) -> Iterator[tuple[int, object]]:
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            records.append((number, orjson.loads(line)))
+            yield number, orjson.loads(line)
         except orjson.JSONDecodeError as error:
             errors.add(number, None, f"not valid JSON: {error.msg} (column {error.colno})")
-    errors.raise_if_any()
-    return records
 
 
-def _csv_records(text: str) -> list[tuple[int, object]]:
+def _csv_records(text: str, errors: _Errors) -> Iterator[tuple[int, object]]:
     reader = csv.reader(io.StringIO(text, newline=""))
-    records, errors = [], _Errors()
     try:
         header = next(reader)
-        if len(set(header)) != len(header):
-            _reject(1, None, "a column name is repeated in the header")
-        if "text" not in header:
-            _reject(1, "text", "the header has no 'text' column")
-        start = reader.line_num + 1
+    except csv.Error as error:
+        _reject(1, None, f"not valid CSV: {error}")
+    if len(set(header)) != len(header):
+        _reject(1, None, "a column name is repeated in the header")
+    if "text" not in header:
+        _reject(1, "text", "the header has no 'text' column")
+    start = reader.line_num + 1
+    try:
         for cells in reader:
-            if not any(cell.strip() for cell in cells):
-                start = reader.line_num + 1
-                continue
             if len(cells) != len(header):
-                errors.add(start, None, f"expected {len(header)} columns, found {len(cells)}")
+                if any(cell.strip() for cell in cells):  # blank lines are allowed
+                    errors.add(start, None, f"expected {len(header)} columns, found {len(cells)}")
             else:
-                records.append((start, _csv_record(dict(zip(header, cells, strict=True)))))
+                yield start, _csv_record(dict(zip(header, cells, strict=True)))
             start = reader.line_num + 1
     except csv.Error as error:
         errors.add(reader.line_num, None, f"not valid CSV: {error}")
-    errors.raise_if_any()
-    return records
 
 
 def _csv_record(cells: dict) -> dict:
@@ -207,30 +243,6 @@ def _csv_record(cells: dict) -> dict:
         except orjson.JSONDecodeError:
             pass  # left as text: validation reports it as the wrong type
     return record
-
-
-def _validate(records: list[tuple[int, object]], progress) -> list[ParsedRow]:
-    errors, rows, seen_ids = _Errors(), [], {}
-    total = len(records)
-    if total == 0:
-        _reject(1, None, "the file has no items")
-    for done, (line, record) in enumerate(records, start=1):
-        row = _validate_record(line, record, errors)
-        if row is not None and row.external_id is not None:
-            if (first := seen_ids.setdefault(row.external_id, line)) != line:
-                errors.add(
-                    line,
-                    "external_id",
-                    f"external_id {row.external_id!r} already appears on line {first}",
-                )
-        if row is not None:
-            rows.append(row)
-        if progress is not None and done % 5_000 == 0:
-            progress(done, total)
-    errors.raise_if_any()
-    if progress is not None:
-        progress(total, total)
-    return rows
 
 
 def _validate_record(line: int, record: object, errors: _Errors) -> ParsedRow | None:

@@ -1,0 +1,182 @@
+"""Shared pieces of the benchmarks: a real server (gunicorn, as `hitl run` starts it), users
+with tokens, synthetic texts, and tables. Benchmarks measure; they assert nothing."""
+
+import contextlib
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/postgres")
+WORDS = ("alpha beta gamma delta model label queue lease import export annotate review sound "
+         "graphics game science mail database vector sample random signal noise test data").split()
+
+
+def texts(n: int, seed: int = 7) -> list[str]:
+    """n short synthetic texts (8-20 words), the same for the same seed."""
+    rng = random.Random(seed)
+    return [" ".join(rng.choices(WORDS, k=rng.randint(8, 20))) + f" #{i}" for i in range(n)]
+
+
+def jsonl_body(n: int, prefix: str = "x") -> bytes:
+    return "\n".join(json.dumps({"external_id": f"{prefix}{i}", "text": t})
+                     for i, t in enumerate(texts(n))).encode()
+
+
+def csv_body(n: int, prefix: str = "c") -> bytes:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["external_id", "text"])
+    writer.writerows((f"{prefix}{i}", t) for i, t in enumerate(texts(n)))
+    return buffer.getvalue().encode()
+
+
+def fresh_postgres(name: str) -> str:
+    """Drop and create database `name`; return its DATABASE_URL."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def server_env(database_url: str | None, var_dir: Path, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HITL_", "DATABASE_URL"))}
+    env.update(HITL_SECRET_KEY="bench-only-secret", HITL_VAR_DIR=str(var_dir),
+               HITL_IMPORT_SYNC_MAX_BYTES=str(256 * 1024 * 1024), **extra)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    else:
+        env.pop("CELERY_BROKER_URL", None)
+    return env
+
+
+def manage(env: dict, *args: str) -> str:
+    result = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True,
+                            capture_output=True, text=True)
+    return result.stdout
+
+
+def make_users(env: dict, names: list[str]) -> dict[str, str]:
+    """Create users (if missing) and return {username: token}."""
+    code = (
+        "import json\n"
+        "from django.contrib.auth.models import User\n"
+        "from rest_framework.authtoken.models import Token\n"
+        f"names = {names!r}\n"
+        "out = {}\n"
+        "for n in names:\n"
+        "    u, _ = User.objects.get_or_create(username=n)\n"
+        "    out[n] = Token.objects.get_or_create(user=u)[0].key\n"
+        "print('TOKENS' + json.dumps(out))\n"
+    )
+    out = manage(env, "shell", "-c", code)
+    return json.loads(out.split("TOKENS", 1)[1])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server(env: dict, workers: int = 4, threads: int = 4):
+    """Run gunicorn with the app; yield (base_url, master process)."""
+    port = free_port()
+    manage(env, "migrate", "--no-input", "-v", "0")
+    process = subprocess.Popen(
+        [PYTHON, "-m", "gunicorn", "hitl.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--threads", str(threads), "--timeout", "300",
+         "--access-logfile", "/dev/null"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(base + "/healthz/", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        yield base, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def client(base: str, token: str) -> httpx.Client:
+    return httpx.Client(base_url=base, headers={"Authorization": f"Token {token}"}, timeout=120)
+
+
+def create_project(api: httpx.Client, name: str, **fields) -> int:
+    body = {"name": name, "labels": ["pos", "neg", "neutral"], **fields}
+    response = api.post("/api/v1/projects/", json=body)
+    response.raise_for_status()
+    return response.json()["id"]
+
+
+def add_members(api: httpx.Client, project_id: int, usernames: list[str]) -> None:
+    for username in usernames:
+        api.post(f"/api/v1/projects/{project_id}/members/",
+                 json={"username": username, "role": "annotator"}).raise_for_status()
+
+
+def import_jsonl(api: httpx.Client, project_id: int, body: bytes) -> float:
+    start = time.perf_counter()
+    response = api.post(f"/api/v1/projects/{project_id}/items/import/", content=body,
+                        headers={"Content-Type": "application/x-ndjson"})
+    response.raise_for_status()
+    return time.perf_counter() - start
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f}"
+
+
+def table(title: str, header: list[str], rows: list[list]) -> str:
+    """Print and return a Markdown table."""
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
+    text = "\n".join([f"\n### {title}\n", line(header),
+                      "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+    print(text, flush=True)
+    return text
+
+
+def rss_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak) of a process, in KiB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS", "VmHWM")):
+            key, value = line.split(":")
+            fields[key] = int(value.split()[0])
+    return fields
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
