@@ -6,6 +6,7 @@ Views never filter by owner themselves; they ask here. A member whose role is to
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
+from django.db.models import F
 from django.http import Http404
 
 from annotation.models import Annotation, ImportJob, Item, Membership, Project
@@ -50,8 +51,15 @@ def project_for(
 
 def item_for(user: AbstractBaseUser, item_id: int, *, at_least: str = Role.ANNOTATOR) -> Item:
     """Return the item (with its project) if the user's role in its project is high enough."""
-    item = Item.objects.select_related("project").filter(id=item_id).first()
-    _require(role_in(user, item.project_id) if item else None, at_least)
+    item = (
+        Item.objects.select_related("project")
+        .filter(id=item_id, project__memberships__user_id=user.id)
+        .annotate(my_role=F("project__memberships__role"))
+        .first()
+        if user.is_authenticated
+        else None
+    )
+    _require(item.my_role if item else None, at_least)
     return item
 
 

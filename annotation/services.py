@@ -185,14 +185,20 @@ def _record(
     item: Item, annotator: AbstractBaseUser, *, labels: list[Label], **fields
 ) -> Annotation:
     """Write the annotator's answer, keep the item's count and status right, drop the lease."""
-    locked = Item.objects.select_for_update().select_related("project").get(id=item.id)
+    locked = Item.objects.select_for_update(of=("self",)).select_related("project").get(id=item.id)
     annotation = Annotation.objects.filter(item=locked, annotator=annotator).first()
     counted_before = annotation is not None and not annotation.skipped
-    annotation = annotation or Annotation(item=locked, annotator=annotator)
+    if annotation is None:
+        annotation = Annotation(item=locked, annotator=annotator)
+    else:
+        annotation.labels.clear()
     for name, value in fields.items():
         setattr(annotation, name, value)
     annotation.save()
-    annotation.labels.set(labels)
+    # One INSERT for the labels (Django's labels.set() first reads what is there).
+    Through = Annotation.labels.through
+    Through.objects.bulk_create(Through(annotation=annotation, label=label) for label in labels)
+    annotation.label_names = [label.name for label in labels]
     counted_now = not annotation.skipped
     if counted_now != counted_before:
         locked.annotation_count += 1 if counted_now else -1
@@ -255,7 +261,7 @@ def skip_item(
 @transaction.atomic
 def undo_annotation(*, annotation: Annotation) -> Item:
     """Delete the annotation and lease its item back to the annotator, to answer again."""
-    locked = Item.objects.select_for_update().select_related("project").get(id=annotation.item_id)
+    locked = Item.objects.select_for_update(of=("self",)).select_related("project").get(id=annotation.item_id)
     if not annotation.skipped:
         locked.annotation_count -= 1
         _set_status(locked)

@@ -138,6 +138,8 @@ class AnnotationOutput(serializers.ModelSerializer):
         ]
 
     def get_labels(self, annotation: Annotation) -> list[str]:
+        if hasattr(annotation, "label_names"):  # set by the service that just wrote them
+            return annotation.label_names
         return [label.name for label in annotation.labels.all()]
 
 

@@ -209,3 +209,12 @@ def test_next_item_query_count_does_not_grow_with_the_pool(
     # membership, candidate, re-check, lease upsert, stale-lease delete (+ test savepoints)
     with django_assert_max_num_queries(8):
         assert _next(client, project) is not None
+
+
+def test_submitting_an_answer_takes_a_fixed_number_of_queries(project, annotator,
+                                                              django_assert_max_num_queries):
+    item = ItemFactory(project=project)
+    client = _client_for(annotator)
+    # item+role, labels, lock, existing answer, insert, label rows, count, lease (+ savepoints)
+    with django_assert_max_num_queries(11):
+        _label(client, item.id)
