@@ -261,7 +261,11 @@ def skip_item(
 @transaction.atomic
 def undo_annotation(*, annotation: Annotation) -> Item:
     """Delete the annotation and lease its item back to the annotator, to answer again."""
-    locked = Item.objects.select_for_update(of=("self",)).select_related("project").get(id=annotation.item_id)
+    locked = (
+        Item.objects.select_for_update(of=("self",))
+        .select_related("project")
+        .get(id=annotation.item_id)
+    )
     if not annotation.skipped:
         locked.annotation_count -= 1
         _set_status(locked)
