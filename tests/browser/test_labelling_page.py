@@ -4,6 +4,7 @@ undo, and the database agrees."""
 import os
 
 import pytest
+from django.db import connections
 
 from annotation.models import Annotation, Item, Membership
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
@@ -39,6 +40,9 @@ def browser_page():
         page.set_default_timeout(15_000)
         yield page
         browser.close()
+        # ORM calls made while Playwright's loop runs open their own connection (another
+        # context); close it here, or the test database cannot be dropped at the end.
+        connections.close_all()
 
 
 @pytest.fixture
