@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from annotation import queue
+from annotation import answers, queue
 from annotation.errors import Conflict, DomainError, InvalidLabels
 from annotation.models import Annotation, Item, Label, Lease, Membership, Project
 
@@ -185,25 +185,15 @@ def _record(
     item: Item, annotator: AbstractBaseUser, *, labels: list[Label], **fields
 ) -> Annotation:
     """Write the annotator's answer, keep the item's count and status right, drop the lease."""
-    locked = Item.objects.select_for_update(of=("self",)).select_related("project").get(id=item.id)
-    annotation = Annotation.objects.filter(item=locked, annotator=annotator).first()
-    counted_before = annotation is not None and not annotation.skipped
-    if annotation is None:
-        annotation = Annotation(item=locked, annotator=annotator)
-    else:
-        annotation.labels.clear()
-    for name, value in fields.items():
-        setattr(annotation, name, value)
-    annotation.save()
-    # One INSERT for the labels (Django's labels.set() first reads what is there).
-    Through = Annotation.labels.through
-    Through.objects.bulk_create(Through(annotation=annotation, label=label) for label in labels)
+    annotation = answers.record(
+        item_id=item.id,
+        annotator_id=annotator.id,
+        overlap=item.project.overlap,
+        label_ids=[label.id for label in labels],
+        now=timezone.now(),
+        **fields,
+    )
     annotation.label_names = [label.name for label in labels]
-    counted_now = not annotation.skipped
-    if counted_now != counted_before:
-        locked.annotation_count += 1 if counted_now else -1
-        _set_status(locked)
-    Lease.objects.filter(item=locked, user=annotator).delete()
     return annotation
 
 
