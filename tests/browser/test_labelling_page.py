@@ -126,3 +126,26 @@ def test_label_three_with_the_keyboard_skip_one_undo_one(
     page.keyboard.press("Enter")
     _wait_for_text(page, "fifth text")
     assert _answers(user)[-1] == ("fourth text", ["pos"], False)
+
+
+def test_keys_toggle_labels_in_a_multi_label_project(browser_page, live_server):
+    project = ProjectFactory(name="Multi", task_type="multi_label", labels=["red", "green", "blue"])
+    Item.objects.bulk_create(
+        Item(project=project, data={"text": text}, random_key=key)
+        for key, text in enumerate(["a colourful text", "another one"])
+    )
+    user = UserFactory(username="multi-user")
+    MembershipFactory(project=project, user=user, role=Membership.Role.ANNOTATOR)
+    page = browser_page
+    _log_in(page, live_server.url, user.username)
+    page.goto(f"{live_server.url}/projects/{project.id}/label/")
+    _wait_for_text(page, "a colourful text")
+
+    for key in ["1", "3", "2", "1"]:  # red on, blue on, green on, red off
+        page.keyboard.press(key)
+    pressed = page.locator(".label-button[aria-pressed=true]").all_inner_texts()
+    assert [text.split()[-1] for text in pressed] == ["green", "blue"]
+    page.keyboard.press("Enter")
+    _wait_for_text(page, "another one")
+
+    assert _answers(user) == [("a colourful text", ["blue", "green"], False)]
