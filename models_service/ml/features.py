@@ -1,0 +1,86 @@
+"""Featurizers: items' data to a feature matrix.
+
+Text goes through TF-IDF (word and character n-grams) or, for large pools, a hashing
+featurizer that needs no vocabulary; items that carry a client-provided `features` vector
+(embeddings of images, audio, tabular rows) use it as it is, so any modality works.
+"""
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, make_pipeline
+
+
+def tfidf(*, max_features: int = 50_000) -> FeatureUnion:
+    """Word 1-2-grams and character 3-5-grams within words, sublinear TF, fitted per model."""
+    return FeatureUnion(
+        [
+            (
+                "words",
+                TfidfVectorizer(
+                    ngram_range=(1, 2), sublinear_tf=True, min_df=1, max_features=max_features
+                ),
+            ),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(3, 5),
+                    sublinear_tf=True,
+                    min_df=2,
+                    max_features=max_features,
+                ),
+            ),
+        ]
+    )
+
+
+def hashing(*, n_features: int = 2**20):
+    """Stateless word 1-2-gram hashing with TF-IDF weights: no vocabulary to hold or fit twice."""
+    return make_pipeline(
+        HashingVectorizer(
+            ngram_range=(1, 2), n_features=n_features, alternate_sign=False, norm=None
+        ),
+        TfidfTransformer(sublinear_tf=True),
+    )
+
+
+FEATURIZERS: dict[str, Callable] = {"tfidf": tfidf, "hashing": hashing}
+
+
+def texts_of(items: Sequence[dict]) -> list[str]:
+    return [str(item.get("text", "")) for item in items]
+
+
+def vectors_of(items: Sequence[dict]) -> np.ndarray | None:
+    """The items' own `features` vectors as a matrix, or None unless every item has one of
+    the same length."""
+    vectors = [item.get("features") for item in items]
+    if not vectors or any(v is None for v in vectors):
+        return None
+    if len({len(v) for v in vectors}) != 1:
+        raise ValueError("the items' feature vectors have different lengths")
+    return np.asarray(vectors, dtype=float)
+
+
+def fit_transform(name: str, items: Sequence[dict]):
+    """Fit the named featurizer on the items (or use their vectors); return (featurizer, X).
+
+    The featurizer is None when the items brought their own vectors.
+    """
+    vectors = vectors_of(items)
+    if vectors is not None:
+        return None, vectors
+    featurizer = FEATURIZERS[name]()
+    return featurizer, featurizer.fit_transform(texts_of(items))
+
+
+def transform(featurizer, items: Sequence[dict]):
+    """Features of new items with a fitted featurizer (None: the items' own vectors)."""
+    if featurizer is None:
+        vectors = vectors_of(items)
+        if vectors is None:
+            raise ValueError("this model was trained on feature vectors; some items have none")
+        return vectors
+    return featurizer.transform(texts_of(items))

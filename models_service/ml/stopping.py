@@ -1,0 +1,96 @@
+"""Stopping rules: when more labels no longer pay.
+
+Each rule reads the history of model rounds (oldest first) and answers with a decision and a
+sentence an admin can read.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import cohen_kappa_score
+
+
+@dataclass(frozen=True)
+class Round:
+    """One trained model: how many labels it saw, its evaluation metric (None before there is
+    an evaluation sample), and its predictions on the fixed stop set."""
+
+    labels: int
+    metric: float | None
+    stop_set_predictions: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    stop: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class LabelBudget:
+    """Stop once `budget` labels are spent."""
+
+    budget: int
+
+    def decide(self, rounds: list[Round]) -> Decision:
+        spent = rounds[-1].labels if rounds else 0
+        if spent >= self.budget:
+            return Decision(True, f"the budget of {self.budget} labels is spent ({spent} used)")
+        return Decision(False, f"{spent} of {self.budget} labels used")
+
+
+@dataclass(frozen=True)
+class TargetMetric:
+    """Stop once the evaluation metric reaches `target`."""
+
+    target: float
+
+    def decide(self, rounds: list[Round]) -> Decision:
+        latest = next((r.metric for r in reversed(rounds) if r.metric is not None), None)
+        if latest is None:
+            return Decision(False, "no evaluation yet")
+        if latest >= self.target:
+            return Decision(
+                True, f"the metric is {latest:.3f}, at or above the target {self.target:.3f}"
+            )
+        return Decision(False, f"the metric is {latest:.3f}; the target is {self.target:.3f}")
+
+
+@dataclass(frozen=True)
+class StabilizingPredictions:
+    """Stop when successive models agree on the stop set (Cohen's kappa >= `threshold`) for
+    `rounds` comparisons in a row: the model has stopped changing its mind."""
+
+    threshold: float = 0.99
+    rounds: int = 3
+
+    def agreements(self, history: list[Round]) -> list[float]:
+        predictions = [
+            r.stop_set_predictions for r in history if r.stop_set_predictions is not None
+        ]
+        return [_kappa(a, b) for a, b in zip(predictions, predictions[1:], strict=False)]
+
+    def decide(self, history: list[Round]) -> Decision:
+        kappas = self.agreements(history)
+        streak = 0
+        for kappa in reversed(kappas):
+            if kappa < self.threshold:
+                break
+            streak += 1
+        if streak >= self.rounds:
+            return Decision(
+                True,
+                f"stable for {streak} rounds (kappa >= {self.threshold}): "
+                "more labels are unlikely to help",
+            )
+        if not kappas:
+            return Decision(False, "fewer than two models to compare")
+        return Decision(
+            False, f"stable for {streak} of {self.rounds} rounds (last kappa {kappas[-1]:.3f})"
+        )
+
+
+def _kappa(a: np.ndarray, b: np.ndarray) -> float:
+    if np.array_equal(a, b):
+        return 1.0  # identical predictions, even a single class, are full agreement
+    return float(cohen_kappa_score(a, b))

@@ -1,0 +1,126 @@
+"""Query strategies: how informative each unlabelled item is, higher first.
+
+Every scorer takes class probabilities of shape (n_items, n_classes) (multi-label: the
+per-label probability of "yes") and returns one score per item; batch selection breaks ties
+by item position, so the same input always gives the same order.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.cluster import KMeans
+
+Scorer = Callable[[np.ndarray], np.ndarray]
+
+
+def _check(proba: np.ndarray) -> np.ndarray:
+    proba = np.asarray(proba, dtype=float)
+    if proba.ndim != 2:
+        raise ValueError(f"expected (n_items, n_classes), got shape {proba.shape}")
+    return proba
+
+
+def least_confidence(proba: np.ndarray) -> np.ndarray:
+    """1 - p(top class): how far the model is from sure of its own answer."""
+    proba = _check(proba)
+    return 1.0 - proba.max(axis=1)
+
+
+def margin_uncertainty(proba: np.ndarray) -> np.ndarray:
+    """1 - (p_top1 - p_top2); a one-class model is certain (0)."""
+    proba = _check(proba)
+    if proba.shape[1] < 2:
+        return np.zeros(proba.shape[0])
+    top2 = np.sort(proba, axis=1)[:, -2:]
+    return 1.0 - (top2[:, 1] - top2[:, 0])
+
+
+def entropy(proba: np.ndarray) -> np.ndarray:
+    """Shannon entropy of the class distribution, in nats."""
+    proba = np.clip(_check(proba), 1e-12, 1.0)
+    return -(proba * np.log(proba)).sum(axis=1)
+
+
+def multilabel_uncertainty(proba: np.ndarray) -> np.ndarray:
+    """Mean over labels of 1 - |2p - 1|: each label's yes/no is a two-class question."""
+    proba = _check(proba)
+    return (1.0 - np.abs(2.0 * proba - 1.0)).mean(axis=1)
+
+
+def vote_entropy(committee_votes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Disagreement of a committee: entropy of the vote shares per item.
+
+    `committee_votes` is (n_members, n_items) of predicted class indices.
+    """
+    votes = np.asarray(committee_votes)
+    if votes.ndim != 2:
+        raise ValueError(f"expected (n_members, n_items), got shape {votes.shape}")
+    shares = np.stack([(votes == c).mean(axis=0) for c in range(n_classes)], axis=1)
+    return entropy(shares)
+
+
+def random_scores(n_items: int, seed: int) -> np.ndarray:
+    """Uniform random scores: the baseline every strategy is measured against."""
+    return np.random.default_rng(seed).random(n_items)
+
+
+SCORERS: dict[str, Scorer] = {
+    "least_confidence": least_confidence,
+    "margin": margin_uncertainty,
+    "entropy": entropy,
+    "multilabel_uncertainty": multilabel_uncertainty,
+}
+
+
+def scorer(name: str) -> Scorer:
+    """Look a scorer up by name; unknown names are an error that lists the known ones."""
+    try:
+        return SCORERS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown strategy {name!r}; known: {', '.join(sorted(SCORERS))}"
+        ) from None
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k highest scores, highest first; ties go to the earlier item."""
+    order = np.lexsort((np.arange(len(scores)), -np.asarray(scores)))
+    return order[:k]
+
+
+def diverse_batch(
+    scores: np.ndarray, features, k: int, *, pool_factor: int = 5, seed: int = 0
+) -> np.ndarray:
+    """Pick k informative items that are not near-duplicates of each other.
+
+    Takes the k * pool_factor highest-scored candidates, clusters them into k groups by their
+    features, and returns the highest-scored item of each group (highest first), so that
+    annotators working in parallel do not all get the same kind of item.
+    """
+    candidates = top_k(scores, min(len(scores), k * pool_factor))
+    if len(candidates) <= k:
+        return candidates
+    clusters = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(features[candidates])
+    # candidates are in score order, so each cluster's first member is its best
+    best = [int(candidates[clusters == c][0]) for c in range(k) if np.any(clusters == c)]
+    return np.asarray(sorted(best, key=lambda i: (-scores[i], i)))
+
+
+def cold_start(features, k: int, *, seed: int = 0) -> np.ndarray:
+    """Before any model: k diverse seed items, the one nearest each k-means centre.
+
+    A first batch chosen this way covers the pool instead of one corner of it, which is what
+    keeps the first model from being worse than a random seed.
+    """
+    n = features.shape[0]
+    if n <= k:
+        return np.arange(n)
+    model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(features)
+    distances = model.transform(features)
+    chosen: list[int] = []
+    for centre in range(k):
+        for index in np.argsort(distances[:, centre], kind="stable"):
+            if index not in chosen:
+                chosen.append(int(index))
+                break
+    return np.asarray(chosen)

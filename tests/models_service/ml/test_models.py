@@ -1,0 +1,76 @@
+"""Featurizers and estimators on real data that ships with the project or with scikit-learn."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import MultiLabelBinarizer
+
+from models_service.ml import features
+from models_service.ml.estimators import make_estimator
+from models_service.ml.strategies import margin_uncertainty, top_k
+
+TEXTS = Path(__file__).resolve().parents[3] / "data" / "texts.jsonl"
+
+
+@pytest.fixture(scope="module")
+def texts():
+    rows = [json.loads(line) for line in TEXTS.read_text().splitlines()[:1200]]
+    return rows
+
+
+@pytest.mark.parametrize("featurizer", ["tfidf", "hashing"])
+@pytest.mark.parametrize("model", ["logistic_regression", "sgd", "complement_nb"])
+def test_every_model_learns_the_shipped_texts_well_above_chance(texts, featurizer, model):
+    train, test = texts[:900], texts[900:]
+    fitted, x_train = features.fit_transform(featurizer, train)
+    estimator = make_estimator(model, seed=0).fit(x_train, [r["label"] for r in train])
+    x_test = features.transform(fitted, test)
+    accuracy = np.mean(estimator.predict(x_test) == np.array([r["label"] for r in test]))
+    assert accuracy > 0.6  # six classes: chance is about 0.17
+    proba = estimator.predict_proba(x_test)
+    assert proba.shape == (len(test), 6)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+
+
+def test_items_with_their_own_vectors_skip_the_text_featurizer():
+    digits = load_digits()
+    items = [{"features": list(map(float, row))} for row in digits.data]
+    fitted, x = features.fit_transform("tfidf", items)
+    assert fitted is None and x.shape == (len(items), 64)
+    x_train, x_test, y_train, y_test = train_test_split(x, digits.target, random_state=0)
+    model = make_estimator("logistic_regression", seed=0).fit(x_train / 16, y_train)
+    assert model.score(x_test / 16, y_test) > 0.9
+
+
+def test_feature_vectors_of_different_lengths_are_an_error():
+    with pytest.raises(ValueError, match="different lengths"):
+        features.fit_transform("tfidf", [{"features": [1.0, 2.0]}, {"features": [1.0]}])
+
+
+def test_multi_label_models_give_one_probability_per_label(texts):
+    # Made-up second label: "long" for texts over 300 characters, next to the section.
+    rows = texts[:600]
+    labels = [[r["label"]] + (["long"] if len(r["text"]) > 300 else []) for r in rows]
+    binarizer = MultiLabelBinarizer()
+    y = binarizer.fit_transform(labels)
+    fitted, x = features.fit_transform("tfidf", rows)
+    model = make_estimator("logistic_regression", multi_label=True, seed=0).fit(x, y)
+    proba = model.predict_proba(x)
+    assert proba.shape == (len(rows), len(binarizer.classes_))
+    assert ((proba >= 0) & (proba <= 1)).all()
+
+
+def test_uncertainty_on_a_real_model_ranks_its_mistakes_early(texts):
+    train, pool = texts[:150], texts[150:1150]
+    fitted, x_train = features.fit_transform("tfidf", train)
+    model = make_estimator("logistic_regression", seed=0).fit(x_train, [r["label"] for r in train])
+    x_pool = features.transform(fitted, pool)
+    truth = np.array([r["label"] for r in pool])
+    wrong = model.predict(x_pool) != truth
+    ranked = top_k(margin_uncertainty(model.predict_proba(x_pool)), len(pool))
+    first, last = ranked[:200], ranked[-200:]
+    assert wrong[first].mean() > 2 * wrong[last].mean()

@@ -1,0 +1,108 @@
+"""Each strategy on hand-made probability arrays ranks as its definition says."""
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models_service.ml import strategies as s
+
+PROBA = np.array(
+    [
+        [0.98, 0.01, 0.01],  # sure
+        [0.52, 0.46, 0.02],  # torn between two classes
+        [0.34, 0.33, 0.33],  # no idea: highest entropy, lowest confidence
+        [0.70, 0.20, 0.10],
+    ]
+)
+
+
+def test_least_confidence_ranks_the_flattest_first():
+    assert list(s.top_k(s.least_confidence(PROBA), 4)) == [2, 1, 3, 0]
+
+
+def test_margin_ranks_the_closest_top_two_first():
+    scores = s.margin_uncertainty(PROBA)
+    assert list(s.top_k(scores, 4)) == [2, 1, 3, 0]
+    assert scores[1] == pytest.approx(0.94)
+
+
+def test_margin_prefers_a_two_way_tie_over_a_flat_three_way_spread():
+    two_way = np.array([[0.45, 0.45, 0.10], [0.40, 0.30, 0.30]])
+    assert s.margin_uncertainty(two_way)[0] > s.margin_uncertainty(two_way)[1]
+    assert s.entropy(two_way)[0] < s.entropy(two_way)[1]  # entropy sees it the other way
+
+
+def test_entropy_is_log_k_for_a_uniform_row_and_zero_for_a_sure_one():
+    scores = s.entropy(np.array([[1 / 3] * 3, [1.0, 0.0, 0.0]]))
+    assert scores[0] == pytest.approx(np.log(3))
+    assert scores[1] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_one_class_model_is_certain_under_margin():
+    assert list(s.margin_uncertainty(np.ones((3, 1)))) == [0.0, 0.0, 0.0]
+
+
+def test_multilabel_uncertainty_peaks_at_one_half_per_label():
+    proba = np.array([[0.5, 0.5], [0.9, 0.1], [0.5, 0.99]])
+    scores = s.multilabel_uncertainty(proba)
+    assert scores[0] == pytest.approx(1.0)
+    assert scores[1] == pytest.approx(0.2)
+    assert list(s.top_k(scores, 3)) == [0, 2, 1]
+
+
+def test_vote_entropy_is_zero_when_the_committee_agrees():
+    votes = np.array([[0, 1, 2], [0, 1, 1], [0, 2, 0]])  # 3 members x 3 items
+    scores = s.vote_entropy(votes, n_classes=3)
+    assert scores[0] == pytest.approx(0.0, abs=1e-9)
+    assert scores[2] == pytest.approx(np.log(3))  # three members, three different votes
+    assert list(s.top_k(scores, 3)) == [2, 1, 0]
+
+
+def test_ties_break_by_position_so_the_order_is_stable():
+    assert list(s.top_k(np.array([0.5, 0.9, 0.5, 0.9]), 4)) == [1, 3, 0, 2]
+
+
+def test_random_scores_depend_only_on_the_seed():
+    assert np.array_equal(s.random_scores(5, seed=3), s.random_scores(5, seed=3))
+    assert not np.array_equal(s.random_scores(5, seed=3), s.random_scores(5, seed=4))
+
+
+def test_bad_shapes_and_unknown_names_are_errors():
+    with pytest.raises(ValueError, match="n_classes"):
+        s.entropy(np.array([0.5, 0.5]))
+    with pytest.raises(ValueError, match="known: entropy"):
+        s.scorer("nope")
+
+
+def test_diverse_batch_takes_one_item_per_cluster_not_the_top_k_near_duplicates():
+    # Six near-duplicates with the highest scores, and three distinct items a bit lower.
+    features = np.array([[0, 0]] * 6 + [[10, 0], [0, 10], [10, 10]], dtype=float)
+    features[:6] += np.linspace(0, 0.01, 6)[:, None]
+    scores = np.array([0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.90, 0.89, 0.88])
+    picked = s.diverse_batch(scores, features, k=4, pool_factor=3)
+    assert list(s.top_k(scores, 4)) == [0, 1, 2, 3]  # what plain uncertainty would serve
+    assert list(picked) == [0, 6, 7, 8]
+
+
+def test_cold_start_covers_every_cluster_of_the_pool():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [20, 0], [0, 20], [20, 20]], dtype=float)
+    features = np.vstack([c + rng.normal(0, 0.5, (50, 2)) for c in centres])
+    chosen = s.cold_start(features, 4, seed=0)
+    assert len(set(chosen)) == 4
+    assert sorted(int(i) // 50 for i in chosen) == [0, 1, 2, 3]
+
+
+def test_the_ml_core_never_imports_django():
+    for path in Path(s.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = [
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        ]
+        names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        assert not [name for name in names if name.split(".")[0] == "django"], path
