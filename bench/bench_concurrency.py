@@ -13,8 +13,20 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from common import (add_members, client, create_project, fresh_postgres, import_jsonl,
-                    jsonl_body, make_users, ms, percentile, server, server_env, table)
+from common import (
+    add_members,
+    client,
+    create_project,
+    fresh_postgres,
+    import_jsonl,
+    jsonl_body,
+    make_users,
+    ms,
+    percentile,
+    server,
+    server_env,
+    table,
+)
 
 ANNOTATORS = 16
 
@@ -32,8 +44,9 @@ def annotate(base, token, project, deadline, results, lock):
             continue
         item = response.json()["id"]
         served.append(item)
-        answer = api.post(f"/api/v1/items/{item}/annotations/",
-                          json={"labels": ["pos"], "lead_time_ms": 1})
+        answer = api.post(
+            f"/api/v1/items/{item}/annotations/", json={"labels": ["pos"], "lead_time_ms": 1}
+        )
         if answer.status_code == 201:
             answered += 1
         else:
@@ -45,8 +58,10 @@ def annotate(base, token, project, deadline, results, lock):
 
 def db_counts(database_url, sqlite_path, project) -> tuple[int, int]:
     """(annotation rows, items with more than one annotation) for the project."""
-    sql = ("SELECT COUNT(*), COUNT(*) - COUNT(DISTINCT a.item_id) FROM annotation_annotation a "
-           "JOIN annotation_item i ON i.id = a.item_id WHERE i.project_id = %s")
+    sql = (
+        "SELECT COUNT(*), COUNT(*) - COUNT(DISTINCT a.item_id) FROM annotation_annotation a "
+        "JOIN annotation_item i ON i.id = a.item_id WHERE i.project_id = %s"
+    )
     if database_url:
         import psycopg
 
@@ -82,9 +97,13 @@ def main() -> None:
         results, lock = [], threading.Lock()
         client_cpu = time.process_time()
         start = time.perf_counter()
-        threads = [threading.Thread(target=annotate, args=(base, tokens[n], project,
-                                                           start + args.seconds, results, lock))
-                   for n in names]
+        threads = [
+            threading.Thread(
+                target=annotate,
+                args=(base, tokens[n], project, start + args.seconds, results, lock),
+            )
+            for n in names
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -97,14 +116,34 @@ def main() -> None:
     errors = [e for result in results for e in result[3]]
     rows_in_db, doubly_answered = db_counts(database_url, sqlite_path, project)
     duplicate_serves = sum(n - 1 for n in Counter(served).values() if n > 1)
-    table(f"{ANNOTATORS} annotators without pause ({args.db}, gunicorn {args.workers} workers x "
-          f"{args.threads} threads, {args.seconds:.0f} s)",
-          ["pool", "annotations", "annotations/s", "p50 ms", "p99 ms", "errors",
-           "duplicate assignments", "lost (201s - rows)", "client CPU share"],
-          [[f"{args.items:,}", answered, f"{answered / elapsed:.0f}",
-            ms(percentile(rounds, 50)), ms(percentile(rounds, 99)), len(errors),
-            duplicate_serves + doubly_answered, answered - rows_in_db,
-            f"{client_cpu / (2 * elapsed):.0%} of 2 cores"]])
+    table(
+        f"{ANNOTATORS} annotators without pause ({args.db}, gunicorn {args.workers} workers x "
+        f"{args.threads} threads, {args.seconds:.0f} s)",
+        [
+            "pool",
+            "annotations",
+            "annotations/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "duplicate assignments",
+            "lost (201s - rows)",
+            "client CPU share",
+        ],
+        [
+            [
+                f"{args.items:,}",
+                answered,
+                f"{answered / elapsed:.0f}",
+                ms(percentile(rounds, 50)),
+                ms(percentile(rounds, 99)),
+                len(errors),
+                duplicate_serves + doubly_answered,
+                answered - rows_in_db,
+                f"{client_cpu / (2 * elapsed):.0%} of 2 cores",
+            ]
+        ],
+    )
 
 
 if __name__ == "__main__":

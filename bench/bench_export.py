@@ -13,9 +13,19 @@ import time
 from pathlib import Path
 
 import psycopg
-
-from common import (children, client, create_project, fresh_postgres, import_jsonl, jsonl_body,
-                    make_users, rss_kib, server, server_env, table)
+from common import (
+    children,
+    client,
+    create_project,
+    fresh_postgres,
+    import_jsonl,
+    jsonl_body,
+    make_users,
+    rss_kib,
+    server,
+    server_env,
+    table,
+)
 
 
 def label_directly(database_url: str, project: int, user_id: int, count: int) -> None:
@@ -26,14 +36,19 @@ def label_directly(database_url: str, project: int, user_id: int, count: int) ->
             "ambiguous, needs_expert, comment, prediction_shown, created_at, updated_at) "
             "SELECT id, %s, 1000, false, false, false, '', false, now(), now() "
             "FROM annotation_item WHERE project_id = %s ORDER BY id LIMIT %s",
-            (user_id, project, count))
+            (user_id, project, count),
+        )
         conn.execute(
             "INSERT INTO annotation_annotation_labels (annotation_id, label_id) "
             "SELECT a.id, (SELECT min(id) FROM annotation_label WHERE project_id = %s) "
             "FROM annotation_annotation a JOIN annotation_item i ON i.id = a.item_id "
-            "WHERE i.project_id = %s", (project, project))
-        conn.execute("UPDATE annotation_item SET annotation_count = 1, status = 'done' WHERE id IN "
-                     "(SELECT item_id FROM annotation_annotation)")
+            "WHERE i.project_id = %s",
+            (project, project),
+        )
+        conn.execute(
+            "UPDATE annotation_item SET annotation_count = 1, status = 'done' WHERE id IN "
+            "(SELECT item_id FROM annotation_annotation)"
+        )
         conn.execute("ANALYZE")
 
 
@@ -49,8 +64,9 @@ def main() -> None:
     parser.add_argument("--labelled", type=int, default=10_000)
     args = parser.parse_args()
     database_url = fresh_postgres("hitl_bench_export")
-    env = server_env(database_url, Path(tempfile.mkdtemp()),
-                     CELERY_BROKER_URL="redis://127.0.0.1:6379/14")
+    env = server_env(
+        database_url, Path(tempfile.mkdtemp()), CELERY_BROKER_URL="redis://127.0.0.1:6379/14"
+    )
     with server(env, workers=1, threads=1) as (base, master):
         token = make_users(env, ["exporter"])["exporter"]
         api = client(base, token)
@@ -75,12 +91,34 @@ def main() -> None:
             elapsed = time.perf_counter() - start
             streaming.clear()
             sampler.join()
-            rows.append([file_format, f"{args.items:,}", f"{args.labelled:,}", f"{size / 1e6:.1f}",
-                         f"{elapsed:.2f}", f"{args.items / elapsed:,.0f}",
-                         f"{before / 1024:.0f}", f"{max(samples) / 1024:.0f}", "<= 3 s"])
-    table("Export, streamed (PostgreSQL, one gunicorn worker so its memory can be read)",
-          ["format", "items", "labelled", "MB", "seconds", "items/s", "worker RSS before MiB",
-           "worker RSS max while streaming MiB", "target"], rows)
+            rows.append(
+                [
+                    file_format,
+                    f"{args.items:,}",
+                    f"{args.labelled:,}",
+                    f"{size / 1e6:.1f}",
+                    f"{elapsed:.2f}",
+                    f"{args.items / elapsed:,.0f}",
+                    f"{before / 1024:.0f}",
+                    f"{max(samples) / 1024:.0f}",
+                    "<= 3 s",
+                ]
+            )
+    table(
+        "Export, streamed (PostgreSQL, one gunicorn worker so its memory can be read)",
+        [
+            "format",
+            "items",
+            "labelled",
+            "MB",
+            "seconds",
+            "items/s",
+            "worker RSS before MiB",
+            "worker RSS max while streaming MiB",
+            "target",
+        ],
+        rows,
+    )
 
 
 if __name__ == "__main__":

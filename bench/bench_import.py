@@ -9,8 +9,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (client, create_project, csv_body, fresh_postgres, jsonl_body, make_users,
-                    median, server, server_env, table)
+from common import (
+    client,
+    create_project,
+    csv_body,
+    fresh_postgres,
+    jsonl_body,
+    make_users,
+    median,
+    server,
+    server_env,
+    table,
+)
 
 
 def main() -> None:
@@ -18,31 +28,50 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    env = server_env(fresh_postgres("hitl_bench_import"), Path(tempfile.mkdtemp()),
-                     CELERY_BROKER_URL="redis://127.0.0.1:6379/14")
+    env = server_env(
+        fresh_postgres("hitl_bench_import"),
+        Path(tempfile.mkdtemp()),
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/14",
+    )
     with server(env) as (base, _):
         token = make_users(env, ["importer"])["importer"]
         api = client(base, token)
         rows = []
-        for name, content_type, make in [("JSON Lines", "application/x-ndjson", jsonl_body),
-                                         ("CSV", "text/csv", csv_body)]:
+        for name, content_type, make in [
+            ("JSON Lines", "application/x-ndjson", jsonl_body),
+            ("CSV", "text/csv", csv_body),
+        ]:
             times = []
             for attempt in range(args.repeat):
                 body = make(args.items, prefix=f"r{attempt}-")
                 project = create_project(api, f"import {name} {attempt}")
                 start = time.perf_counter()
-                response = api.post(f"/api/v1/projects/{project}/items/import/", content=body,
-                                    headers={"Content-Type": content_type})
+                response = api.post(
+                    f"/api/v1/projects/{project}/items/import/",
+                    content=body,
+                    headers={"Content-Type": content_type},
+                )
                 elapsed = time.perf_counter() - start
                 assert response.status_code == 201, response.text[:300]
                 count = api.get(f"/api/v1/projects/{project}/progress/").json()["total"]
                 assert count == args.items, count
                 times.append(elapsed)
-            rows.append([name, f"{args.items:,}", f"{len(body) / 1e6:.1f}",
-                         f"{median(times):.2f}", f"{min(times):.2f}",
-                         f"{args.items / median(times):,.0f}", "50,000"])
-    table("Import through the API (PostgreSQL, COPY)",
-          ["format", "items", "MB", "median s", "best s", "items/s (median)", "target items/s"], rows)
+            rows.append(
+                [
+                    name,
+                    f"{args.items:,}",
+                    f"{len(body) / 1e6:.1f}",
+                    f"{median(times):.2f}",
+                    f"{min(times):.2f}",
+                    f"{args.items / median(times):,.0f}",
+                    "50,000",
+                ]
+            )
+    table(
+        "Import through the API (PostgreSQL, COPY)",
+        ["format", "items", "MB", "median s", "best s", "items/s (median)", "target items/s"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -9,8 +9,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (add_members, client, create_project, fresh_postgres, import_jsonl,
-                    jsonl_body, make_users, ms, percentile, server, server_env, table)
+from common import (
+    add_members,
+    client,
+    create_project,
+    fresh_postgres,
+    import_jsonl,
+    jsonl_body,
+    make_users,
+    ms,
+    percentile,
+    server,
+    server_env,
+    table,
+)
 
 
 def main() -> None:
@@ -18,8 +30,11 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2_000)
     args = parser.parse_args()
-    env = server_env(fresh_postgres("hitl_bench_next"), Path(tempfile.mkdtemp()),
-                     CELERY_BROKER_URL="redis://127.0.0.1:6379/14")
+    env = server_env(
+        fresh_postgres("hitl_bench_next"),
+        Path(tempfile.mkdtemp()),
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/14",
+    )
     with server(env) as (base, _):
         tokens = make_users(env, ["owner", "solo"])
         owner = client(base, tokens["owner"])
@@ -36,18 +51,34 @@ def main() -> None:
             response = api.get(f"/api/v1/projects/{project}/next/")
             served = time.perf_counter()
             assert response.status_code == 200, response.status_code
-            answer = api.post(f"/api/v1/items/{response.json()['id']}/annotations/",
-                              json={"labels": ["neg"], "lead_time_ms": 1000})
+            answer = api.post(
+                f"/api/v1/items/{response.json()['id']}/annotations/",
+                json={"labels": ["neg"], "lead_time_ms": 1000},
+            )
             done = time.perf_counter()
             assert answer.status_code == 201
             next_times.append(served - start)
             round_times.append(done - start)
-    rows = [[name, f"{args.items:,}", args.rounds, ms(percentile(values, 50)),
-             ms(percentile(values, 95)), ms(percentile(values, 99)), target]
-            for name, values, target in [("next", next_times, "p50 <= 5, p99 <= 15"),
-                                         ("next + submit", round_times, "")]]
-    table("One annotator (PostgreSQL, gunicorn 4 workers x 4 threads, client on the same machine)",
-          ["call", "pool", "rounds", "p50 ms", "p95 ms", "p99 ms", "target ms"], rows)
+    rows = [
+        [
+            name,
+            f"{args.items:,}",
+            args.rounds,
+            ms(percentile(values, 50)),
+            ms(percentile(values, 95)),
+            ms(percentile(values, 99)),
+            target,
+        ]
+        for name, values, target in [
+            ("next", next_times, "p50 <= 5, p99 <= 15"),
+            ("next + submit", round_times, ""),
+        ]
+    ]
+    table(
+        "One annotator (PostgreSQL, gunicorn 4 workers x 4 threads, client on the same machine)",
+        ["call", "pool", "rounds", "p50 ms", "p95 ms", "p99 ms", "target ms"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

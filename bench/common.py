@@ -17,8 +17,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/postgres")
-WORDS = ("alpha beta gamma delta model label queue lease import export annotate review sound "
-         "graphics game science mail database vector sample random signal noise test data").split()
+WORDS = (
+    "alpha beta gamma delta model label queue lease import export annotate review sound "
+    "graphics game science mail database vector sample random signal noise test data"
+).split()
 
 
 def texts(n: int, seed: int = 7) -> list[str]:
@@ -28,8 +30,9 @@ def texts(n: int, seed: int = 7) -> list[str]:
 
 
 def jsonl_body(n: int, prefix: str = "x") -> bytes:
-    return "\n".join(json.dumps({"external_id": f"{prefix}{i}", "text": t})
-                     for i, t in enumerate(texts(n))).encode()
+    return "\n".join(
+        json.dumps({"external_id": f"{prefix}{i}", "text": t}) for i, t in enumerate(texts(n))
+    ).encode()
 
 
 def csv_body(n: int, prefix: str = "c") -> bytes:
@@ -55,8 +58,12 @@ def fresh_postgres(name: str) -> str:
 
 def server_env(database_url: str | None, var_dir: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HITL_", "DATABASE_URL"))}
-    env.update(HITL_SECRET_KEY="bench-only-secret", HITL_VAR_DIR=str(var_dir),
-               HITL_IMPORT_SYNC_MAX_BYTES=str(256 * 1024 * 1024), **extra)
+    env.update(
+        HITL_SECRET_KEY="bench-only-secret",
+        HITL_VAR_DIR=str(var_dir),
+        HITL_IMPORT_SYNC_MAX_BYTES=str(256 * 1024 * 1024),
+        **extra,
+    )
     if database_url:
         env["DATABASE_URL"] = database_url
     else:
@@ -65,8 +72,9 @@ def server_env(database_url: str | None, var_dir: Path, **extra: str) -> dict:
 
 
 def manage(env: dict, *args: str) -> str:
-    result = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
     return result.stdout
 
 
@@ -99,10 +107,26 @@ def server(env: dict, workers: int = 4, threads: int = 4):
     port = free_port()
     manage(env, "migrate", "--no-input", "-v", "0")
     process = subprocess.Popen(
-        [PYTHON, "-m", "gunicorn", "hitl.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--timeout", "300",
-         "--access-logfile", "/dev/null"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "hitl.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--timeout",
+            "300",
+            "--access-logfile",
+            "/dev/null",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -132,14 +156,19 @@ def create_project(api: httpx.Client, name: str, **fields) -> int:
 
 def add_members(api: httpx.Client, project_id: int, usernames: list[str]) -> None:
     for username in usernames:
-        api.post(f"/api/v1/projects/{project_id}/members/",
-                 json={"username": username, "role": "annotator"}).raise_for_status()
+        api.post(
+            f"/api/v1/projects/{project_id}/members/",
+            json={"username": username, "role": "annotator"},
+        ).raise_for_status()
 
 
 def import_jsonl(api: httpx.Client, project_id: int, body: bytes) -> float:
     start = time.perf_counter()
-    response = api.post(f"/api/v1/projects/{project_id}/items/import/", content=body,
-                        headers={"Content-Type": "application/x-ndjson"})
+    response = api.post(
+        f"/api/v1/projects/{project_id}/items/import/",
+        content=body,
+        headers={"Content-Type": "application/x-ndjson"},
+    )
     response.raise_for_status()
     return time.perf_counter() - start
 
@@ -156,9 +185,18 @@ def ms(seconds: float) -> str:
 def table(title: str, header: list[str], rows: list[list]) -> str:
     """Print and return a Markdown table."""
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
-    text = "\n".join([f"\n### {title}\n", line(header),
-                      "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+
+    def line(cells):
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    text = "\n".join(
+        [
+            f"\n### {title}\n",
+            line(header),
+            "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+            *map(line, rows),
+        ]
+    )
     print(text, flush=True)
     return text
 
