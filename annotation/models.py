@@ -33,6 +33,48 @@ class Project(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The active-learning engine's settings (models_service reads them).
+    class Model(models.TextChoices):
+        LOGISTIC_REGRESSION = "logistic_regression", "Logistic regression (saga)"
+        SGD = "sgd", "Linear SGD (log loss)"
+        COMPLEMENT_NB = "complement_nb", "Complement naive Bayes"
+
+    class Strategy(models.TextChoices):
+        DIVERSE_MARGIN = "diverse_margin", "Margin, one per cluster of the top (default)"
+        MARGIN = "margin", "Margin"
+        LEAST_CONFIDENCE = "least_confidence", "Least confidence"
+        ENTROPY = "entropy", "Entropy"
+        COMMITTEE = "committee", "Query by committee (vote entropy)"
+        RANDOM = "random", "Random"
+
+    model = models.CharField(
+        max_length=32, choices=Model.choices, default=Model.LOGISTIC_REGRESSION
+    )
+    strategy = models.CharField(
+        max_length=32, choices=Strategy.choices, default=Strategy.DIVERSE_MARGIN
+    )
+    retrain_every = models.PositiveIntegerField(
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text="New labels before a retrain; the step grows to a tenth of the labelled set.",
+    )
+    eval_share = models.FloatField(
+        default=0.1,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Share of served items drawn at random and kept out of training to measure "
+        "the model without bias.",
+    )
+    show_predictions = models.BooleanField(
+        default=True, help_text="Show the model's suggestion (never on evaluation draws)."
+    )
+    stopping_rule = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='{"kind": "stabilizing", "threshold": 0.99, "rounds": 3}, '
+        '{"kind": "budget", "labels": 1000} or {"kind": "target", "metric": 0.9}; '
+        "empty: stabilizing with those defaults.",
+    )
+
     class Meta:
         ordering = ["id"]
 
@@ -124,6 +166,9 @@ class Item(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     annotation_count = models.PositiveIntegerField(default=0)
     random_key = models.FloatField(default=new_random_key)
+    # Served once as a random evaluation draw: kept out of training for good, so that model
+    # metrics come from an unbiased sample, not from the items a strategy chose.
+    in_eval = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -4,14 +4,17 @@ building (about 5 ms a call here, against under 1 ms of database time).
 Works on PostgreSQL and SQLite alike; only the row lock differs (see `next_item_for`).
 """
 
+import json
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 
 from annotation.models import Annotation, Item, Lease
+from models_service.models import ModelVersion, Ranking
 
 ITEM, LEASE, ANSWER = Item._meta.db_table, Lease._meta.db_table, Annotation._meta.db_table
+RANKING, VERSION = Ranking._meta.db_table, ModelVersion._meta.db_table
 
 # An item the user may be served: open, not answered or held by them, with room left for one
 # more person once live leases are counted.
@@ -24,11 +27,25 @@ _SERVABLE = f"""
     AND NOT EXISTS (SELECT 1 FROM {LEASE} l
                     WHERE l.item_id = i.id AND l.user_id = %(user)s AND l.expires_at > %(now)s)
 """
+# In random order: before the first model, for evaluation draws, and once every ranked item
+# is taken (so the queue is never empty while open items remain).
 _FIRST_SERVABLE = f"""
-    SELECT i.id, i.external_id, i.data FROM {ITEM} i
+    SELECT i.id, i.external_id, i.data, NULL, NULL, NULL FROM {ITEM} i
     WHERE i.project_id = %(project)s AND {_SERVABLE}
     ORDER BY i.random_key LIMIT 1
 """
+# In the serving model version's order (its ranking table, highest score first); evaluation
+# items are only ever served as random draws.
+_FIRST_RANKED = f"""
+    SELECT i.id, i.external_id, i.data, r.predicted, r.confidence, r.version_id
+    FROM {RANKING} r JOIN {ITEM} i ON i.id = r.item_id
+    WHERE r.version_id = (
+        SELECT v.id FROM {VERSION} v WHERE v.project_id = %(project)s AND v.status = 'ready'
+        ORDER BY v.number DESC LIMIT 1)
+      AND NOT i.in_eval AND {_SERVABLE}
+    ORDER BY r.score DESC LIMIT 1
+"""
+_MARK_EVALUATION = f"UPDATE {ITEM} SET in_eval = TRUE WHERE id = %(item)s AND NOT in_eval"
 
 
 def _upsert_lease(condition: str) -> str:
@@ -57,8 +74,15 @@ _DROP_OLDER_LEASES = f"""
 """
 
 
-def next_item_for(*, project_id: int, overlap: int, user_id: int, now: datetime) -> Item | None:
+def next_item_for(
+    *, project_id: int, overlap: int, user_id: int, now: datetime, evaluation: bool = False
+) -> Item | None:
     """Lease the next item to the user and return it, or None when nothing is left for them.
+
+    The item comes in the serving model's order, or at random when `evaluation` is asked for
+    (it then joins the evaluation sample for good), when no model serves yet, or when every
+    ranked item is taken. The returned item carries `prediction` (None for evaluation draws
+    and random serves) and `evaluation`.
 
     PostgreSQL: the first servable row in queue order is locked with FOR UPDATE SKIP LOCKED, so
     concurrent callers take different rows without waiting. That statement's snapshot may
@@ -72,6 +96,7 @@ def next_item_for(*, project_id: int, overlap: int, user_id: int, now: datetime)
         if connection.features.has_select_for_update_skip_locked
         else ""
     )
+    queries = [_FIRST_SERVABLE] if evaluation else [_FIRST_RANKED, _FIRST_SERVABLE]
     for _attempt in range(20):
         with transaction.atomic(), connection.cursor() as cursor:
             if connection.vendor == "postgresql":
@@ -79,15 +104,20 @@ def next_item_for(*, project_id: int, overlap: int, user_id: int, now: datetime)
                 # for the disk flush (about 0.7 ms of every call here).
                 cursor.execute("SET LOCAL synchronous_commit = off")
             params = _params(project_id=project_id, user_id=user_id, now=now) | {"overlap": overlap}
-            cursor.execute(_FIRST_SERVABLE + lock, params)
-            row = cursor.fetchone()
+            row = None
+            for query in queries:
+                cursor.execute(query + lock, params)
+                if (row := cursor.fetchone()) is not None:
+                    break
             if row is None:
                 return None
             cursor.execute(_LEASE_IF_STILL_SERVABLE, params | {"item": row[0]})
             if cursor.fetchone() is None:
                 continue  # taken by a transaction that committed after our snapshot
             cursor.execute(_DROP_OLDER_LEASES, params)
-        return _item_from_row(row, project_id)
+            if evaluation:
+                cursor.execute(_MARK_EVALUATION, {"item": row[0]})
+        return _item_from_row(row, project_id, evaluation)
     return None
 
 
@@ -111,6 +141,13 @@ def _params(*, project_id: int, user_id: int, now: datetime) -> dict:
     }
 
 
-def _item_from_row(row: tuple, project_id: int) -> Item:
-    data = Item._meta.get_field("data").from_db_value(row[2], None, connection)
-    return Item(id=row[0], external_id=row[1], data=data, project_id=project_id)
+def _item_from_row(row: tuple, project_id: int, evaluation: bool) -> Item:
+    item_id, external_id, data, predicted, confidence, version_id = row
+    data = Item._meta.get_field("data").from_db_value(data, None, connection)
+    item = Item(id=item_id, external_id=external_id, data=data, project_id=project_id)
+    item.evaluation = evaluation
+    item.prediction = None
+    if predicted is not None:
+        labels = predicted if isinstance(predicted, list) else json.loads(predicted)
+        item.prediction = {"labels": labels, "confidence": confidence, "version_id": version_id}
+    return item

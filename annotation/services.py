@@ -3,6 +3,8 @@
 API views, pages, tasks and commands all call these; none of them writes these rows itself.
 """
 
+import random
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -11,6 +13,7 @@ from django.utils import timezone
 from annotation import answers, queue
 from annotation.errors import Conflict, DomainError, InvalidLabels
 from annotation.models import Annotation, Item, Label, Lease, Membership, Project
+from models_service.kick import kick
 
 PALETTE = [
     "#4c78a8",
@@ -60,8 +63,10 @@ def create_project(
     task_type: str = Project.TaskType.SINGLE_LABEL,
     overlap: int = 1,
     instructions: str = "",
+    **learning,
 ) -> Project:
-    """Create a project with its labels; the creator becomes its admin."""
+    """Create a project with its labels; the creator becomes its admin. `learning` holds the
+    engine's settings (model, strategy, retrain_every, eval_share, ...), defaults otherwise."""
     specs = _label_specs(labels)
     project = Project.objects.create(
         name=name,
@@ -69,6 +74,7 @@ def create_project(
         overlap=overlap,
         instructions=instructions,
         created_by=creator,
+        **learning,
     )
     Label.objects.bulk_create(Label(project=project, **spec) for spec in specs)
     Membership.objects.create(user=creator, project=project, role=Membership.Role.ADMIN)
@@ -162,7 +168,11 @@ def next_item_for(*, project: Project, user: AbstractBaseUser) -> Item | None:
     item they answered, and an item with its required number of answers is not served.
     """
     return queue.next_item_for(
-        project_id=project.id, overlap=project.overlap, user_id=user.id, now=timezone.now()
+        project_id=project.id,
+        overlap=project.overlap,
+        user_id=user.id,
+        now=timezone.now(),
+        evaluation=project.eval_share > 0 and random.random() < project.eval_share,
     )
 
 
@@ -219,6 +229,8 @@ def submit_annotation(
     Raises InvalidLabels for names the project lacks or a count its task type forbids.
     """
     resolved = _resolve_labels(item.project, labels)
+    project_id = item.project_id
+    transaction.on_commit(lambda: kick(project_id))  # a round may be due; never waits
     return _record(
         item,
         annotator,

@@ -133,6 +133,15 @@ HITL_LEASE_SECONDS = env_int("HITL_LEASE_SECONDS", 15 * 60)
 # page fetched ahead, and one given back by undo. Older leases go when a new one is taken.
 HITL_MAX_LEASES_PER_USER = env_int("HITL_MAX_LEASES_PER_USER", 3)
 
+# The active-learning engine. Model files are written here by the platform only.
+HITL_MODEL_DIR = Path(env_secret("HITL_MODEL_DIR") or VAR_DIR / "models")
+HITL_SCORE_CHUNK = env_int("HITL_SCORE_CHUNK", 20_000)  # items per scoring task
+# A training claim older than this belongs to a dead worker and is taken over.
+HITL_TRAINING_STALE_SECONDS = env_int("HITL_TRAINING_STALE_SECONDS", 15 * 60)
+# How often the worker's beat looks in PostgreSQL for rounds that are due (the broker may have
+# been down when the annotations that made them due were committed).
+HITL_SWEEP_SECONDS = env_int("HITL_SWEEP_SECONDS", 15)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "annotation.api.authentication.TokenAuthentication",
@@ -184,6 +193,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("HITL_TASK_TIME_LIMIT", 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "sweep-due-rounds": {"task": "models_service.tasks.sweep", "schedule": HITL_SWEEP_SECONDS}
+}
 
 # Security: strict when not debugging. Behind a TLS proxy set HITL_SECURE_PROXY=true.
 SESSION_COOKIE_HTTPONLY = True

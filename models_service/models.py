@@ -1,5 +1,99 @@
-"""Model versions and per-item scores arrive with the active-learning engine.
+"""Model versions, their rankings, and each project's training claim.
 
-The ranking will live here, in its own table keyed by model version, not on annotation.Item:
-see annotation.models.Item for why.
+The ranking lives in its own table keyed by model version, never on annotation.Item: a
+scoring round writes a whole new version's rows while annotators keep drawing from the
+previous one, and the switch is one row update when the round completes. Item rows are
+neither rewritten (no bloat) nor locked by scoring (SKIP LOCKED never skips them for that).
 """
+
+from django.db import models
+
+
+class ModelVersion(models.Model):
+    """One trained model of a project and the round that scored its pool."""
+
+    class Status(models.TextChoices):
+        TRAINING = "training", "Training"
+        SCORING = "scoring", "Scoring the pool"
+        READY = "ready", "Serving"  # the newest ready version ranks the queue
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(
+        "annotation.Project", on_delete=models.CASCADE, related_name="model_versions"
+    )
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.TRAINING)
+    model = models.CharField(max_length=32)
+    strategy = models.CharField(max_length=32)
+    trained_on = models.PositiveIntegerField(default=0)
+    eval_size = models.PositiveIntegerField(default=0)
+    # On the random evaluation sample (unbiased) and, marked apart, cross-validated on the
+    # training labels (biased by the strategy's choices): accuracy, macro-F1, per class,
+    # confusion matrix.
+    metrics = models.JSONField(default=dict, blank=True)
+    cv_metrics = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)  # seconds per phase
+    # Predicted label indices on the project's fixed stop set, for the stabilizing rule.
+    stop_set_predictions = models.JSONField(null=True, blank=True)
+    stopping = models.JSONField(default=dict, blank=True)  # {"stop": bool, "reason": str}
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    items_scored = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="model_version_number")
+        ]
+        indexes = [models.Index(fields=["project", "status"], name="model_version_status")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} v{self.number} ({self.status})"
+
+
+class Ranking(models.Model):
+    """One item's score, predicted labels and confidence under one model version."""
+
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    item = models.ForeignKey(
+        "annotation.Item", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    score = models.FloatField()
+    predicted = models.JSONField()  # label names
+    confidence = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "item"], name="ranking_version_item")
+        ]
+        # The next-item query walks this index from the top score down.
+        indexes = [models.Index("version", models.F("score").desc(), name="ranking_queue")]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} in v{self.version_id}: {self.score:.3f}"
+
+
+class Trainer(models.Model):
+    """A project's training claim: at most one training runs per project.
+
+    A worker claims by setting `claimed_at`; a claim older than HITL_TRAINING_STALE_SECONDS
+    belongs to a dead worker and may be taken over. `requested` records an admin's request.
+    Pending work is read from PostgreSQL (labels newer than the last version), so a lost
+    broker message only delays a training until the next sweep.
+    """
+
+    project = models.OneToOneField(
+        "annotation.Project", on_delete=models.CASCADE, primary_key=True, related_name="trainer"
+    )
+    requested = models.BooleanField(default=False)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=36, blank=True)
+    last_kick = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"trainer of project {self.project_id}"

@@ -46,6 +46,35 @@ class LabelOutput(serializers.ModelSerializer):
         fields = ["id", "name", "shortcut", "color", "order"]
 
 
+class StoppingRuleInput(StrictSerializer):
+    kind = serializers.ChoiceField(["stabilizing", "budget", "target"])
+    threshold = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+    rounds = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    labels = serializers.IntegerField(min_value=1, required=False)
+    metric = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+
+    def validate(self, attrs):
+        needs = {"budget": "labels", "target": "metric"}.get(attrs["kind"])
+        if needs and needs not in attrs:
+            raise serializers.ValidationError({needs: [f"required for kind {attrs['kind']}"]})
+        return attrs
+
+
+@extend_schema_field(StoppingRuleInput)
+class StoppingRuleField(serializers.Field):
+    """When more labels stop paying: stabilizing predictions, a label budget or a target."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("a stopping rule is an object with a kind")
+        spec = StoppingRuleInput(data=data)
+        spec.is_valid(raise_exception=True)
+        return dict(spec.validated_data)
+
+    def to_representation(self, value):
+        return value
+
+
 class ProjectInput(StrictSerializer):
     name = serializers.CharField(max_length=200)
     task_type = serializers.ChoiceField(
@@ -54,6 +83,13 @@ class ProjectInput(StrictSerializer):
     labels = serializers.ListField(child=LabelSpecField(), min_length=1, max_length=100)
     overlap = serializers.IntegerField(min_value=1, max_value=Project.MAX_OVERLAP, default=1)
     instructions = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
+    # The active-learning engine; defaults from the model when left out.
+    model = serializers.ChoiceField(Project.Model.choices, required=False)
+    strategy = serializers.ChoiceField(Project.Strategy.choices, required=False)
+    retrain_every = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
+    eval_share = serializers.FloatField(min_value=0.0, max_value=0.5, required=False)
+    show_predictions = serializers.BooleanField(required=False)
+    stopping_rule = StoppingRuleField(required=False)
 
 
 class ProjectOutput(serializers.ModelSerializer):
@@ -70,6 +106,12 @@ class ProjectOutput(serializers.ModelSerializer):
             "overlap",
             "labels",
             "my_role",
+            "model",
+            "strategy",
+            "retrain_every",
+            "eval_share",
+            "show_predictions",
+            "stopping_rule",
             "created_at",
             "updated_at",
         ]

@@ -202,9 +202,20 @@ class ItemDetailApi(APIView):
         return Response(s.ItemOutput(item).data)
 
 
-def _served(item: Item) -> dict:
-    """An item as the annotation page gets it; `prediction` is filled once a model exists."""
-    return {"id": item.id, "external_id": item.external_id, "data": item.data, "prediction": None}
+def _served(item: Item, project: Project | None = None) -> dict:
+    """An item as the annotation page gets it. `prediction` is the serving model's suggestion
+    when the project shows them; never on an evaluation draw (that sample stays unbiased)."""
+    evaluation = getattr(item, "evaluation", False)
+    prediction = getattr(item, "prediction", None)
+    if project is None or not project.show_predictions or evaluation:
+        prediction = None
+    return {
+        "id": item.id,
+        "external_id": item.external_id,
+        "data": item.data,
+        "prediction": prediction,
+        "evaluation": evaluation,
+    }
 
 
 class NextItemApi(APIView):
@@ -214,7 +225,7 @@ class NextItemApi(APIView):
         item = services.next_item_for(project=project, user=request.user)
         if item is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(_served(item))
+        return Response(_served(item, project))
 
 
 class AnnotationCreateApi(APIView):

@@ -47,7 +47,9 @@ def test_next_leases_an_item_and_the_answer_releases_it(project, annotator):
     item = ItemFactory(project=project)
     client = _client_for(annotator)
     served = _next(client, project)
+    evaluation = served.pop("evaluation")  # a random evaluation draw, or not: same item
     assert served == {"id": item.id, "external_id": None, "data": item.data, "prediction": None}
+    assert evaluation == Item.objects.get(id=item.id).in_eval
     assert Lease.objects.filter(item=item, user=annotator).exists()
     _label(client, item.id)
     assert not Lease.objects.exists()
@@ -211,8 +213,9 @@ def test_next_item_query_count_does_not_grow_with_the_pool(
         assert _next(client, project) is not None
 
 
-def test_submitting_an_answer_takes_a_fixed_number_of_queries(project, annotator,
-                                                              django_assert_max_num_queries):
+def test_submitting_an_answer_takes_a_fixed_number_of_queries(
+    project, annotator, django_assert_max_num_queries
+):
     item = ItemFactory(project=project)
     client = _client_for(annotator)
     # item+role, labels, lock, existing answer, insert, label rows, count, lease (+ savepoints)

@@ -1,0 +1,91 @@
+"""REST API of the engine: model versions, retrain requests, predictions, learning state."""
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import access
+from annotation.errors import DomainError
+from annotation.models import Membership
+from models_service import learning, rounds
+from models_service.kick import kick
+from models_service.models import ModelVersion
+
+Role = Membership.Role
+
+
+class ModelVersionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "number",
+            "status",
+            "model",
+            "strategy",
+            "trained_on",
+            "eval_size",
+            "metrics",
+            "cv_metrics",
+            "timings",
+            "stopping",
+            "chunks_total",
+            "chunks_done",
+            "items_scored",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+
+
+class ModelVersionListApi(APIView):
+    @extend_schema(responses=ModelVersionOutput(many=True))
+    def get(self, request: Request, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id)
+        versions = project.model_versions.order_by("number")
+        return Response(ModelVersionOutput(versions, many=True).data)
+
+
+class TrainApi(APIView):
+    """Ask for a retrain now, whatever the cadence says (admins)."""
+
+    @extend_schema(request=None, responses={202: dict})
+    def post(self, request: Request, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
+        rounds.request_training(project)
+        kick(project.id)
+        return Response({"requested": True}, status=status.HTTP_202_ACCEPTED)
+
+
+class LearningApi(APIView):
+    """What the dashboard shows: learning curve, labels, round in flight, stopping rule."""
+
+    @extend_schema(responses=dict)
+    def get(self, request: Request, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id)
+        return Response(learning.state(project))
+
+
+class PredictionsApi(APIView):
+    """Every item's predicted labels, confidence and score under the serving version."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["jsonl"])], responses={200: bytes}
+    )
+    def get(self, request: Request, project_id: int):
+        project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
+        if request.query_params.get("format", "jsonl") != "jsonl":
+            raise DomainError("format must be jsonl", field="format")
+        version = rounds.serving_version(project.id)
+        if version is None:
+            raise DomainError("no model serves yet: label some items first", field="project")
+        response = StreamingHttpResponse(
+            learning.prediction_lines(project, version), content_type="application/x-ndjson"
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="project-{project.id}-v{version.number}-predictions.jsonl"'
+        )
+        return response

@@ -1,0 +1,36 @@
+"""Asking for a round from a web request without ever waiting on the broker.
+
+The annotation is already committed in PostgreSQL, which is what makes a round due; this only
+shortens the wait. Kicks are coalesced per process and project (one a second at most), and
+sent from a background thread with no retries: with the broker down the request still answers
+at once, and the worker's sweep starts the round once the broker is back.
+"""
+
+import logging
+import threading
+import time
+
+log = logging.getLogger(__name__)
+MIN_INTERVAL_S = 1.0
+_last_kick: dict[int, float] = {}
+_lock = threading.Lock()
+
+
+def kick(project_id: int) -> bool:
+    """Ask a worker to check the project; False when a kick went out less than a second ago."""
+    now = time.monotonic()
+    with _lock:
+        if now - _last_kick.get(project_id, -MIN_INTERVAL_S) < MIN_INTERVAL_S:
+            return False
+        _last_kick[project_id] = now
+    threading.Thread(target=_send, args=(project_id,), daemon=True).start()
+    return True
+
+
+def _send(project_id: int) -> None:
+    from models_service.tasks import train_project
+
+    try:
+        train_project.apply_async((project_id,), retry=False)
+    except Exception as error:  # broker down: the sweep will find the round due
+        log.warning("could not ask for a round of project %s: %s", project_id, error)

@@ -1,0 +1,97 @@
+"""What admins and clients read about learning: the curve, the round in flight, the stopping
+rule's state in words, and every item's prediction."""
+
+from collections.abc import Iterator
+
+import orjson
+from django.db import connection
+
+from annotation import selectors
+from annotation.models import Item, Project
+from models_service import rounds
+from models_service.models import ModelVersion, Ranking
+
+ITEM, RANKING = Item._meta.db_table, Ranking._meta.db_table
+
+
+def state(project: Project) -> dict:
+    versions = list(project.model_versions.order_by("number"))
+    ready = [v for v in versions if v.status == ModelVersion.Status.READY]
+    in_flight = next(
+        (
+            v
+            for v in reversed(versions)
+            if v.status in (ModelVersion.Status.TRAINING, ModelVersion.Status.SCORING)
+        ),
+        None,
+    )
+    serving = ready[-1] if ready else None
+    labelled = rounds.labelled_count(project.id)
+    seen = serving.trained_on + serving.eval_size if serving else 0
+    progress = selectors.project_progress(project)
+    return {
+        "labelled": labelled,
+        "items": progress["total"],
+        "label_distribution": progress["per_label"],
+        "serving_version": serving.number if serving else None,
+        "curve": [
+            {
+                "version": v.number,
+                "labels": v.trained_on + v.eval_size,
+                "trained_on": v.trained_on,
+                "eval_size": v.eval_size,
+                "accuracy": v.metrics.get("accuracy"),
+                "macro_f1": v.metrics.get("macro_f1"),
+                "cv_accuracy": v.cv_metrics.get("accuracy"),
+            }
+            for v in ready
+        ],
+        "round": None
+        if in_flight is None
+        else {
+            "version": in_flight.number,
+            "status": in_flight.status,
+            "chunks_done": in_flight.chunks_done,
+            "chunks_total": in_flight.chunks_total,
+            "items_scored": in_flight.items_scored,
+        },
+        "next_round_after": max(0, seen + rounds.cadence(seen, project.retrain_every) - labelled),
+        "stopping": serving.stopping
+        if serving
+        else {"stop": False, "reason": "no model yet: the first labels train one"},
+    }
+
+
+def prediction_lines(
+    project: Project, version: ModelVersion, batch: int = 5_000
+) -> Iterator[bytes]:
+    """One JSON line per item, in id order, streamed a batch at a time (memory stays flat)."""
+    sql = (
+        f"SELECT i.id, i.external_id, r.predicted, r.confidence, r.score FROM {ITEM} i "
+        f"LEFT JOIN {RANKING} r ON r.item_id = i.id AND r.version_id = %s "
+        "WHERE i.project_id = %s AND i.id > %s ORDER BY i.id LIMIT %s"
+    )
+    last = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [version.id, project.id, last, batch])
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        lines = []
+        for item_id, external_id, predicted, confidence, score in rows:
+            labels = predicted if isinstance(predicted, list | None) else orjson.loads(predicted)
+            lines.append(
+                orjson.dumps(
+                    {
+                        "id": item_id,
+                        "external_id": external_id,
+                        "predicted": labels,
+                        "confidence": confidence,
+                        "score": score,
+                        "model_version": version.number,
+                    }
+                )
+            )
+        yield b"\n".join(lines) + b"\n"
+        last = rows[-1][0]

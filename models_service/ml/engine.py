@@ -1,0 +1,219 @@
+"""One model round in pure Python: consensus labels in, a fitted bundle out, and the bundle
+scoring any batch of items. The Django side (models_service.rounds) only moves rows.
+"""
+
+import time
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.ensemble import BaggingClassifier
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from models_service.ml import features, strategies
+from models_service.ml.estimators import make_estimator
+
+COMMITTEE_SIZE = 5
+LARGE_POOL = 200_000  # above this, hash words instead of fitting word and character n-grams
+
+
+def consensus(answers: Sequence[Sequence[int]], *, multi_label: bool, n_classes: int):
+    """One training target from several annotators' answers (each a list of class indices).
+
+    Single-label: the most chosen class (ties go to the lowest index, deterministic).
+    Multi-label: every class chosen by at least half of the annotators.
+    """
+    if multi_label:
+        votes = np.zeros(n_classes)
+        for answer in answers:
+            votes[list(answer)] += 1
+        return (votes >= len(answers) / 2).astype(int)
+    counts = Counter(index for answer in answers for index in answer[:1])
+    if not counts:
+        return None
+    best = max(counts.values())
+    return min(index for index, count in counts.items() if count == best)
+
+
+@dataclass
+class Bundle:
+    """Everything a worker needs to score items: written by the platform, never uploaded."""
+
+    featurizer: object
+    model: object
+    committee: list | None
+    classes: list[str]
+    multi_label: bool
+    strategy: str
+    metrics: dict = field(default_factory=dict)
+    cv_metrics: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+    def proba(self, X) -> np.ndarray:
+        """Class probabilities over all of the project's classes (unseen ones get 0)."""
+        if self.multi_label:
+            return _ovr_proba(self.model, X, len(self.classes))
+        raw = self.model.predict_proba(X)
+        full = np.zeros((X.shape[0], len(self.classes)))
+        full[:, self.model.classes_.astype(int)] = raw
+        return full
+
+    def features(self, items: Sequence[dict]):
+        return features.transform(self.featurizer, items)
+
+    def score(self, items: Sequence[dict], *, seed: int = 0):
+        """(scores, predicted class indices or indicator rows, confidences) for the items."""
+        X = self.features(items)
+        proba = self.proba(X)
+        if self.multi_label:
+            predicted = proba >= 0.5
+            confidence = np.abs(2 * proba - 1).mean(axis=1) / 2 + 0.5
+        else:
+            predicted = proba.argmax(axis=1)
+            confidence = proba.max(axis=1)
+        return self._scores(X, proba, seed), predicted, confidence
+
+    def _scores(self, X, proba: np.ndarray, seed: int) -> np.ndarray:
+        if self.strategy == "random":
+            return strategies.random_scores(proba.shape[0], seed)
+        if self.multi_label:
+            return strategies.multilabel_uncertainty(proba)
+        if self.strategy == "committee" and self.committee:
+            votes = np.stack([member.predict(X) for member in self.committee], axis=1)
+            return strategies.vote_entropy(votes.astype(int), len(self.classes))
+        name = "margin" if self.strategy in ("diverse_margin", "committee") else self.strategy
+        return strategies.scorer(name)(proba)
+
+
+def _ovr_proba(model, X, n_classes: int) -> np.ndarray:
+    proba = model.predict_proba(X)
+    return np.asarray(proba).reshape(X.shape[0], n_classes)
+
+
+def train(
+    train_items: Sequence[dict],
+    train_targets: list,
+    *,
+    classes: list[str],
+    multi_label: bool,
+    model_name: str,
+    strategy: str,
+    pool_size: int,
+    eval_items: Sequence[dict] = (),
+    eval_targets: list = (),
+    seed: int = 0,
+) -> Bundle:
+    """Fit featurizer and model on the training labels; measure on the evaluation sample
+    (unbiased) and by cross-validation on the training labels (biased, reported apart)."""
+    started = time.perf_counter()
+    featurizer_name = "hashing" if pool_size > LARGE_POOL else "tfidf"
+    featurizer, X = features.fit_transform(featurizer_name, train_items)
+    y = np.asarray(train_targets)
+    featurized = time.perf_counter()
+    model = make_estimator(model_name, multi_label=multi_label, seed=seed).fit(X, y)
+    fitted = time.perf_counter()
+    committee = None
+    if strategy == "committee" and not multi_label:
+        bagging = BaggingClassifier(
+            make_estimator(model_name, seed=seed), n_estimators=COMMITTEE_SIZE, random_state=seed
+        ).fit(X, y)
+        committee = list(_committee_members(bagging))
+    bundle = Bundle(featurizer, model, committee, list(classes), multi_label, strategy)
+    if len(eval_items):
+        bundle.metrics = measure(bundle, eval_items, list(eval_targets))
+    bundle.cv_metrics = _cross_validated(model_name, X, y, classes, multi_label, seed)
+    bundle.timings = {
+        "featurize_s": round(featurized - started, 3),
+        "fit_s": round(fitted - featurized, 3),
+        "evaluate_s": round(time.perf_counter() - fitted, 3),
+    }
+    return bundle
+
+
+class _Member:
+    """A committee member that predicts in the project's class indices."""
+
+    def __init__(self, estimator, classes):
+        self.estimator, self.classes = estimator, classes
+
+    def predict(self, X):
+        return self.classes[self.estimator.predict(X).astype(int)]
+
+
+def _committee_members(bagging):
+    for estimator, columns in zip(bagging.estimators_, bagging.estimators_features_, strict=True):
+        if len(columns) != bagging.n_features_in_:
+            raise ValueError("committee members must see every feature")
+        yield _Member(estimator, np.asarray(bagging.classes_))
+
+
+def measure(bundle: Bundle, items: Sequence[dict], targets: list) -> dict:
+    """Accuracy, macro-F1, per class and confusion matrix (single-label); micro and macro F1
+    and exact-match accuracy (multi-label)."""
+    proba = bundle.proba(bundle.features(items))
+    return _metrics(np.asarray(targets), proba, bundle.classes, bundle.multi_label)
+
+
+def _metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[str], multi_label: bool):
+    if multi_label:
+        y_pred = (proba >= 0.5).astype(int)
+        return {
+            "n": int(len(y_true)),
+            "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
+            "micro_f1": round(float(f1_score(y_true, y_pred, average="micro", zero_division=0)), 4),
+            "macro_f1": round(float(f1_score(y_true, y_pred, average="macro", zero_division=0)), 4),
+        }
+    y_pred = proba.argmax(axis=1)
+    labels = list(range(len(classes)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    return {
+        "n": int(len(y_true)),
+        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
+        "macro_f1": round(
+            float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)), 4
+        ),
+        "per_class": {
+            name: {
+                "precision": round(float(p), 4),
+                "recall": round(float(r), 4),
+                "f1": round(float(f), 4),
+                "support": int(s),
+            }
+            for name, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
+        },
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def _cross_validated(model_name, X, y, classes, multi_label, seed) -> dict:
+    """3-fold cross-validation on the training labels (classes rarer than the folds are
+    predicted as best the folds allow; sklearn warns, and we accept that at this size)."""
+    if multi_label or len(y) < 20 or len(np.unique(y)) < 2:
+        return {}
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        proba = cross_val_predict(
+            make_estimator(model_name, seed=seed), X, y, cv=folds, method="predict_proba"
+        )
+    full = np.zeros((len(y), len(classes)))
+    full[:, np.unique(y).astype(int)] = proba
+    return _metrics(y, full, classes, False) | {"note": "cross-validated on training labels"}
+
+
+def diverse_order(bundle: Bundle, items: Sequence[dict], scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of `items` (the top candidates, by score) to serve first: one per cluster."""
+    if len(items) <= k:
+        return np.argsort(-scores, kind="stable")
+    X = bundle.features(items)
+    return strategies.diverse_batch(scores, X, k, pool_factor=max(1, len(items) // k))

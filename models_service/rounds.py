@@ -1,0 +1,405 @@
+"""A model round on the database side: claim the project, read consensus labels, train, write
+the artifact, then score the pool in id-range chunks and switch the queue to the new version
+when the last chunk lands. The learning itself is models_service.ml (no Django there).
+
+PostgreSQL holds every piece of state a round needs (claim, version, chunks done), so a lost
+broker message or a killed worker only delays a round: the sweeper starts it again.
+"""
+
+import time
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+import joblib
+import numpy as np
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max, Min, Q
+from django.utils import timezone
+
+from annotation.models import Annotation, Item, Project
+from models_service.ml import engine, stopping
+from models_service.models import ModelVersion, Ranking, Trainer
+
+ITEM, ANSWER, RANKING = Item._meta.db_table, Annotation._meta.db_table, Ranking._meta.db_table
+ANSWER_LABELS = Annotation.labels.through._meta.db_table
+STOP_SET_SIZE = 500
+DIVERSE_BATCH = 20  # served first, one per cluster of the top candidates
+
+
+def cadence(labelled: int, retrain_every: int) -> int:
+    """New labels needed before the next retrain: often while the set is small, then a tenth."""
+    return max(retrain_every, labelled // 10)
+
+
+def labelled_count(project_id: int) -> int:
+    """Items with at least one real (not skipped) answer."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(DISTINCT a.item_id) FROM {ANSWER} a JOIN {ITEM} i ON i.id = a.item_id "
+            "WHERE i.project_id = %s AND NOT a.skipped",
+            [project_id],
+        )
+        return cursor.fetchone()[0]
+
+
+def serving_version(project_id: int) -> ModelVersion | None:
+    return (
+        ModelVersion.objects.filter(project_id=project_id, status=ModelVersion.Status.READY)
+        .order_by("-number")
+        .first()
+    )
+
+
+def needs_training(project: Project) -> bool:
+    trainer = Trainer.objects.filter(project=project).first()
+    if trainer is not None and trainer.requested:
+        return True
+    current = serving_version(project.id)
+    seen = current.trained_on + current.eval_size if current else 0
+    return labelled_count(project.id) - seen >= cadence(seen, project.retrain_every)
+
+
+# --- the claim: one round per project at a time ----------------------------------------------
+
+
+def claim(project_id: int) -> str | None:
+    """Take the project's training claim, or None while a live round holds it."""
+    Trainer.objects.get_or_create(project_id=project_id)
+    now = timezone.now()
+    token = str(uuid.uuid4())
+    stale = now - timedelta(seconds=settings.HITL_TRAINING_STALE_SECONDS)
+    taken = (
+        Trainer.objects.filter(project_id=project_id)
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
+        .update(claimed_at=now, claim=token)
+    )
+    if not taken:
+        return None
+    # A round left by a dead worker never finishes: the previous version keeps serving.
+    ModelVersion.objects.filter(
+        project_id=project_id,
+        status__in=[ModelVersion.Status.TRAINING, ModelVersion.Status.SCORING],
+    ).update(status=ModelVersion.Status.FAILED, error="abandoned: its worker stopped")
+    return token
+
+
+def release(project_id: int, token: str) -> None:
+    Trainer.objects.filter(project_id=project_id, claim=token).update(claimed_at=None, claim="")
+
+
+def request_training(project: Project) -> None:
+    """An admin asked for a retrain: recorded in the database, so no broker is needed now."""
+    Trainer.objects.update_or_create(project=project, defaults={"requested": True})
+
+
+# --- training ---------------------------------------------------------------------------------
+
+
+def training_data(project: Project) -> dict:
+    """Consensus targets of every labelled item, split into training and evaluation sample."""
+    labels = list(project.labels.order_by("order", "id").values_list("id", "name"))
+    index_of = {label_id: i for i, (label_id, _name) in enumerate(labels)}
+    answers: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.item_id, a.id, al.label_id FROM {ANSWER} a "
+            f"JOIN {ITEM} i ON i.id = a.item_id "
+            f"LEFT JOIN {ANSWER_LABELS} al ON al.annotation_id = a.id "
+            "WHERE i.project_id = %s AND NOT a.skipped ORDER BY a.item_id, a.id",
+            [project.id],
+        )
+        for item_id, answer_id, label_id in cursor.fetchall():
+            chosen = answers[item_id][answer_id]
+            if label_id is not None:
+                chosen.append(index_of[label_id])
+    split = {"train": ([], [], []), "eval": ([], [], [])}
+    ids = sorted(answers)
+    for start in range(0, len(ids), 900):
+        batch = ids[start : start + 900]
+        for item_id, data, in_eval in Item.objects.filter(id__in=batch).values_list(
+            "id", "data", "in_eval"
+        ):
+            target = engine.consensus(
+                list(answers[item_id].values()),
+                multi_label=project.is_multi_label,
+                n_classes=len(labels),
+            )
+            if target is None:
+                continue
+            item_ids, items, targets = split["eval" if in_eval else "train"]
+            item_ids.append(item_id)
+            items.append(data)
+            targets.append(target)
+    return {"classes": [name for _id, name in labels], **split}
+
+
+def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] | None:
+    """Claim, train and store a new version; return it with the id ranges to score, or None
+    when another round runs, nothing new is labelled, or the labels cannot train a model yet."""
+    if not Project.objects.filter(id=project_id).exists():
+        return None  # deleted since the round was asked for
+    token = claim(project_id)
+    if token is None:
+        return None
+    try:
+        project = Project.objects.get(id=project_id)
+        if not needs_training(project):
+            release(project_id, token)
+            return None
+        data = training_data(project)
+        _train_ids, train_items, train_targets = data["train"]
+        _eval_ids, eval_items, eval_targets = data["eval"]
+        if not _trainable(train_targets, project.is_multi_label):
+            release(project_id, token)
+            return None
+        number = (project.model_versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        version = ModelVersion.objects.create(
+            project=project,
+            number=number,
+            model=project.model,
+            strategy=project.strategy,
+            trained_on=len(train_items),
+            eval_size=len(eval_items),
+        )
+        Trainer.objects.filter(project_id=project_id).update(requested=False)
+        started = time.perf_counter()
+        bundle = engine.train(
+            train_items,
+            train_targets,
+            classes=data["classes"],
+            multi_label=project.is_multi_label,
+            model_name=project.model,
+            strategy=project.strategy,
+            pool_size=Item.objects.filter(project_id=project_id).count(),
+            eval_items=eval_items,
+            eval_targets=eval_targets,
+            seed=number,
+        )
+        _save(bundle, version)
+        version.metrics = bundle.metrics
+        version.cv_metrics = bundle.cv_metrics
+        version.stop_set_predictions = _stop_set_predictions(bundle, project_id)
+        version.timings = bundle.timings | {
+            "train_total_s": round(time.perf_counter() - started, 3)
+        }
+        chunks = _id_ranges(project_id)
+        version.chunks_total = len(chunks)
+        version.status = ModelVersion.Status.SCORING
+        version.save()
+        if not chunks:
+            with transaction.atomic():
+                _finish(ModelVersion.objects.select_for_update().get(id=version.id))
+        return version, chunks
+    except BaseException:
+        release(project_id, token)
+        raise
+
+
+def _trainable(targets: list, multi_label: bool) -> bool:
+    if multi_label:
+        return len(targets) >= 2
+    return len(set(targets)) >= 2  # a classifier needs two classes to tell apart
+
+
+def artifact_path(version: ModelVersion) -> Path:
+    """Where the platform keeps a version's model: a path it derives, never one a user gives."""
+    return settings.HITL_MODEL_DIR / f"project-{version.project_id}" / f"v{version.number}.joblib"
+
+
+def _save(bundle: engine.Bundle, version: ModelVersion) -> None:
+    path = artifact_path(version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    joblib.dump(bundle, partial)
+    partial.replace(path)  # a reader never sees half a file
+
+
+_loaded: dict[tuple, engine.Bundle] = {}
+
+
+def load(version: ModelVersion) -> engine.Bundle:
+    """The version's bundle, kept in this worker process for the chunks that follow (keyed by
+    creation time too: a test database can hand out the same id twice)."""
+    key = (version.id, version.created_at)
+    if key not in _loaded:
+        _loaded.clear()
+        _loaded[key] = joblib.load(artifact_path(version))
+    return _loaded[key]
+
+
+def _stop_set_predictions(bundle: engine.Bundle, project_id: int) -> list[int]:
+    """Predictions on a fixed random sample of the pool (the stabilizing rule compares them)."""
+    rows = list(
+        Item.objects.filter(project_id=project_id)
+        .order_by("random_key")
+        .values_list("data", flat=True)[:STOP_SET_SIZE]
+    )
+    if not rows:
+        return []
+    _scores, predicted, _confidence = bundle.score(rows)
+    return np.asarray(predicted).astype(int).ravel().tolist()
+
+
+def _id_ranges(project_id: int) -> list[tuple[int, int]]:
+    bounds = Item.objects.filter(project_id=project_id).aggregate(low=Min("id"), high=Max("id"))
+    if bounds["low"] is None:
+        return []
+    size = settings.HITL_SCORE_CHUNK
+    return [
+        (lo, min(lo + size, bounds["high"] + 1))
+        for lo in range(bounds["low"], bounds["high"] + 1, size)
+    ]
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+def score_chunk(version_id: int, index: int, low: int, high: int) -> None:
+    """Score items low <= id < high under the version; idempotent (a retry rewrites the
+    chunk's rows and counts it once); the chunk that completes the round switches the queue."""
+    version = ModelVersion.objects.filter(id=version_id).first()
+    if version is None or version.status != ModelVersion.Status.SCORING:
+        return  # finished, or abandoned by a newer round
+    bundle = load(version)
+    rows = list(
+        Item.objects.filter(project_id=version.project_id, id__gte=low, id__lt=high)
+        .order_by("id")
+        .values_list("id", "data")
+    )
+    if rows:
+        ids = [item_id for item_id, _data in rows]
+        scores, predicted, confidence = bundle.score([data for _id, data in rows], seed=index)
+        names = _names(bundle, predicted)
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().get(id=version_id)
+        if locked.status != ModelVersion.Status.SCORING:
+            return
+        done = set(locked.timings.get("chunks_done", []))
+        if index in done:
+            return
+        if rows:
+            _write_rankings(version_id, ids, scores, names, confidence)
+        done.add(index)
+        locked.timings["chunks_done"] = sorted(done)
+        locked.chunks_done = len(done)
+        locked.items_scored += len(rows)
+        if locked.chunks_done >= locked.chunks_total:
+            _finish(locked)
+        else:
+            locked.save(update_fields=["timings", "chunks_done", "items_scored"])
+
+
+def _names(bundle: engine.Bundle, predicted) -> list[bytes]:
+    classes = bundle.classes
+    if bundle.multi_label:
+        return [
+            orjson.dumps([classes[j] for j in np.flatnonzero(row)]) for row in np.asarray(predicted)
+        ]
+    encoded = [orjson.dumps([name]) for name in classes]
+    return [encoded[i] for i in predicted]
+
+
+def _write_rankings(version_id, ids, scores, names, confidence) -> None:
+    rows = zip(ids, scores.tolist(), names, confidence.tolist(), strict=True)
+    if connection.vendor == "postgresql":
+        sql = f"COPY {RANKING} (version_id, item_id, score, predicted, confidence) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for item_id, score, name, conf in rows:
+                copy.write_row((version_id, item_id, score, name.decode(), conf))
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {RANKING} (version_id, item_id, score, predicted, confidence) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            [(version_id, i, s, n.decode(), c) for i, s, n, c in rows],
+        )
+
+
+def _finish(version: ModelVersion) -> None:
+    """Close the round (caller holds the version's row lock): put a diverse batch on top,
+    decide the stopping rule, serve this version, release the claim."""
+    bundle = load(version) if version.strategy == "diverse_margin" else None
+    if bundle is not None:
+        _diversify_top(version, bundle)
+    version.stopping = decide_stopping(version)
+    version.status = ModelVersion.Status.READY
+    version.finished_at = timezone.now()
+    version.timings["round_s"] = round(
+        (version.finished_at - version.created_at).total_seconds(), 3
+    )
+    version.timings.pop("chunks_done", None)
+    version.save()
+    Trainer.objects.filter(project_id=version.project_id).update(claimed_at=None, claim="")
+    project_id, keep = version.project_id, version.id
+    transaction.on_commit(lambda: after_round(project_id, keep))
+
+
+def after_round(project_id: int, keep_version_id: int) -> None:
+    """Drop older versions' rankings and start the next round if labels kept arriving."""
+    from models_service import tasks
+
+    tasks.prune_rankings.delay(project_id, keep_version_id)
+    if needs_training(Project.objects.get(id=project_id)):
+        tasks.train_project.delay(project_id)
+
+
+def prune_rankings(project_id: int, keep_version_id: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {RANKING} WHERE version_id IN (SELECT id FROM "
+            f"{ModelVersion._meta.db_table} WHERE project_id = %s AND id < %s)",
+            [project_id, keep_version_id],
+        )
+        return cursor.rowcount
+
+
+def _diversify_top(version: ModelVersion, bundle: engine.Bundle) -> None:
+    """Re-score the top candidates so that the first DIVERSE_BATCH served are one per cluster:
+    parallel annotators then do not all get near-duplicates of the same uncertain item."""
+    top = list(
+        Ranking.objects.filter(version=version, item__status=Item.Status.OPEN, item__in_eval=False)
+        .order_by("-score")
+        .values_list("id", "score", "item__data")[: DIVERSE_BATCH * 5]
+    )
+    if len(top) <= 1:
+        return
+    scores = np.asarray([score for _id, score, _data in top])
+    order = engine.diverse_order(bundle, [data for *_rest, data in top], scores, DIVERSE_BATCH)
+    ceiling = float(scores.max())
+    for rank, position in enumerate(order):
+        Ranking.objects.filter(id=top[position][0]).update(score=ceiling + len(order) - rank)
+
+
+def rule_for(spec: dict):
+    kind = (spec or {}).get("kind", "stabilizing")
+    if kind == "budget":
+        return stopping.LabelBudget(int(spec["labels"]))
+    if kind == "target":
+        return stopping.TargetMetric(float(spec["metric"]))
+    return stopping.StabilizingPredictions(
+        float(spec.get("threshold", 0.99)), int(spec.get("rounds", 3))
+    )
+
+
+def decide_stopping(version: ModelVersion) -> dict:
+    history = list(
+        ModelVersion.objects.filter(
+            project_id=version.project_id, status=ModelVersion.Status.READY
+        ).order_by("number")
+    ) + [version]
+    rounds = [
+        stopping.Round(
+            labels=v.trained_on + v.eval_size,
+            metric=v.metrics.get("accuracy"),
+            stop_set_predictions=(
+                np.asarray(v.stop_set_predictions) if v.stop_set_predictions else None
+            ),
+        )
+        for v in history
+    ]
+    decision = rule_for(version.project.stopping_rule).decide(rounds)
+    return {"stop": decision.stop, "reason": decision.reason}

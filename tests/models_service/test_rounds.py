@@ -1,0 +1,180 @@
+"""A model round in one process: training, scoring, the switch of the queue, the evaluation
+sample, the claim and the stopping rule. The worker runs the same functions (see
+test_engine_worker.py for the loop across processes)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from annotation import services
+from annotation.models import Item
+from models_service import kick, rounds
+from models_service.models import ModelVersion, Ranking, Trainer
+from tests.models_service.helpers import label_next, run_round, text_project
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_round_writes_a_version_and_next_serves_its_highest_scored_open_item():
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 40)
+    version = run_round(project.id)
+    assert version.status == ModelVersion.Status.READY
+    assert (version.number, version.trained_on, version.items_scored) == (1, 40, 300)
+    assert Ranking.objects.filter(version=version).count() == 300
+    assert version.cv_metrics["note"] == "cross-validated on training labels"
+    top = (
+        Ranking.objects.filter(version=version, item__status="open")
+        .order_by("-score")
+        .select_related("item")
+        .first()
+    )
+    served = services.next_item_for(project=project, user=annotator)
+    assert served.id == top.item_id
+    assert served.prediction["labels"] == top.predicted
+    assert served.prediction["version_id"] == version.id
+
+
+def test_the_first_diverse_batch_is_not_all_near_duplicates():
+    project, annotator = text_project(600, eval_share=0.0)
+    label_next(project, annotator, 30)
+    version = run_round(project.id)
+    served = [services.next_item_for(project=project, user=annotator) for _ in range(3)]
+    top = list(
+        Ranking.objects.filter(version=version)
+        .order_by("-score")
+        .values_list("item_id", flat=True)[:20]
+    )
+    # One per cluster of the top candidates: more than one predicted class among the batch.
+    predicted = {
+        tuple(r)
+        for r in Ranking.objects.filter(version=version, item_id__in=top).values_list(
+            "predicted", flat=True
+        )
+    }
+    assert served[0].id == top[0]
+    assert len(predicted) > 1
+
+
+def test_evaluation_draws_are_kept_out_of_training_and_measure_the_model():
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 30)
+    project.eval_share = 1.0  # every serve an evaluation draw
+    project.save()
+    drawn = label_next(project, annotator, 12)
+    assert all(item.evaluation and item.prediction is None for item in drawn)
+    assert Item.objects.filter(project=project, in_eval=True).count() == 12
+    version = run_round(project.id)
+    assert (version.trained_on, version.eval_size) == (30, 12)
+    assert version.metrics["n"] == 12
+    assert set(version.metrics) >= {"accuracy", "macro_f1", "per_class", "confusion_matrix"}
+    assert sum(map(sum, version.metrics["confusion_matrix"])) == 12
+
+
+def test_no_round_until_enough_new_labels_then_the_cadence_grows():
+    project, annotator = text_project(300, eval_share=0.0, retrain_every=10)
+    label_next(project, annotator, 9)
+    assert run_round(project.id) is None
+    label_next(project, annotator, 1)
+    assert run_round(project.id).trained_on == 10
+    assert rounds.cadence(10, 10) == 10 and rounds.cadence(500, 10) == 50
+    label_next(project, annotator, 9)
+    assert run_round(project.id) is None
+
+
+def test_an_admin_request_trains_without_new_labels():
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 20)
+    run_round(project.id)
+    assert run_round(project.id) is None
+    rounds.request_training(project)
+    assert run_round(project.id).number == 2
+    assert not Trainer.objects.get(project=project).requested
+
+
+def test_a_live_claim_keeps_a_second_round_out_and_a_stale_one_is_taken_over():
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 20)
+    first = run_round(project.id)
+    label_next(project, annotator, 20)
+    token = rounds.claim(project.id)
+    dead = ModelVersion.objects.create(
+        project=project, number=2, model="logistic_regression", strategy="margin"
+    )
+    assert run_round(project.id) is None  # the claim is live
+    Trainer.objects.filter(project=project).update(claimed_at=timezone.now() - timedelta(hours=1))
+    # the previous version still serves while the claim is held
+    assert rounds.serving_version(project.id) == first
+    version = run_round(project.id)
+    dead.refresh_from_db()
+    assert dead.status == ModelVersion.Status.FAILED and "abandoned" in dead.error
+    assert version.number == 3 and version.status == ModelVersion.Status.READY
+    assert token != Trainer.objects.get(project=project).claim
+
+
+def test_scoring_a_chunk_twice_counts_it_once():
+    project, annotator = text_project(300, eval_share=0.0, retrain_every=5)
+    label_next(project, annotator, 20)
+    version, chunks = rounds.start_round(project.id)
+    low, high = chunks[0]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rounds, "_finish", lambda v: v.save())
+        rounds.score_chunk(version.id, 0, low, high)
+    rounds.score_chunk(version.id, 0, low, high)
+    version.refresh_from_db()
+    assert Ranking.objects.filter(version=version).count() == 300
+    assert version.chunks_done == 1
+
+
+def test_a_new_round_switches_the_queue_and_older_rankings_are_pruned():
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 20)
+    first = run_round(project.id)
+    label_next(project, annotator, 20)
+    second = run_round(project.id)
+    assert rounds.serving_version(project.id) == second
+    assert (
+        services.next_item_for(project=project, user=annotator).prediction["version_id"]
+        == second.id
+    )
+    assert rounds.prune_rankings(project.id, second.id) == 300
+    assert not Ranking.objects.filter(version=first).exists()
+
+
+def test_next_falls_back_to_random_order_once_every_ranked_item_is_taken():
+    project, annotator = text_project(60, eval_share=0.0)
+    label_next(project, annotator, 20)
+    run_round(project.id)
+    later = Item.objects.create(
+        project=project,
+        data={"text": "imported after the round", "label": project.labels.first().name},
+    )
+    served = {item.id for item in label_next(project, annotator, 100)}
+    assert later.id in served
+    assert not Item.objects.filter(project=project, status="open").exists()
+
+
+def test_multi_label_round_end_to_end():
+    project, annotator = text_project(300, multi_label=True, eval_share=0.0)
+    label_next(project, annotator, 30)
+    version = run_round(project.id)
+    assert version.status == ModelVersion.Status.READY
+    served = services.next_item_for(project=project, user=annotator)
+    assert isinstance(served.prediction["labels"], list)
+    assert 0.5 <= served.prediction["confidence"] <= 1.0
+
+
+def test_stopping_state_is_decided_by_the_projects_rule():
+    project, annotator = text_project(
+        300, eval_share=0.0, stopping_rule={"kind": "budget", "labels": 30}
+    )
+    label_next(project, annotator, 20)
+    assert run_round(project.id).stopping == {"stop": False, "reason": "20 of 30 labels used"}
+    label_next(project, annotator, 10)
+    assert run_round(project.id).stopping["stop"] is True
+
+
+def test_kicks_are_coalesced_to_one_a_second_per_project():
+    sent = [kick.kick(987_654) for _ in range(20)]
+    assert sent.count(True) == 1
