@@ -12,7 +12,15 @@ from annotation.models import Annotation, Item, Lease
 
 ITEM, ANSWER, LEASE = Item._meta.db_table, Annotation._meta.db_table, Lease._meta.db_table
 ANSWER_LABELS = Annotation.labels.through._meta.db_table
-FIELDS = ("skipped", "lead_time_ms", "ambiguous", "needs_expert", "comment")
+FIELDS = (
+    "skipped",
+    "lead_time_ms",
+    "ambiguous",
+    "needs_expert",
+    "comment",
+    "prediction_shown",
+    "prediction_accepted",
+)
 
 
 def record(
@@ -73,9 +81,9 @@ def record(
 def _insert(cursor, item_id: int, annotator_id: int, values: list, stamp) -> int:
     columns = ", ".join(FIELDS)
     cursor.execute(
-        f"INSERT INTO {ANSWER} (item_id, annotator_id, {columns}, prediction_shown, created_at, "
-        f"updated_at) VALUES (%s, %s, {', '.join(['%s'] * len(FIELDS))}, %s, %s, %s) RETURNING id",
-        [item_id, annotator_id, *values, False, stamp, stamp],
+        f"INSERT INTO {ANSWER} (item_id, annotator_id, {columns}, created_at, updated_at) "
+        f"VALUES (%s, %s, {', '.join(['%s'] * len(FIELDS))}, %s, %s) RETURNING id",
+        [item_id, annotator_id, *values, stamp, stamp],
     )
     return cursor.fetchone()[0]
 

@@ -223,6 +223,8 @@ def submit_annotation(
     ambiguous: bool = False,
     needs_expert: bool = False,
     comment: str = "",
+    prediction_shown: bool = False,
+    prediction_accepted: bool | None = None,
 ) -> Annotation:
     """Record the annotator's labels for the item and release their lease; resubmitting replaces.
 
@@ -240,6 +242,8 @@ def submit_annotation(
         ambiguous=ambiguous,
         needs_expert=needs_expert,
         comment=comment,
+        prediction_shown=prediction_shown,
+        prediction_accepted=prediction_accepted if prediction_shown else None,
     )
 
 
@@ -257,6 +261,8 @@ def skip_item(
         ambiguous=False,
         needs_expert=False,
         comment=comment,
+        prediction_shown=False,
+        prediction_accepted=None,
     )
 
 

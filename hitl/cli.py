@@ -53,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
             "worker",
             "--loglevel=WARNING",
             f"--concurrency={args.worker_concurrency}",
+            # the beat inside the worker runs the sweep that starts rounds PostgreSQL says are due
+            "--beat",
+            "--schedule",
+            str(_var_dir() / "celerybeat-schedule"),
         ],
         cwd=ROOT,
     )

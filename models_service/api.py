@@ -79,13 +79,11 @@ class PredictionsApi(APIView):
         project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
         if request.query_params.get("format", "jsonl") != "jsonl":
             raise DomainError("format must be jsonl", field="format")
-        version = rounds.serving_version(project.id)
-        if version is None:
-            raise DomainError("no model serves yet: label some items first", field="project")
+        version = rounds.serving_version(project.id)  # None: every prediction is null
         response = StreamingHttpResponse(
             learning.prediction_lines(project, version), content_type="application/x-ndjson"
         )
         response["Content-Disposition"] = (
-            f'attachment; filename="project-{project.id}-v{version.number}-predictions.jsonl"'
+            f'attachment; filename="project-{project.id}-predictions.jsonl"'
         )
         return response

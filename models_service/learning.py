@@ -74,7 +74,7 @@ def prediction_lines(
     last = 0
     while True:
         with connection.cursor() as cursor:
-            cursor.execute(sql, [version.id, project.id, last, batch])
+            cursor.execute(sql, [version.id if version else None, project.id, last, batch])
             rows = cursor.fetchall()
         if not rows:
             return
@@ -89,7 +89,7 @@ def prediction_lines(
                         "predicted": labels,
                         "confidence": confidence,
                         "score": score,
-                        "model_version": version.number,
+                        "model_version": version.number if version else None,
                     }
                 )
             )

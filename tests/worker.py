@@ -12,7 +12,7 @@ from tests.services import IN_CI, redis_url, worker_environment
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _wait_until_ready(process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+def wait_until_ready(process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -21,6 +21,26 @@ def _wait_until_ready(process: subprocess.Popen, log: Path, timeout: float = 60)
             return
         time.sleep(0.1)
     raise RuntimeError(f"the worker did not start in {timeout}s:\n{log.read_text()}")
+
+
+def start_worker(env: dict, log: Path, *extra: str) -> subprocess.Popen:
+    """Start `celery worker` (one process, solo pool) with `env`; its output goes to `log`."""
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "hitl",
+        "worker",
+        "--pool=solo",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        *extra,
+    ]
+    with log.open("a") as output:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture(scope="session")
@@ -35,25 +55,9 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         env = worker_environment()
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "hitl",
-        "worker",
-        "--pool=solo",
-        "--loglevel=INFO",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
+    process = start_worker(env, log)
     try:
-        _wait_until_ready(process, log)
+        wait_until_ready(process, log)
         yield process
     finally:
         process.terminate()

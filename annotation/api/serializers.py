@@ -154,6 +154,10 @@ class AnnotationInput(StrictSerializer):
     ambiguous = serializers.BooleanField(default=False)
     needs_expert = serializers.BooleanField(default=False)
     comment = serializers.CharField(max_length=5_000, required=False, allow_blank=True)
+    # Whether the page showed the model's suggestion and the answer took it as it was: how
+    # often suggestions are accepted is how the team sees them help (or lead) annotators.
+    prediction_shown = serializers.BooleanField(default=False)
+    prediction_accepted = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
 class SkipInput(StrictSerializer):

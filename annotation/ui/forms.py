@@ -57,8 +57,86 @@ class ProjectForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=20_000
     )
 
+    # The active-learning engine.
+    # Left out of a post, each keeps its current (or default) value.
+    model = forms.ChoiceField(
+        choices=Project.Model.choices, initial=Project.Model.LOGISTIC_REGRESSION, required=False
+    )
+    strategy = forms.ChoiceField(
+        choices=Project.Strategy.choices, initial=Project.Strategy.DIVERSE_MARGIN, required=False
+    )
+    retrain_every = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=100_000,
+        initial=10,
+        help_text="New labels before the model retrains (grows to a tenth of the labelled set).",
+    )
+    eval_share = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=0.5,
+        initial=0.1,
+        help_text="Share of items drawn at random to measure the model; never trained on.",
+    )
+    show_predictions = forms.BooleanField(
+        required=False, initial=True, help_text="Show annotators the model's suggestion."
+    )
+    stopping_kind = forms.ChoiceField(
+        label="Stopping rule",
+        choices=[
+            ("stabilizing", "Predictions stable for N rounds"),
+            ("budget", "Label budget"),
+            ("target", "Target accuracy on the evaluation sample"),
+        ],
+        initial="stabilizing",
+        required=False,
+    )
+    stopping_value = forms.FloatField(
+        required=False,
+        min_value=0,
+        help_text="N rounds (default 3), the number of labels, or the accuracy (0-1).",
+    )
+
     def clean_labels(self) -> list[dict]:
         return parse_label_lines(self.cleaned_data["labels"])
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("model", "strategy", "retrain_every", "eval_share"):
+            if cleaned.get(name) in ("", None):
+                cleaned.pop(name, None)
+        if "show_predictions" not in self.data:
+            cleaned.pop("show_predictions", None)  # an unticked box is "off" only when shown
+        kind, value = cleaned.pop("stopping_kind", None), cleaned.pop("stopping_value", None)
+        if not kind:
+            return cleaned
+        rule = {"kind": kind}
+        if kind == "stabilizing":
+            rule["rounds"] = int(value) if value else 3
+        elif value is None:
+            self.add_error(
+                "stopping_value", f"give the {'labels' if kind == 'budget' else 'accuracy'}"
+            )
+        elif kind == "budget":
+            rule["labels"] = max(1, int(value))
+        elif not 0 < value <= 1:
+            self.add_error("stopping_value", "an accuracy is between 0 and 1")
+        else:
+            rule["metric"] = value
+        cleaned["stopping_rule"] = rule
+        return cleaned
+
+
+def stopping_initial(rule: dict) -> dict:
+    """The stopping rule as the form's two fields."""
+    kind = (rule or {}).get("kind", "stabilizing")
+    value = {
+        "stabilizing": rule.get("rounds", 3) if rule else 3,
+        "budget": (rule or {}).get("labels"),
+        "target": (rule or {}).get("metric"),
+    }[kind]
+    return {"stopping_kind": kind, "stopping_value": value}
 
 
 class MemberForm(forms.Form):

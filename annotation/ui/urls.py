@@ -9,5 +9,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("projects/new/", views.project_new, name="project-new"),
     path("projects/<int:project_id>/label/", views.label_page, name="label"),
+    path("projects/<int:project_id>/dashboard/", views.dashboard, name="dashboard"),
     path("projects/<int:project_id>/settings/", views.project_settings, name="project-settings"),
 ]

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 from annotation import access, selectors, services
 from annotation.errors import DomainError
 from annotation.models import Membership
-from annotation.ui.forms import MemberForm, ProjectForm, label_lines
+from annotation.ui.forms import MemberForm, ProjectForm, label_lines, stopping_initial
 
 Role = Membership.Role
 
@@ -67,6 +67,15 @@ def label_page(request: HttpRequest, project_id: int) -> HttpResponse:
 
 
 @login_required
+def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Learning curve, labels, the round in flight and the stopping rule (drawn by
+    dashboard.js from the learning API, which it polls)."""
+    project = access.project_for(request.user, project_id)
+    config = {"id": project.id, "admin": project.my_role == Role.ADMIN}
+    return render(request, "annotation/dashboard.html", {"project": project, "config": config})
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
     project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
@@ -76,6 +85,12 @@ def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
         "overlap": project.overlap,
         "instructions": project.instructions,
         "labels": label_lines(project),
+        "model": project.model,
+        "strategy": project.strategy,
+        "retrain_every": project.retrain_every,
+        "eval_share": project.eval_share,
+        "show_predictions": project.show_predictions,
+        **stopping_initial(project.stopping_rule),
     }
     action = request.POST.get("action")
     settings_form = ProjectForm(request.POST if action == "settings" else None, initial=initial)

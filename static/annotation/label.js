@@ -10,6 +10,7 @@
   const message = document.getElementById("message");
   const progress = document.getElementById("progress");
   const comment = document.getElementById("comment");
+  const suggestion = document.getElementById("suggestion");
   const buttons = Array.from(document.querySelectorAll(".label-button"));
   const byShortcut = new Map(config.labels.filter((l) => l.shortcut).map((l) => [l.shortcut.toLowerCase(), l.name]));
 
@@ -57,10 +58,36 @@
     }
   }
 
+  // The model's suggestion, when the project shows it (never on evaluation draws): shown as
+  // text (label names are the project's own, still only set with textContent), taken with A.
+  function suggested() {
+    return current && current.prediction && current.prediction.labels.length ? current.prediction : null;
+  }
+
+  function showSuggestion() {
+    const prediction = suggested();
+    suggestion.hidden = prediction === null;
+    if (prediction === null) return;
+    const percent = Math.round(100 * prediction.confidence);
+    suggestion.textContent = "Model suggests: " + prediction.labels.join(", ") + " (" + percent + "% sure). Press A to take it.";
+  }
+
+  function acceptSuggestion() {
+    const prediction = suggested();
+    if (prediction === null) return;
+    selected = new Set(config.multi ? prediction.labels : prediction.labels.slice(0, 1));
+    render();
+  }
+
+  function sameLabels(a, b) {
+    return a.length === b.length && a.every((name) => b.includes(name));
+  }
+
   function show(item, labels) {
     current = item;
     selected = new Set(labels || []);
     comment.value = "";
+    showSuggestion();
     if (item === null) {
       textBox.textContent = "Nothing left to label here. Thank you!";
       textBox.classList.add("done");
@@ -115,6 +142,11 @@
       const labels = Array.from(selected);
       const body = { labels: labels, lead_time_ms: Math.round(performance.now() - shownAt) };
       if (comment.value.trim()) body.comment = comment.value.trim();
+      const prediction = suggested();
+      if (prediction !== null) {
+        body.prediction_shown = true;
+        body.prediction_accepted = sameLabels(labels, prediction.labels);
+      }
       const annotation = await call("POST", "/items/" + current.id + "/annotations/", body);
       answered.push({ annotationId: annotation.id, labels: labels });
       say("Saved.");
@@ -157,6 +189,7 @@
     else if (event.key === "Backspace") { event.preventDefault(); undo(); }
     else if (byShortcut.has(key)) { event.preventDefault(); pick(byShortcut.get(key)); }
     else if (key === "s") { event.preventDefault(); skip(); }
+    else if (key === "a") { event.preventDefault(); acceptSuggestion(); }
   });
   for (const button of buttons) button.addEventListener("click", () => pick(button.dataset.label));
   document.getElementById("submit").addEventListener("click", submit);

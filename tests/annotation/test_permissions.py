@@ -31,6 +31,11 @@ MATRIX = {
     "annotate": (201, 201, 201, 404, 401),
     "skip": (201, 201, 201, 404, 401),
     "export": (200, 200, 403, 404, 401),
+    "model versions": (200, 200, 200, 404, 401),
+    "train": (202, 403, 403, 404, 401),
+    "learning": (200, 200, 200, 404, 401),
+    "predictions": (200, 200, 403, 404, 401),
+    "dashboard page": (200, 200, 200, 404, 302),
 }
 
 
@@ -85,6 +90,11 @@ def _call(client: APIClient, name: str, project: Project, world: dict):
         ),
         "skip": lambda: client.post(f"/api/v1/items/{i}/skip/", {}, format="json"),
         "export": lambda: client.get(f"/api/v1/projects/{p}/export/?format=jsonl"),
+        "model versions": lambda: client.get(f"/api/v1/projects/{p}/models/"),
+        "train": lambda: client.post(f"/api/v1/projects/{p}/train/"),
+        "learning": lambda: client.get(f"/api/v1/projects/{p}/learning/"),
+        "predictions": lambda: client.get(f"/api/v1/projects/{p}/predictions/?format=jsonl"),
+        "dashboard page": lambda: client.get(f"/projects/{p}/dashboard/"),
     }
     return calls[name]()
 
@@ -105,6 +115,7 @@ def test_permission_matrix(project, world, endpoint, role_index):
     client = APIClient()
     if (user := world[ROLES[role_index]]) is not None:
         client.force_authenticate(user)
+        client.force_login(user)  # the pages use the session
     before = _state(project)
     response = _call(client, endpoint, project, world)
     expected = MATRIX[endpoint][role_index]

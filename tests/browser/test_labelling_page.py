@@ -149,3 +149,50 @@ def test_keys_toggle_labels_in_a_multi_label_project(browser_page, live_server):
     _wait_for_text(page, "another one")
 
     assert _answers(user) == [("a colourful text", ["blue", "green"], False)]
+
+
+def test_the_models_suggestion_is_shown_and_taken_with_one_key(
+    browser_page, live_server, settings, tmp_path
+):
+    from models_service.models import Ranking
+    from tests.models_service.helpers import label_next, run_round, text_project
+
+    settings.HITL_MODEL_DIR = tmp_path / "models"
+    project, user = text_project(200, eval_share=0.0)
+    label_next(project, user, 30)
+    version = run_round(project.id)
+    top = Ranking.objects.filter(version=version, item__status="open").order_by("-score").first()
+    page = browser_page
+    _log_in(page, live_server.url, user.username)
+    page.goto(f"{live_server.url}/projects/{project.id}/label/")
+    page.wait_for_function("() => !document.getElementById('suggestion').hidden")
+    suggestion = page.locator("#suggestion").inner_text()
+    assert suggestion.startswith(f"Model suggests: {top.predicted[0]} (")
+    page.keyboard.press("a")
+    pressed = page.locator(".label-button[aria-pressed=true]").all_inner_texts()
+    assert [text.split()[-1] for text in pressed] == top.predicted
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('message').textContent === 'Saved.'")
+    answer = Annotation.objects.get(annotator=user, item_id=top.item_id)
+    assert (answer.prediction_shown, answer.prediction_accepted) == (True, True)
+    assert list(answer.labels.values_list("name", flat=True)) == top.predicted
+
+
+def test_the_dashboard_draws_the_learning_curve_and_states_the_stopping_rule(
+    browser_page, live_server, settings, tmp_path
+):
+    from tests.models_service.helpers import label_next, run_round, text_project
+
+    settings.HITL_MODEL_DIR = tmp_path / "models"
+    project, user = text_project(200, eval_share=0.0)
+    for _ in range(2):
+        label_next(project, user, 20)
+        run_round(project.id)
+    page = browser_page
+    _log_in(page, live_server.url, user.username)
+    page.goto(f"{live_server.url}/projects/{project.id}/dashboard/")
+    page.wait_for_function("() => document.querySelectorAll('#versions tbody tr').length === 2")
+    assert page.locator("#curve circle").count() == 2  # cross-validated accuracy per version
+    assert page.locator("#stopping").inner_text().startswith("Keep labelling: stable for")
+    assert "40 of 200 items labelled; serving model v2" in page.locator("#summary").inner_text()
+    page.screenshot(path=str(tmp_path / "dashboard.png"))

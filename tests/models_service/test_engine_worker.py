@@ -1,0 +1,249 @@
+"""The loop across processes: the API records labels, a real Celery worker (with its beat)
+trains and scores on PostgreSQL through a real Redis that the tests stop, start and survive.
+
+Each test gets its own redis-server and worker, so that it can stop the broker or kill the
+worker without disturbing the rest of the suite.
+"""
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from celery import current_app
+from rest_framework.test import APIClient
+
+from annotation.models import Item, Membership
+from models_service import kick, rounds
+from models_service.models import ModelVersion, Ranking
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.models_service.helpers import texts
+from tests.services import require_postgres, unavailable, worker_environment
+from tests.worker import start_worker, wait_until_ready
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Loop:
+    """A private redis-server and worker that a test can stop, start and kill."""
+
+    def __init__(self, tmp_path: Path, redis_server: str):
+        self.tmp, self.redis_server = tmp_path, redis_server
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.redis = self.worker = None
+        self.starts = 0
+
+    def start_redis(self) -> None:
+        self.redis = subprocess.Popen(
+            [
+                self.redis_server,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop_redis(self) -> None:
+        self.redis.terminate()
+        self.redis.wait(timeout=10)
+
+    def start_worker(self) -> None:
+        self.starts += 1
+        log = self.tmp / f"worker-{self.starts}.log"
+        env = worker_environment() | {
+            "CELERY_BROKER_URL": self.url,
+            "HITL_SWEEP_SECONDS": "1",
+            "HITL_TRAINING_STALE_SECONDS": "4",
+            "HITL_SCORE_CHUNK": "40",
+            "HITL_MODEL_DIR": str(self.tmp / "models"),
+        }
+        schedule = str(self.tmp / f"beat-{self.starts}")
+        self.worker = start_worker(env, log, "--beat", "--schedule", schedule)
+        wait_until_ready(self.worker, log)
+        self.log = log
+
+    def kill_worker(self) -> None:
+        self.worker.send_signal(signal.SIGKILL)
+        self.worker.wait(timeout=10)
+
+    def stop(self) -> None:
+        for process in (self.worker, self.redis):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+def _point_celery_at(url: str) -> str:
+    """Publish from this (test) process to `url`; returns the previous broker URL."""
+    previous = current_app.conf.broker_url
+    current_app.conf.broker_url = url
+    current_app._pool = None
+    current_app.amqp._producer_pool = None
+    return previous
+
+
+@pytest.fixture
+def loop(tmp_path, settings):
+    require_postgres()
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        unavailable("needs redis-server (apt-get install redis-server) to stop and start Redis")
+    settings.HITL_MODEL_DIR = tmp_path / "models"
+    handle = Loop(tmp_path, redis_server)
+    handle.start_redis()
+    previous = _point_celery_at(handle.url)
+    kick._last_kick.clear()
+    try:
+        handle.start_worker()
+        yield handle
+    finally:
+        handle.stop()
+        _point_celery_at(previous)
+
+
+def _project(n: int = 300, **settings):
+    rows = texts(n)
+    labels = sorted({row["label"] for row in rows})
+    project = ProjectFactory(labels=labels, eval_share=0.0, **settings)
+    admin = UserFactory(username=f"admin-{project.id}")
+    MembershipFactory(project=project, user=admin, role=Membership.Role.ADMIN)
+    client = APIClient()
+    client.force_authenticate(admin)
+    body = "\n".join(json.dumps(row) for row in rows)
+    response = client.post(
+        f"/api/v1/projects/{project.id}/items/import/", body, content_type="application/x-ndjson"
+    )
+    assert response.status_code == 201, response.content
+    return project, client
+
+
+def _label(client, project, count: int, *, max_seconds: float = 2.0) -> list[dict]:
+    """Draw and label `count` items with their true labels; every call must answer quickly."""
+    served = []
+    for _ in range(count):
+        started = time.monotonic()
+        response = client.get(f"/api/v1/projects/{project.id}/next/")
+        assert response.status_code == 200, response.content
+        item = response.json()
+        answer = client.post(
+            f"/api/v1/items/{item['id']}/annotations/",
+            {"labels": [item["data"]["label"]]},
+            format="json",
+        )
+        assert answer.status_code == 201, answer.content
+        assert time.monotonic() - started < max_seconds
+        served.append(item)
+    return served
+
+
+def _wait_for(predicate, timeout: float = 90, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def _ready(project, number: int):
+    return ModelVersion.objects.filter(
+        project=project, number=number, status=ModelVersion.Status.READY
+    ).first()
+
+
+def test_labels_through_the_api_train_a_version_and_next_serves_its_top_item(loop):
+    project, client = _project(retrain_every=10)
+    _label(client, project, 10)
+    version = _wait_for(lambda: _ready(project, 1), what="the first model version")
+    assert version.trained_on == 10 and version.items_scored == 300
+    top = (
+        Ranking.objects.filter(version=version, item__status=Item.Status.OPEN)
+        .order_by("-score")
+        .first()
+    )
+    served = client.get(f"/api/v1/projects/{project.id}/next/").json()
+    assert served["id"] == top.item_id
+    assert served["prediction"]["labels"] == top.predicted
+    models = client.get(f"/api/v1/projects/{project.id}/models/").json()
+    assert [m["number"] for m in models] == [1]
+
+
+def test_twenty_rapid_annotations_do_not_start_twenty_trainings(loop):
+    project, client = _project(retrain_every=10)
+    _label(client, project, 10)
+    _wait_for(lambda: _ready(project, 1), what="the first model version")
+    _label(client, project, 20)  # without pause: as fast as the API answers
+    _wait_for(lambda: not rounds.needs_training(project), what="the rounds to catch up")
+    _wait_for(
+        lambda: (
+            not ModelVersion.objects.filter(
+                project=project, status__in=["training", "scoring"]
+            ).exists()
+        ),
+        what="the last round to finish",
+    )
+    # Each round needs 10 new labels: at most two more rounds for 20 labels, never 20.
+    assert 2 <= ModelVersion.objects.filter(project=project).count() <= 3
+
+
+def test_with_redis_stopped_labels_keep_flowing_and_the_round_runs_once_it_is_back(loop):
+    project, client = _project(retrain_every=10)
+    loop.stop_redis()
+    _label(client, project, 12, max_seconds=1.0)  # no request waits on the broker
+    assert rounds.needs_training(project)
+    assert not ModelVersion.objects.filter(project=project).exists()
+    loop.start_redis()
+    version = _wait_for(lambda: _ready(project, 1), what="the round after Redis came back")
+    assert version.trained_on == 12
+
+
+def test_a_worker_killed_mid_round_leaves_the_previous_version_serving_and_a_retry_completes(
+    loop,
+):
+    project, client = _project(n=2000, retrain_every=10)
+    _label(client, project, 10)
+    first = _wait_for(lambda: _ready(project, 1), what="the first model version")
+    _label(client, project, 10)
+    in_flight = _wait_for(
+        lambda: ModelVersion.objects.filter(
+            project=project, number=2, status="scoring", chunks_done__gte=1
+        ).first(),
+        what="the second round to be scoring",
+    )
+    loop.kill_worker()
+    in_flight.refresh_from_db()
+    assert in_flight.status == "scoring" and in_flight.chunks_done < in_flight.chunks_total
+    assert rounds.serving_version(project.id) == first
+    served = client.get(f"/api/v1/projects/{project.id}/next/").json()
+    assert served["prediction"]["version_id"] == first.id
+
+    loop.start_worker()  # the claim goes stale, the sweep finds the round due, a retry runs
+    retried = _wait_for(lambda: _ready(project, 3), what="the retried round")
+    in_flight.refresh_from_db()
+    assert in_flight.status == ModelVersion.Status.FAILED
+    assert retried.trained_on == 20
+    assert rounds.serving_version(project.id) == retried
