@@ -218,3 +218,33 @@ def children(pid: int) -> list[int]:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+@contextlib.contextmanager
+def worker(env: dict, concurrency: int = 2, beat: bool = True, log: Path | None = None):
+    """Run a Celery worker (with its beat, as `hitl run` does) for the app; yield the process."""
+    command = [
+        PYTHON,
+        "-m",
+        "celery",
+        "-A",
+        "hitl",
+        "worker",
+        "--loglevel=INFO",
+        f"--concurrency={concurrency}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if beat:
+        command += ["--beat", "--schedule", str(Path(env["HITL_VAR_DIR"]) / "beat-schedule")]
+    output = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(3)  # the worker connects; messages sent meanwhile wait in the broker
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -141,6 +141,8 @@ HITL_TRAINING_STALE_SECONDS = env_int("HITL_TRAINING_STALE_SECONDS", 15 * 60)
 # How often the worker's beat looks in PostgreSQL for rounds that are due (the broker may have
 # been down when the annotations that made them due were committed).
 HITL_SWEEP_SECONDS = env_int("HITL_SWEEP_SECONDS", 15)
+# Ask a worker for a round right after an annotation commits (else only the sweep starts it).
+HITL_KICK_ROUNDS = env_bool("HITL_KICK_ROUNDS", True)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

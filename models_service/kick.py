@@ -10,6 +10,8 @@ import logging
 import threading
 import time
 
+from django.conf import settings
+
 log = logging.getLogger(__name__)
 MIN_INTERVAL_S = 1.0
 _last_kick: dict[int, float] = {}
@@ -17,7 +19,10 @@ _lock = threading.Lock()
 
 
 def kick(project_id: int) -> bool:
-    """Ask a worker to check the project; False when a kick went out less than a second ago."""
+    """Ask a worker to check the project; False when a kick went out less than a second ago
+    (or kicks are off: HITL_KICK_ROUNDS, which the tests turn on only where they test it)."""
+    if not settings.HITL_KICK_ROUNDS:
+        return False
     now = time.monotonic()
     with _lock:
         if now - _last_kick.get(project_id, -MIN_INTERVAL_S) < MIN_INTERVAL_S:

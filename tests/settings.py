@@ -9,6 +9,11 @@ import os
 os.environ.setdefault("HITL_SECRET_KEY", "test-only-secret-key")
 # A broker folder of this run's own, inherited by the worker processes the tests start.
 os.environ.setdefault("HITL_BROKER_DIR", f"var/test-broker-{os.getpid()}")
+# Model files of this run's own, away from a developer's real projects.
+os.environ.setdefault("HITL_MODEL_DIR", f"var/test-models-{os.getpid()}")
+# Annotations do not kick rounds here: a worker shared by the suite would otherwise train the
+# projects of unrelated tests. The tests of the loop turn kicks on (tests/models_service).
+os.environ.setdefault("HITL_KICK_ROUNDS", "false")
 
 from hitl.settings import *  # noqa: E402,F403
 from hitl.settings import DATABASES, VAR_DIR  # noqa: E402

@@ -87,7 +87,7 @@ class Bundle:
         if self.multi_label:
             return strategies.multilabel_uncertainty(proba)
         if self.strategy == "committee" and self.committee:
-            votes = np.stack([member.predict(X) for member in self.committee], axis=1)
+            votes = np.stack([member.predict(X) for member in self.committee], axis=0)
             return strategies.vote_entropy(votes.astype(int), len(self.classes))
         name = "margin" if self.strategy in ("diverse_margin", "committee") else self.strategy
         return strategies.scorer(name)(proba)

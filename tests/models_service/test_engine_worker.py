@@ -77,6 +77,7 @@ class Loop:
             "HITL_TRAINING_STALE_SECONDS": "4",
             "HITL_SCORE_CHUNK": "40",
             "HITL_MODEL_DIR": str(self.tmp / "models"),
+            "HITL_KICK_ROUNDS": "true",
         }
         schedule = str(self.tmp / f"beat-{self.starts}")
         self.worker = start_worker(env, log, "--beat", "--schedule", schedule)
@@ -113,6 +114,7 @@ def loop(tmp_path, settings):
     if redis_server is None:
         unavailable("needs redis-server (apt-get install redis-server) to stop and start Redis")
     settings.HITL_MODEL_DIR = tmp_path / "models"
+    settings.HITL_KICK_ROUNDS = True
     handle = Loop(tmp_path, redis_server)
     handle.start_redis()
     previous = _point_celery_at(handle.url)

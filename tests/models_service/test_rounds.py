@@ -4,6 +4,7 @@ test_engine_worker.py for the loop across processes)."""
 
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.utils import timezone
 
@@ -175,6 +176,19 @@ def test_stopping_state_is_decided_by_the_projects_rule():
     assert run_round(project.id).stopping["stop"] is True
 
 
-def test_kicks_are_coalesced_to_one_a_second_per_project():
+def test_kicks_are_coalesced_to_one_a_second_per_project(settings):
+    settings.HITL_KICK_ROUNDS = True
     sent = [kick.kick(987_654) for _ in range(20)]
     assert sent.count(True) == 1
+
+
+def test_a_committee_round_ranks_by_the_members_disagreement():
+    project, annotator = text_project(300, eval_share=0.0, strategy="committee")
+    label_next(project, annotator, 30)
+    version = run_round(project.id)
+    scores = list(Ranking.objects.filter(version=version).values_list("score", flat=True))
+    assert len(scores) == 300
+    classes = project.labels.count()
+    # vote entropy lies between 0 (all members agree) and log(members) for 5 members
+    assert min(scores) >= 0 and max(scores) <= np.log(min(5, classes)) + 1e-9
+    assert len(set(scores)) > 1

@@ -1,0 +1,196 @@
+"""Label efficiency through the platform itself: three simulated annotators label through the
+REST API at once (next, then the true label), with the project's default settings, while a real
+worker (gunicorn + Celery + beat, PostgreSQL, Redis) retrains and rescores as labels arrive.
+
+Every model version the run produced is then measured on the held-out test set: the curve is
+accuracy against labels spent (training labels plus the evaluation sample), and the table
+compares it with the pure-core simulation's figures (bench_label_efficiency.py's JSON).
+
+Run: .venv/bin/python bench/bench_platform_efficiency.py [--seeds 3] [--think 0.3]
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import (  # noqa: E402
+    add_members,
+    client,
+    create_project,
+    fresh_postgres,
+    import_jsonl,
+    make_users,
+    server,
+    server_env,
+    table,
+    worker,
+)
+from datasets import split  # noqa: E402
+
+from models_service.ml import engine  # noqa: E402,F401  (the artifacts unpickle into it)
+
+ANNOTATORS = 3
+
+
+def annotate(api, project_id, budget_left, lock, think, stop):
+    while not stop.is_set():
+        with lock:
+            if budget_left[0] <= 0:
+                return
+            budget_left[0] -= 1
+        response = api.get(f"/api/v1/projects/{project_id}/next/")
+        if response.status_code == 204:
+            return
+        item = response.json()
+        answer = api.post(
+            f"/api/v1/items/{item['id']}/annotations/", json={"labels": [item["data"]["truth"]]}
+        )
+        answer.raise_for_status()
+        time.sleep(think)
+
+
+def versions(database_url, project_id):
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT number, trained_on, eval_size, status FROM models_service_modelversion "
+            "WHERE project_id = %s ORDER BY number",
+            [project_id],
+        ).fetchall()
+
+
+def run_one(base, tokens, database_url, model_dir, data, seed, budget, think):
+    admin = client(base, tokens["admin"])
+    project_id = create_project(admin, f"{data.name}-{seed}", labels=data.classes)
+    add_members(admin, project_id, [f"sim{n}" for n in range(ANNOTATORS)])
+    rows = [
+        item | {"truth": data.classes[y]} for item, y in zip(data.pool, data.pool_y, strict=True)
+    ]
+    import_jsonl(admin, project_id, "\n".join(json.dumps(r) for r in rows).encode())
+    budget_left, lock, stop = [budget], threading.Lock(), threading.Event()
+    threads = [
+        threading.Thread(
+            target=annotate,
+            args=(client(base, tokens[f"sim{n}"]), project_id, budget_left, lock, think, stop),
+        )
+        for n in range(ANNOTATORS)
+    ]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    time.sleep(3)  # let the round in flight land
+    curve = []
+    for number, trained_on, eval_size, status in versions(database_url, project_id):
+        if status != "ready":
+            continue
+        bundle = joblib.load(model_dir / f"project-{project_id}" / f"v{number}.joblib")
+        predicted = bundle.proba(bundle.features(data.test)).argmax(axis=1)
+        curve.append((trained_on + eval_size, float((predicted == data.test_y).mean()), trained_on))
+    return curve, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--datasets", nargs="+", default=["digits", "texts"])
+    parser.add_argument("--budget", type=int, default=400)
+    parser.add_argument("--think", type=float, default=0.3, help="seconds an annotator reads")
+    parser.add_argument("--core", type=Path, default=Path("docs/label-efficiency-core.json"))
+    parser.add_argument("--curves", type=Path, default=Path("docs/label-efficiency-platform.json"))
+    args = parser.parse_args()
+    core = json.loads(args.core.read_text()) if args.core.exists() else {}
+    database_url = fresh_postgres("hitl_bench_efficiency")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = Path(tmp) / "models"
+        env = server_env(
+            database_url,
+            Path(tmp),
+            HITL_MODEL_DIR=str(model_dir),
+            CELERY_BROKER_URL="redis://127.0.0.1:6379/13",
+            HITL_SWEEP_SECONDS="2",
+        )
+        with server(env) as (base, _web), worker(env, log=Path(tmp) / "worker.log"):
+            tokens = make_users(env, ["admin"] + [f"sim{n}" for n in range(ANNOTATORS)])
+            for name in args.datasets:
+                for seed in range(args.seeds):
+                    data = split(name, seed)
+                    curve, elapsed = run_one(
+                        base, tokens, database_url, model_dir, data, seed, args.budget, args.think
+                    )
+                    print(
+                        f"{name} seed {seed}: {len(curve)} versions, {elapsed:.0f}s",
+                        file=sys.stderr,
+                    )
+                    results.setdefault(name, []).append({"seed": seed, "curve": curve})
+    rows = []
+    for name, runs in results.items():
+        fulls = {r["seed"]: r["full_pool_accuracy"] for r in core.get(name, {}).get("random", [])}
+        needed = []
+        for run in runs:
+            mark = 0.95 * fulls.get(run["seed"], float("nan"))
+            needed.append(next((labels for labels, acc, _t in run["curve"] if acc >= mark), None))
+        reached = [n for n in needed if n is not None]
+        median = float(np.median(reached)) if reached and len(reached) == len(needed) else None
+
+        def core_median(strategy, name=name):
+            runs_core = core.get(name, {}).get(strategy, [])
+            values = [
+                next((n for n, acc in r["curve"] if acc >= 0.95 * r["full_pool_accuracy"]), None)
+                for r in runs_core
+            ]
+            return float(np.median(values)) if values and None not in values else None
+
+        random_core, default_core = core_median("random"), core_median("diverse_margin")
+        first_drop = [
+            min(acc for _l, acc, _t in r["curve"][:2]) - r["curve"][0][1]
+            for r in runs
+            if r["curve"]
+        ]
+        rows.append(
+            [
+                name,
+                len(runs),
+                f"{median:.0f}" if median else f">{args.budget}",
+                f"{random_core:.0f}" if random_core else "?",
+                f"{median / random_core:.2f}" if median and random_core else "?",
+                f"{default_core:.0f}" if default_core else "?",
+                f"{median / default_core:.2f}" if median and default_core else "?",
+                f"{np.mean([r['curve'][0][1] for r in runs if r['curve']]):.3f}",
+                f"{min(first_drop):+.3f}" if first_drop else "?",
+            ]
+        )
+    table(
+        f"Label efficiency through the platform ({ANNOTATORS} annotators at once, defaults, "
+        f"{args.think}s reading time)",
+        [
+            "data set",
+            "seeds",
+            "labels to 95% (median)",
+            "random, core",
+            "ratio (target <= 0.5)",
+            "default, core one-at-a-time",
+            "ratio (target <= 1.25)",
+            "first model acc.",
+            "worst change after first batch",
+        ],
+        rows,
+    )
+    args.curves.parent.mkdir(parents=True, exist_ok=True)
+    args.curves.write_text(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
