@@ -1,0 +1,219 @@
+"""One full model round at scale: train on 5,000 labels, score the whole pool, write the
+ranking, switch the queue; for pools of 100,000 and 1,000,000 short texts on PostgreSQL, with
+one and then two worker processes. While the second round is written, one annotator draws
+and answers items without pause, to show the queue stays fast and never empty.
+
+Run: .venv/bin/python bench/bench_round_scale.py [--sizes 100000 1000000]
+"""
+
+import argparse
+import json
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+from common import (
+    add_members,
+    client,
+    create_project,
+    fresh_postgres,
+    import_jsonl,
+    make_users,
+    ms,
+    percentile,
+    server,
+    server_env,
+    table,
+    worker,
+)
+
+CLASSES = ["audio", "graphics", "science", "mail"]
+TOPIC_WORDS = {
+    "audio": "sound music audio player volume codec mixer synth",
+    "graphics": "image pixel render colour shader vector bitmap font",
+    "science": "physics chemistry model simulation data matrix numeric theory",
+    "mail": "mail message inbox smtp spam folder header attachment",
+}
+COMMON = "tool library program package user file system support free small fast".split()
+
+
+def pool_jsonl(n: int, seed: int = 3) -> bytes:
+    """n short texts (8-16 words), each mostly words of its class, some shared words."""
+    rng = random.Random(seed)
+    topic = {c: words.split() for c, words in TOPIC_WORDS.items()}
+    lines = []
+    for i in range(n):
+        label = CLASSES[i % len(CLASSES)]
+        words = [
+            rng.choice(topic[label]) if rng.random() < 0.35 else rng.choice(COMMON)
+            for _ in range(rng.randint(8, 16))
+        ]
+        lines.append(json.dumps({"text": " ".join(words) + f" #{i}", "truth": label}))
+    return "\n".join(lines).encode()
+
+
+def label_directly(database_url: str, project: int, user_id: int, count: int) -> None:
+    """Give `count` random items one annotation each with their true label, in bulk SQL."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO annotation_annotation (item_id, annotator_id, lead_time_ms, skipped, "
+            "ambiguous, needs_expert, comment, prediction_shown, created_at, updated_at) "
+            "SELECT id, %s, 1000, false, false, false, '', false, now(), now() "
+            "FROM annotation_item WHERE project_id = %s ORDER BY random_key LIMIT %s",
+            (user_id, project, count),
+        )
+        conn.execute(
+            "INSERT INTO annotation_annotation_labels (annotation_id, label_id) "
+            "SELECT a.id, l.id FROM annotation_annotation a "
+            "JOIN annotation_item i ON i.id = a.item_id "
+            "JOIN annotation_label l ON l.project_id = i.project_id AND l.name = i.data->>'truth' "
+            "WHERE i.project_id = %s",
+            (project,),
+        )
+        conn.execute(
+            "UPDATE annotation_item SET annotation_count = 1, status = 'done' WHERE id IN "
+            "(SELECT item_id FROM annotation_annotation)"
+        )
+        conn.execute("ANALYZE")
+
+
+def version_row(database_url: str, project: int, number: int):
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            "SELECT status, timings, items_scored, chunks_total, trained_on, metrics, cv_metrics "
+            "FROM models_service_modelversion WHERE project_id = %s AND number = %s",
+            (project, number),
+        ).fetchone()
+
+
+def run_round(admin: httpx.Client, database_url: str, project: int, number: int) -> dict:
+    started = time.perf_counter()
+    admin.post(f"/api/v1/projects/{project}/train/").raise_for_status()
+    while True:
+        row = version_row(database_url, project, number)
+        if row and row[0] in ("ready", "failed"):
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    status, timings, scored, chunks, trained_on, metrics, cv = row
+    return {
+        "status": status,
+        "seconds": elapsed,
+        "train_s": timings.get("train_total_s"),
+        "scored": scored,
+        "chunks": chunks,
+        "trained_on": trained_on,
+        "cv_accuracy": cv.get("accuracy"),
+    }
+
+
+def annotate_during(base, token, project, running, latencies, empties):
+    api = client(base, token)
+    while running.is_set():
+        started = time.perf_counter()
+        response = api.get(f"/api/v1/projects/{project}/next/")
+        latencies.append(time.perf_counter() - started)
+        if response.status_code == 204:
+            empties.append(1)
+            continue
+        item = response.json()
+        api.post(
+            f"/api/v1/items/{item['id']}/annotations/", json={"labels": [item["data"]["truth"]]}
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--labels", type=int, default=5_000)
+    args = parser.parse_args()
+    rows, queue_rows = [], []
+    for size in args.sizes:
+        database_url = fresh_postgres("hitl_bench_rounds")
+        with tempfile.TemporaryDirectory() as tmp:
+            env = server_env(
+                database_url,
+                Path(tmp),
+                HITL_MODEL_DIR=str(Path(tmp) / "models"),
+                CELERY_BROKER_URL="redis://127.0.0.1:6379/12",
+                HITL_KICK_ROUNDS="false",  # rounds start when the bench asks for them
+            )
+            with server(env, workers=2, threads=4) as (base, _web):
+                tokens = make_users(env, ["admin", "ann"])
+                admin = client(base, tokens["admin"])
+                project = create_project(admin, f"scale-{size}", labels=CLASSES, eval_share=0.0)
+                add_members(admin, project, ["ann"])
+                import_jsonl(admin, project, pool_jsonl(size))
+                with psycopg.connect(database_url) as conn:
+                    (admin_id,) = conn.execute(
+                        "SELECT id FROM auth_user WHERE username = 'admin'"
+                    ).fetchone()
+                label_directly(database_url, project, admin_id, args.labels)
+                for number, concurrency in ((1, 1), (2, 2)):
+                    log = Path(tmp) / f"worker-{concurrency}.log"
+                    with worker(env, concurrency=concurrency, beat=False, log=log):
+                        latencies, empties, running = [], [], threading.Event()
+                        running.set()
+                        probe = threading.Thread(
+                            target=annotate_during,
+                            args=(base, tokens["ann"], project, running, latencies, empties),
+                        )
+                        if number == 2:
+                            probe.start()
+                        result = run_round(admin, database_url, project, number)
+                        running.clear()
+                        if number == 2:
+                            probe.join()
+                    rows.append(
+                        [
+                            f"{size:,}",
+                            concurrency,
+                            result["status"],
+                            result["trained_on"],
+                            result["train_s"],
+                            f"{result['seconds']:.1f}",
+                            f"{result['scored']:,}",
+                            result["chunks"],
+                            f"{result['scored'] / result['seconds']:,.0f}",
+                            f"{result['cv_accuracy']}",
+                        ]
+                    )
+                    if number == 2:
+                        queue_rows.append(
+                            [
+                                f"{size:,}",
+                                len(latencies),
+                                ms(percentile(latencies, 50)),
+                                ms(percentile(latencies, 99)),
+                                len(empties),
+                            ]
+                        )
+    table(
+        "One full round: train, score the pool, write the ranking, switch (PostgreSQL)",
+        [
+            "pool",
+            "worker processes",
+            "status",
+            "trained on",
+            "train s",
+            "round s (request to serving)",
+            "items scored",
+            "chunks",
+            "items/s",
+            "cv accuracy",
+        ],
+        rows,
+    )
+    table(
+        "One annotator (next + submit, no pause) while the second round is written",
+        ["pool", "next calls", "next p50 ms", "next p99 ms", "empty answers"],
+        queue_rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
