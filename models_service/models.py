@@ -93,7 +93,6 @@ class Trainer(models.Model):
     requested = models.BooleanField(default=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim = models.CharField(max_length=36, blank=True)
-    last_kick = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"trainer of project {self.project_id}"

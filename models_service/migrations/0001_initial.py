@@ -20,7 +20,6 @@ class Migration(migrations.Migration):
                 ('requested', models.BooleanField(default=False)),
                 ('claimed_at', models.DateTimeField(blank=True, null=True)),
                 ('claim', models.CharField(blank=True, max_length=36)),
-                ('last_kick', models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
