@@ -109,6 +109,7 @@ def labels_to_reach(curve, mark):
 
 def area(curve, budget):
     """Mean accuracy over 0..budget labels, stepwise from each measured point (1.0 is best)."""
+    curve = [(n, acc) for n, acc in curve if n <= budget]
     total, previous_n, previous_acc = 0.0, curve[0][0], curve[0][1]
     for n, acc in curve[1:] + [(budget, curve[-1][1])]:
         total += previous_acc * (n - previous_n)
@@ -132,7 +133,11 @@ def main() -> None:
             full = accuracy(fit(X_pool, data.pool_y, seed), X_test, data.test_y)
             for strategy in args.strategies:
                 started = time.perf_counter()
-                curve = run(data, X_pool, X_test, strategy, seed, args.budget or BUDGETS[name])
+                # random runs to the whole pool, so that its labels-to-95% is a number, not ">"
+                budget = args.budget or BUDGETS[name]
+                if strategy == "random":
+                    budget = len(data.pool)
+                curve = run(data, X_pool, X_test, strategy, seed, budget)
                 curves.setdefault(name, {}).setdefault(strategy, []).append(
                     {"seed": seed, "full_pool_accuracy": full, "curve": curve}
                 )

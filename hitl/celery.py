@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import import_modules
+from celery.signals import import_modules, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hitl.settings")
 
@@ -24,3 +24,12 @@ def ensure_broker_folders() -> None:
 @import_modules.connect
 def _worker_starting(**_kwargs) -> None:
     ensure_broker_folders()
+
+
+@worker_process_init.connect
+def _lower_priority(**_kwargs) -> None:
+    """Pool processes yield the CPU to web requests (HITL_WORKER_NICE; 0 leaves it alone)."""
+    from django.conf import settings
+
+    if settings.HITL_WORKER_NICE and hasattr(os, "nice"):
+        os.nice(settings.HITL_WORKER_NICE)

@@ -143,6 +143,9 @@ HITL_TRAINING_STALE_SECONDS = env_int("HITL_TRAINING_STALE_SECONDS", 15 * 60)
 HITL_SWEEP_SECONDS = env_int("HITL_SWEEP_SECONDS", 15)
 # Ask a worker for a round right after an annotation commits (else only the sweep starts it).
 HITL_KICK_ROUNDS = env_bool("HITL_KICK_ROUNDS", True)
+# Worker processes run at this lower CPU priority (nice increment) so that, where web and
+# worker share cores, a scoring round never makes an annotator wait for the next item.
+HITL_WORKER_NICE = env_int("HITL_WORKER_NICE", 10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

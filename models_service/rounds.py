@@ -27,7 +27,10 @@ from models_service.models import ModelVersion, Ranking, Trainer
 ITEM, ANSWER, RANKING = Item._meta.db_table, Annotation._meta.db_table, Ranking._meta.db_table
 ANSWER_LABELS = Annotation.labels.through._meta.db_table
 STOP_SET_SIZE = 500
-DIVERSE_BATCH = 20  # served first, one per cluster of the top candidates
+ADAPT_HEAD = 2_000  # rankings re-scored by an incremental update between rounds
+POOL_SAMPLE_SIZE = 5_000  # unlabelled texts the featurizer learns its vocabulary from
+DIVERSE_BATCH = 50  # served first, one per cluster of the top candidates
+DIVERSE_CANDIDATES = 10  # ... drawn from this many times as many of the most uncertain
 
 
 def cadence(labelled: int, retrain_every: int) -> int:
@@ -99,18 +102,23 @@ def request_training(project: Project) -> None:
 # --- training ---------------------------------------------------------------------------------
 
 
-def training_data(project: Project) -> dict:
-    """Consensus targets of every labelled item, split into training and evaluation sample."""
+def training_data(project: Project, *, answered_since=None) -> dict:
+    """Consensus targets of every labelled item (or of those answered since a moment), split
+    into training and evaluation sample."""
     labels = list(project.labels.order_by("order", "id").values_list("id", "name"))
     index_of = {label_id: i for i, (label_id, _name) in enumerate(labels)}
     answers: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    recent, params = "", [project.id]
+    if answered_since is not None:
+        recent = f" AND a.item_id IN (SELECT item_id FROM {ANSWER} WHERE created_at > %s)"
+        params.append(connection.ops.adapt_datetimefield_value(answered_since))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT a.item_id, a.id, al.label_id FROM {ANSWER} a "
             f"JOIN {ITEM} i ON i.id = a.item_id "
             f"LEFT JOIN {ANSWER_LABELS} al ON al.annotation_id = a.id "
-            "WHERE i.project_id = %s AND NOT a.skipped ORDER BY a.item_id, a.id",
-            [project.id],
+            f"WHERE i.project_id = %s AND NOT a.skipped{recent} ORDER BY a.item_id, a.id",
+            params,
         )
         for item_id, answer_id, label_id in cursor.fetchall():
             chosen = answers[item_id][answer_id]
@@ -167,6 +175,7 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
         )
         Trainer.objects.filter(project_id=project_id).update(requested=False)
         started = time.perf_counter()
+        sample = _pool_sample(project_id, vectors="features" in train_items[0])
         bundle = engine.train(
             train_items,
             train_targets,
@@ -177,12 +186,13 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
             pool_size=Item.objects.filter(project_id=project_id).count(),
             eval_items=eval_items,
             eval_targets=eval_targets,
+            unlabelled_items=sample,
             seed=number,
         )
         _save(bundle, version)
         version.metrics = bundle.metrics
         version.cv_metrics = bundle.cv_metrics
-        version.stop_set_predictions = _stop_set_predictions(bundle, project_id)
+        version.stop_set_predictions = _stop_set_predictions(bundle, sample[:STOP_SET_SIZE])
         version.timings = bundle.timings | {
             "train_total_s": round(time.perf_counter() - started, 3)
         }
@@ -231,16 +241,20 @@ def load(version: ModelVersion) -> engine.Bundle:
     return _loaded[key]
 
 
-def _stop_set_predictions(bundle: engine.Bundle, project_id: int) -> list[int]:
-    """Predictions on a fixed random sample of the pool (the stabilizing rule compares them)."""
-    rows = list(
-        Item.objects.filter(project_id=project_id)
-        .order_by("random_key")
-        .values_list("data", flat=True)[:STOP_SET_SIZE]
+def _pool_sample(project_id: int, *, vectors: bool) -> list[dict]:
+    """A fixed random sample of the pool (lowest random keys, drawn once at import): its texts
+    feed the featurizer's vocabulary, and its head is the stabilizing rule's stop set."""
+    rows = _chunk_rows(
+        project_id, None, None, vectors=vectors, order="random_key", limit=POOL_SAMPLE_SIZE
     )
-    if not rows:
+    return [data for _id, data in rows]
+
+
+def _stop_set_predictions(bundle: engine.Bundle, stop_set: list[dict]) -> list[int]:
+    """Predictions on the stop set, for the stabilizing rule to compare across versions."""
+    if not stop_set:
         return []
-    _scores, predicted, _confidence = bundle.score(rows)
+    _scores, predicted, _confidence = bundle.score(stop_set)
     return np.asarray(predicted).astype(int).ravel().tolist()
 
 
@@ -265,11 +279,7 @@ def score_chunk(version_id: int, index: int, low: int, high: int) -> None:
     if version is None or version.status != ModelVersion.Status.SCORING:
         return  # finished, or abandoned by a newer round
     bundle = load(version)
-    rows = list(
-        Item.objects.filter(project_id=version.project_id, id__gte=low, id__lt=high)
-        .order_by("id")
-        .values_list("id", "data")
-    )
+    rows = _chunk_rows(version.project_id, low, high, vectors=bundle.featurizer is None)
     if rows:
         ids = [item_id for item_id, _data in rows]
         scores, predicted, confidence = bundle.score([data for _id, data in rows], seed=index)
@@ -291,6 +301,41 @@ def score_chunk(version_id: int, index: int, low: int, high: int) -> None:
             _finish(locked)
         else:
             locked.save(update_fields=["timings", "chunks_done", "items_scored"])
+
+
+def _chunk_rows(
+    project_id: int,
+    low: int | None,
+    high: int | None,
+    *,
+    vectors: bool,
+    order: str = "id",
+    limit: int | None = None,
+) -> list[tuple]:
+    """(id, data) of a project's items low <= id < high, with data cut to what the model reads:
+    the text, or the client's feature vector (decoding whole JSON documents cost more than
+    scoring them)."""
+    field = "features" if vectors else "text"
+    if connection.vendor == "postgresql":
+        extract = "i.data -> 'features'" if vectors else "i.data ->> 'text'"
+    else:
+        extract = f"json_extract(i.data, '$.{field}')"  # arrays come back as JSON text
+    where, params = ["i.project_id = %s"], [project_id]
+    if low is not None:
+        where.append("i.id >= %s AND i.id < %s")
+        params += [low, high]
+    sql = f"SELECT i.id, {extract} FROM {ITEM} i WHERE {' AND '.join(where)} ORDER BY i.{order}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    if vectors:
+        fetched = [
+            (item_id, orjson.loads(value) if isinstance(value, str) else value)
+            for item_id, value in fetched
+        ]
+    return [(item_id, {field: value}) for item_id, value in fetched]
 
 
 def _names(bundle: engine.Bundle, predicted) -> list[bytes]:
@@ -358,20 +403,81 @@ def prune_rankings(project_id: int, keep_version_id: int) -> int:
 
 
 def _diversify_top(version: ModelVersion, bundle: engine.Bundle) -> None:
-    """Re-score the top candidates so that the first DIVERSE_BATCH served are one per cluster:
-    parallel annotators then do not all get near-duplicates of the same uncertain item."""
+    """Re-score the top candidates so that the first DIVERSE_BATCH served are one per cluster
+    of the DIVERSE_BATCH * DIVERSE_CANDIDATES most uncertain: annotators working in parallel
+    do not all get near-duplicates, and an early batch does not all come from one corner of
+    the pool (the cold-start trap: pure uncertainty order made a first batch of 100 texts worth
+    less than a random one, a wide candidate set made it worth more; docs/benchmarks.md)."""
     top = list(
         Ranking.objects.filter(version=version, item__status=Item.Status.OPEN, item__in_eval=False)
         .order_by("-score")
-        .values_list("id", "score", "item__data")[: DIVERSE_BATCH * 5]
+        .values_list("id", "score", "item__data")[: DIVERSE_BATCH * DIVERSE_CANDIDATES]
     )
     if len(top) <= 1:
         return
     scores = np.asarray([score for _id, score, _data in top])
     order = engine.diverse_order(bundle, [data for *_rest, data in top], scores, DIVERSE_BATCH)
     ceiling = float(scores.max())
-    for rank, position in enumerate(order):
-        Ranking.objects.filter(id=top[position][0]).update(score=ceiling + len(order) - rank)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {RANKING} SET score = %s WHERE id = %s",
+            [
+                (ceiling + len(order) - rank, top[position][0])
+                for rank, position in enumerate(order)
+            ],
+        )
+
+
+# --- between rounds: incremental updates -------------------------------------------------------
+
+
+def adapt(project_id: int) -> int:
+    """Between full rounds, fit the serving model further on the labels that came since it was
+    trained (estimators with partial_fit: SGD, complement NB) and re-score the head of its
+    queue, so that the next items served reflect answers given seconds ago. Returns how many
+    rankings were re-scored (0: nothing to do, a round holds the claim, or no partial_fit).
+
+    Always starts again from the version's stored model with every label since, so any worker
+    can do it and repeating it changes nothing."""
+    version = serving_version(project_id)
+    if version is None or not engine.can_adapt(version.model):
+        return 0
+    token = claim(project_id)
+    if token is None:
+        return 0  # a round is in flight: its version will know these labels
+    try:
+        project = Project.objects.get(id=project_id)
+        data = training_data(project, answered_since=version.created_at)
+        _ids, items, targets = data["train"]
+        bundle = joblib.load(artifact_path(version))  # a fresh copy: the cache stays pristine
+        if not engine.adapt(bundle, items, targets):
+            return 0
+        head = list(
+            Ranking.objects.filter(
+                version=version, item__status=Item.Status.OPEN, item__in_eval=False
+            )
+            .order_by("-score")
+            .values_list("id", "item__data")[:ADAPT_HEAD]
+        )
+        if not head:
+            return 0
+        scores, predicted, confidence = bundle.score([data for _id, data in head])
+        names = _names(bundle, predicted)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {RANKING} SET score = %s, predicted = %s, confidence = %s WHERE id = %s",
+                [
+                    (score, name.decode(), conf, ranking_id)
+                    for (ranking_id, _data), score, name, conf in zip(
+                        head, scores.tolist(), names, confidence.tolist(), strict=True
+                    )
+                ],
+            )
+            if version.strategy == "diverse_margin":
+                _diversify_top(version, bundle)
+        return len(head)
+    finally:
+        release(project_id, token)
 
 
 def rule_for(spec: dict):

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 def train_project(project_id: int) -> int | None:
     started = rounds.start_round(project_id)
     if started is None:
+        rounds.adapt(project_id)  # no round due: let the serving model learn the newest labels
         return None
     version, chunks = started
     if chunks:

@@ -24,7 +24,8 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     def labels(project, create, extracted, **kwargs):
         names = extracted if extracted is not None else ["pos", "neg"]
         for order, name in enumerate(names):
-            Label.objects.create(project=project, name=name, shortcut=str(order + 1), order=order)
+            shortcut = str(order + 1) if order < 9 else ""  # keys 1-9, as the API gives them
+            Label.objects.create(project=project, name=name, shortcut=shortcut, order=order)
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):

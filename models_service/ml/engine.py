@@ -22,6 +22,7 @@ from models_service.ml import features, strategies
 from models_service.ml.estimators import make_estimator
 
 COMMITTEE_SIZE = 5
+ADAPTABLE = {"sgd", "complement_nb"}  # estimators with partial_fit
 LARGE_POOL = 200_000  # above this, hash words instead of fitting word and character n-grams
 
 
@@ -109,13 +110,16 @@ def train(
     pool_size: int,
     eval_items: Sequence[dict] = (),
     eval_targets: list = (),
+    unlabelled_items: Sequence[dict] = (),
     seed: int = 0,
 ) -> Bundle:
-    """Fit featurizer and model on the training labels; measure on the evaluation sample
-    (unbiased) and by cross-validation on the training labels (biased, reported apart)."""
+    """Fit the featurizer on the training items and a sample of the pool, the model on the
+    training labels; measure on the evaluation sample (unbiased) and by cross-validation on
+    the training labels (biased, reported apart)."""
     started = time.perf_counter()
     featurizer_name = "hashing" if pool_size > LARGE_POOL else "tfidf"
-    featurizer, X = features.fit_transform(featurizer_name, train_items)
+    featurizer = features.fit(featurizer_name, train_items, unlabelled_items)
+    X = features.transform(featurizer, train_items)
     y = np.asarray(train_targets)
     featurized = time.perf_counter()
     model = make_estimator(model_name, multi_label=multi_label, seed=seed).fit(X, y)
@@ -209,6 +213,32 @@ def _cross_validated(model_name, X, y, classes, multi_label, seed) -> dict:
     full = np.zeros((len(y), len(classes)))
     full[:, np.unique(y).astype(int)] = proba
     return _metrics(y, full, classes, False) | {"note": "cross-validated on training labels"}
+
+
+def can_adapt(model_name: str) -> bool:
+    """Whether a project's estimator learns incrementally (partial_fit) between rounds."""
+    return model_name in ADAPTABLE
+
+
+def adapt(bundle: Bundle, items: Sequence[dict], targets: list) -> int:
+    """Fit the bundle's model further on new labelled items (one partial_fit pass); return how
+    many it learned from. Classes the model has never seen wait for the next full round, and
+    the committee (if any) is left as it is."""
+    model = bundle.model
+    if not items or not hasattr(model, "partial_fit"):
+        return 0
+    y = np.asarray(targets)
+    if bundle.multi_label:
+        if not all(hasattr(member, "partial_fit") for member in model.estimators_):
+            return 0  # a label never seen yes and no is a constant: it waits for the round
+        keep = np.ones(len(y), dtype=bool)
+    else:
+        keep = np.isin(y, model.classes_)
+    if not keep.any():
+        return 0
+    X = bundle.features([item for item, kept in zip(items, keep, strict=True) if kept])
+    model.partial_fit(X, y[keep])
+    return int(keep.sum())
 
 
 def diverse_order(bundle: Bundle, items: Sequence[dict], scores: np.ndarray, k: int) -> np.ndarray:

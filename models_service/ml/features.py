@@ -50,7 +50,7 @@ FEATURIZERS: dict[str, Callable] = {"tfidf": tfidf, "hashing": hashing}
 
 
 def texts_of(items: Sequence[dict]) -> list[str]:
-    return [str(item.get("text", "")) for item in items]
+    return ["" if item.get("text") is None else str(item["text"]) for item in items]
 
 
 def vectors_of(items: Sequence[dict]) -> np.ndarray | None:
@@ -74,6 +74,17 @@ def fit_transform(name: str, items: Sequence[dict]):
         return None, vectors
     featurizer = FEATURIZERS[name]()
     return featurizer, featurizer.fit_transform(texts_of(items))
+
+
+def fit(name: str, items: Sequence[dict], unlabelled: Sequence[dict] = ()):
+    """Fit the named featurizer on labelled and unlabelled items' texts (vocabulary and
+    document frequencies need no labels, so a sample of the pool makes them far better than
+    the few labelled texts alone); None when the labelled items bring their own vectors."""
+    if vectors_of(items) is not None:
+        return None
+    featurizer = FEATURIZERS[name]()
+    featurizer.fit(texts_of(items) + texts_of(unlabelled))
+    return featurizer
 
 
 def transform(featurizer, items: Sequence[dict]):

@@ -2,16 +2,18 @@
 sample, the claim and the stopping rule. The worker runs the same functions (see
 test_engine_worker.py for the loop across processes)."""
 
+import json
 from datetime import timedelta
 
 import numpy as np
 import pytest
 from django.utils import timezone
 
-from annotation import services
+from annotation import imports, services
 from annotation.models import Item
 from models_service import kick, rounds
 from models_service.models import ModelVersion, Ranking, Trainer
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.models_service.helpers import label_next, run_round, text_project
 
 pytestmark = pytest.mark.django_db
@@ -192,3 +194,54 @@ def test_a_committee_round_ranks_by_the_members_disagreement():
     # vote entropy lies between 0 (all members agree) and log(members) for 5 members
     assert min(scores) >= 0 and max(scores) <= np.log(min(5, classes)) + 1e-9
     assert len(set(scores)) > 1
+
+
+def test_between_rounds_an_sgd_model_learns_new_labels_and_reorders_its_queue():
+    project, annotator = text_project(300, eval_share=0.0, model="sgd", retrain_every=30)
+    label_next(project, annotator, 30)
+    version = run_round(project.id)
+    before = dict(Ranking.objects.filter(version=version).values_list("item_id", "score"))
+    label_next(project, annotator, 8)  # fewer than the cadence: no round is due
+    assert run_round(project.id) is None
+    rescored = rounds.adapt(project.id)
+    after = dict(Ranking.objects.filter(version=version).values_list("item_id", "score"))
+    assert rescored > 0
+    assert sum(before[i] != after[i] for i in after) >= rescored // 2
+    assert rounds.serving_version(project.id) == version  # still the same version serving
+    assert Trainer.objects.get(project=project).claim == ""  # the claim is released
+
+
+def test_between_rounds_a_model_without_partial_fit_is_left_alone():
+    project, annotator = text_project(300, eval_share=0.0, retrain_every=30)
+    label_next(project, annotator, 30)
+    version = run_round(project.id)
+    before = set(Ranking.objects.filter(version=version).values_list("item_id", "score"))
+    label_next(project, annotator, 8)
+    assert rounds.adapt(project.id) == 0
+    assert set(Ranking.objects.filter(version=version).values_list("item_id", "score")) == before
+
+
+def test_items_with_client_feature_vectors_are_trained_and_scored_on_those_vectors():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    project = ProjectFactory(labels=[str(d) for d in range(10)], eval_share=0.0)
+    rows = [
+        {"text": f"image {i}", "features": (digits.data[i] / 16).round(3).tolist(), "label": str(y)}
+        for i, y in enumerate(digits.target[:400])
+    ]
+    imports.import_items(
+        project=project, raw="\n".join(json.dumps(r) for r in rows).encode(), file_format="jsonl"
+    )
+    annotator = UserFactory()
+    MembershipFactory(project=project, user=annotator, role="annotator")
+    label_next(project, annotator, 60)
+    version = run_round(project.id)
+    assert version.status == ModelVersion.Status.READY
+    assert rounds.load(version).featurizer is None  # the vectors, not the texts "image 12"
+    assert version.items_scored == 400
+    assert len(version.stop_set_predictions) == 400
+    # Scored on pixels, the model is right about most of what it has not seen.
+    unseen = Ranking.objects.filter(version=version, item__status=Item.Status.OPEN)
+    right = sum(r.predicted == [r.item.data["label"]] for r in unseen.select_related("item"))
+    assert right / unseen.count() > 0.7
