@@ -154,11 +154,8 @@ def main() -> None:
             return float(np.median(values)) if values and None not in values else None
 
         random_core, default_core = core_median("random"), core_median("diverse_margin")
-        first_drop = [
-            min(acc for _l, acc, _t in r["curve"][:2]) - r["curve"][0][1]
-            for r in runs
-            if r["curve"]
-        ]
+        # the second version is the first trained on labels the first model chose
+        first_drop = [r["curve"][1][1] - r["curve"][0][1] for r in runs if len(r["curve"]) > 1]
         rows.append(
             [
                 name,

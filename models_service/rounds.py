@@ -21,7 +21,7 @@ from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from annotation.models import Annotation, Item, Project
-from models_service.ml import engine, stopping
+from models_service.ml import engine, features, stopping
 from models_service.models import ModelVersion, Ranking, Trainer
 
 ITEM, ANSWER, RANKING = Item._meta.db_table, Annotation._meta.db_table, Ranking._meta.db_table
@@ -175,7 +175,12 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
         )
         Trainer.objects.filter(project_id=project_id).update(requested=False)
         started = time.perf_counter()
-        sample = _pool_sample(project_id, vectors="features" in train_items[0])
+        vectors = features.vectors_of(train_items) is not None
+        sample_ids, sample = _pool_sample(project_id, vectors=vectors)
+        pool_size = Item.objects.filter(project_id=project_id).count()
+        featurizer = (
+            None if vectors else _pool_featurizer(project_id, pool_size, sample_ids, sample)
+        )
         bundle = engine.train(
             train_items,
             train_targets,
@@ -183,10 +188,10 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
             multi_label=project.is_multi_label,
             model_name=project.model,
             strategy=project.strategy,
-            pool_size=Item.objects.filter(project_id=project_id).count(),
+            pool_size=pool_size,
             eval_items=eval_items,
             eval_targets=eval_targets,
-            unlabelled_items=sample,
+            featurizer=featurizer,
             seed=number,
         )
         _save(bundle, version)
@@ -241,13 +246,29 @@ def load(version: ModelVersion) -> engine.Bundle:
     return _loaded[key]
 
 
-def _pool_sample(project_id: int, *, vectors: bool) -> list[dict]:
+def _pool_sample(project_id: int, *, vectors: bool) -> tuple[list[int], list[dict]]:
     """A fixed random sample of the pool (lowest random keys, drawn once at import): its texts
-    feed the featurizer's vocabulary, and its head is the stabilizing rule's stop set."""
+    give the featurizer its vocabulary, and its head is the stabilizing rule's stop set."""
     rows = _chunk_rows(
         project_id, None, None, vectors=vectors, order="random_key", limit=POOL_SAMPLE_SIZE
     )
-    return [data for _id, data in rows]
+    return [item_id for item_id, _data in rows], [data for _id, data in rows]
+
+
+_featurizers: dict[tuple, object] = {}
+
+
+def _pool_featurizer(project_id: int, pool_size: int, sample_ids: list[int], sample: list[dict]):
+    """The featurizer fitted on the project's pool sample, kept in this worker while the sample
+    stays the same: refitting it every round gave the same vocabulary and cost a small
+    project's round a second (texts the sample lacks still count, as unknown words)."""
+    name = engine.featurizer_for(pool_size)
+    key = (project_id, name, hash(tuple(sample_ids)))
+    if key not in _featurizers:
+        if len(_featurizers) >= 8:
+            _featurizers.clear()
+        _featurizers[key] = features.fit(name, sample)
+    return _featurizers[key]
 
 
 def _stop_set_predictions(bundle: engine.Bundle, stop_set: list[dict]) -> list[int]:

@@ -40,7 +40,16 @@ def start_worker(env: dict, log: Path, *extra: str) -> subprocess.Popen:
         *extra,
     ]
     with log.open("a") as output:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        # Its own process group: killing the group also kills an embedded beat (--beat forks
+        # it), which would otherwise live on as an orphan.
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 @pytest.fixture(scope="session")

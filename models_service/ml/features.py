@@ -76,14 +76,13 @@ def fit_transform(name: str, items: Sequence[dict]):
     return featurizer, featurizer.fit_transform(texts_of(items))
 
 
-def fit(name: str, items: Sequence[dict], unlabelled: Sequence[dict] = ()):
-    """Fit the named featurizer on labelled and unlabelled items' texts (vocabulary and
-    document frequencies need no labels, so a sample of the pool makes them far better than
-    the few labelled texts alone); None when the labelled items bring their own vectors."""
+def fit(name: str, items: Sequence[dict]):
+    """Fit the named featurizer on the items' texts (no labels needed: the platform fits it on
+    a sample of the whole pool); None when the items bring their own vectors."""
     if vectors_of(items) is not None:
         return None
     featurizer = FEATURIZERS[name]()
-    featurizer.fit(texts_of(items) + texts_of(unlabelled))
+    featurizer.fit(texts_of(items))
     return featurizer
 
 

@@ -6,6 +6,7 @@ worker without disturbing the rest of the suite.
 """
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -85,7 +86,7 @@ class Loop:
         self.log = log
 
     def kill_worker(self) -> None:
-        self.worker.send_signal(signal.SIGKILL)
+        os.killpg(self.worker.pid, signal.SIGKILL)  # the worker and its beat, no clean-up
         self.worker.wait(timeout=10)
 
     def stop(self) -> None:
@@ -249,3 +250,35 @@ def test_a_worker_killed_mid_round_leaves_the_previous_version_serving_and_a_ret
     assert in_flight.status == ModelVersion.Status.FAILED
     assert retried.trained_on == 20
     assert rounds.serving_version(project.id) == retried
+
+
+def test_multi_label_labels_through_the_api_train_a_version_that_predicts_label_sets(loop):
+    rows = texts(300)
+    for row in rows:  # a second, independent label: texts over 200 characters are "long"
+        row["tags"] = [row["label"]] + (["long"] if len(row["text"]) > 200 else [])
+    names = sorted({row["label"] for row in rows}) + ["long"]
+    project = ProjectFactory(
+        labels=names, task_type="multi_label", eval_share=0.0, retrain_every=20
+    )
+    admin = UserFactory(username=f"admin-{project.id}")
+    MembershipFactory(project=project, user=admin, role=Membership.Role.ADMIN)
+    client = APIClient()
+    client.force_authenticate(admin)
+    body = "\n".join(json.dumps(row) for row in rows)
+    imported = client.post(
+        f"/api/v1/projects/{project.id}/items/import/", body, content_type="application/x-ndjson"
+    )
+    assert imported.status_code == 201, imported.content
+    for _ in range(20):
+        item = client.get(f"/api/v1/projects/{project.id}/next/").json()
+        answer = client.post(
+            f"/api/v1/items/{item['id']}/annotations/",
+            {"labels": item["data"]["tags"]},
+            format="json",
+        )
+        assert answer.status_code == 201, answer.content
+    version = _wait_for(lambda: _ready(project, 1), what="the multi-label version")
+    assert version.trained_on == 20 and version.items_scored == 300
+    served = client.get(f"/api/v1/projects/{project.id}/next/").json()
+    assert set(served["prediction"]["labels"]) <= set(names)
+    assert 0.5 <= served["prediction"]["confidence"] <= 1.0
