@@ -155,7 +155,7 @@ def main() -> None:
                     f"scale-{size}",
                     labels=CLASSES,
                     eval_share=0.0,
-                    retrain_every=1_000_000,
+                    retrain_every=100_000,
                 )
                 add_members(admin, project, ["ann"])
                 import_jsonl(admin, project, pool_jsonl(size))
@@ -173,14 +173,13 @@ def main() -> None:
                             target=annotate_during,
                             args=(base, tokens["ann"], project, running, latencies, empties),
                         )
-                        if number == 2:
-                            probe.start()
+                        probe.start()
+                        if number == 1:
                             time.sleep(IDLE_PROBE_S)  # the same load with no round running
-                            idle = len(latencies), len(empties)
+                        idle = len(latencies), len(empties)
                         result = run_round(admin, database_url, project, number)
                         running.clear()
-                        if number == 2:
-                            probe.join()
+                        probe.join()
                     rows.append(
                         [
                             f"{size:,}",
@@ -196,21 +195,25 @@ def main() -> None:
                             f"{result['cv_accuracy']}",
                         ]
                     )
-                    if number == 2:
-                        for phase, calls, empty in (
-                            ("no round", latencies[: idle[0]], empties[: idle[1]]),
-                            ("round in flight", latencies[idle[0] :], empties[idle[1] :]),
-                        ):
-                            queue_rows.append(
-                                [
-                                    f"{size:,}",
-                                    phase,
-                                    len(calls),
-                                    ms(percentile(calls, 50)),
-                                    ms(percentile(calls, 99)),
-                                    len(empty),
-                                ]
-                            )
+                    phases = [
+                        ("no round", latencies[: idle[0]], empties[: idle[1]]),
+                        (
+                            f"round, {concurrency} worker process(es)",
+                            latencies[idle[0] :],
+                            empties[idle[1] :],
+                        ),
+                    ]
+                    for phase, calls, empty in phases[1:] if number > 1 else phases:
+                        queue_rows.append(
+                            [
+                                f"{size:,}",
+                                phase,
+                                len(calls),
+                                ms(percentile(calls, 50)),
+                                ms(percentile(calls, 99)),
+                                len(empty),
+                            ]
+                        )
     table(
         "One full round: train, score the pool, write the ranking, switch (PostgreSQL)",
         [
@@ -229,8 +232,8 @@ def main() -> None:
         rows,
     )
     table(
-        "One annotator (next + submit, no pause): first with the worker idle, then while the "
-        "second round is written",
+        "One annotator (next + submit, no pause): with the worker idle, then while each round "
+        "is written",
         ["pool", "while", "next calls", "next p50 ms", "next p99 ms", "empty answers"],
         queue_rows,
     )
