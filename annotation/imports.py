@@ -15,6 +15,7 @@ from django.utils import timezone
 from annotation.errors import Conflict, ImportRejected
 from annotation.models import ImportJob, Item, Project
 from annotation.parsing import ParsedRow, RowReader, parse_upload
+from models_service.kick import kick
 
 _LOOKUP_CHUNK = 5_000
 
@@ -30,6 +31,8 @@ def import_items(*, project: Project, raw: bytes, file_format: str) -> int:
     with _taken_ids_reported(project, inserted), transaction.atomic():
         _insert(project, _remembering(reader, inserted))
         reader.raise_if_invalid()
+        # a worker chooses the diverse seeds of a new pool (the sweep does, if this is lost)
+        transaction.on_commit(lambda: kick(project.id))
     return len(inserted)
 
 

@@ -11,10 +11,11 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from annotation.models import Annotation, Item, Lease
-from models_service.models import ModelVersion, Ranking
+from models_service.models import ModelVersion, Ranking, Seed
 
 ITEM, LEASE, ANSWER = Item._meta.db_table, Lease._meta.db_table, Annotation._meta.db_table
 RANKING, VERSION = Ranking._meta.db_table, ModelVersion._meta.db_table
+SEED = Seed._meta.db_table
 
 # An item the user may be served: open, not answered or held by them, with room left for one
 # more person once live leases are counted.
@@ -44,6 +45,13 @@ _FIRST_RANKED = f"""
         ORDER BY v.number DESC LIMIT 1)
       AND NOT i.in_eval AND {_SERVABLE}
     ORDER BY r.score DESC LIMIT 1
+"""
+# Before the first model: the project's diverse seeds, in their order.
+_FIRST_SEEDED = f"""
+    SELECT i.id, i.external_id, i.data, NULL, NULL, NULL
+    FROM {SEED} s JOIN {ITEM} i ON i.id = s.item_id
+    WHERE s.project_id = %(project)s AND NOT i.in_eval AND {_SERVABLE}
+    ORDER BY s.rank LIMIT 1
 """
 _MARK_EVALUATION = f"UPDATE {ITEM} SET in_eval = TRUE WHERE id = %(item)s AND NOT in_eval"
 
@@ -79,10 +87,10 @@ def next_item_for(
 ) -> Item | None:
     """Lease the next item to the user and return it, or None when nothing is left for them.
 
-    The item comes in the serving model's order, or at random when `evaluation` is asked for
-    (it then joins the evaluation sample for good), when no model serves yet, or when every
-    ranked item is taken. The returned item carries `prediction` (None for evaluation draws
-    and random serves) and `evaluation`.
+    The item comes in the serving model's order (before the first model: the project's diverse
+    seeds first), or at random when `evaluation` is asked for (it then joins the evaluation
+    sample for good), or when every ranked or seeded item is taken. The returned item carries
+    `prediction` (None for evaluation draws, seeds and random serves) and `evaluation`.
 
     PostgreSQL: the first servable row in queue order is locked with FOR UPDATE SKIP LOCKED, so
     concurrent callers take different rows without waiting. That statement's snapshot may
@@ -96,7 +104,7 @@ def next_item_for(
         if connection.features.has_select_for_update_skip_locked
         else ""
     )
-    queries = [_FIRST_SERVABLE] if evaluation else [_FIRST_RANKED, _FIRST_SERVABLE]
+    queries = [_FIRST_SERVABLE] if evaluation else [_FIRST_RANKED, _FIRST_SEEDED, _FIRST_SERVABLE]
     for _attempt in range(20):
         with transaction.atomic(), connection.cursor() as cursor:
             if connection.vendor == "postgresql":

@@ -110,3 +110,20 @@ class Trainer(models.Model):
 
     def __str__(self) -> str:
         return f"trainer of project {self.project_id}"
+
+
+class Seed(models.Model):
+    """Before a project's first model, the items to serve first: the one nearest each k-means
+    centre of a sample of the pool, so that the first model sees every corner of the pool
+    instead of what a random draw happened to bring."""
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey("annotation.Item", on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "item"], name="seed_item")]
+        indexes = [models.Index(fields=["project", "rank"], name="seed_order")]
+
+    def __str__(self) -> str:
+        return f"seed {self.rank} of project {self.project_id}: item {self.item_id}"

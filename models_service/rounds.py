@@ -17,17 +17,18 @@ import numpy as np
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from annotation.models import Annotation, Item, Project
-from models_service.ml import engine, features, stopping
-from models_service.models import ModelVersion, Ranking, Trainer
+from models_service.ml import engine, features, stopping, strategies
+from models_service.models import ModelVersion, Ranking, Seed, Trainer
 
 ITEM, ANSWER, RANKING = Item._meta.db_table, Annotation._meta.db_table, Ranking._meta.db_table
 ANSWER_LABELS = Annotation.labels.through._meta.db_table
 STOP_SET_SIZE = 500
 ADAPT_HEAD = 2_000  # rankings re-scored by an incremental update between rounds
+MAX_SEEDS = 50  # diverse items served before the first model
 POOL_SAMPLE_SIZE = 5_000  # unlabelled texts the featurizer learns its vocabulary from
 DIVERSE_BATCH = 50  # served first, one per cluster of the top candidates
 DIVERSE_CANDIDATES = 10  # ... drawn from this many times as many of the most uncertain
@@ -447,6 +448,49 @@ def _diversify_top(version: ModelVersion, bundle: engine.Bundle) -> None:
                 for rank, position in enumerate(order)
             ],
         )
+
+
+# --- before the first model: diverse seeds ----------------------------------------------------
+
+
+def seed_pool(project_id: int) -> int:
+    """Choose the items to serve before the project's first model: one nearest each k-means
+    centre of the pool sample, as many as the first model trains on (retrain_every, at most
+    MAX_SEEDS). Does nothing once seeds or a model version exist; returns how many it chose."""
+    project = Project.objects.filter(id=project_id).first()
+    if project is None or project.model_versions.exists():
+        return 0
+    if Seed.objects.filter(project_id=project_id).exists():
+        return 0
+    sample_ids, sample = _pool_sample(project_id, vectors=True)
+    if sample and features.vectors_of(sample) is not None:
+        X = features.vectors_of(sample)
+    else:
+        sample_ids, sample = _pool_sample(project_id, vectors=False)
+        if not sample:
+            return 0
+        X = features.transform(features.fit("tfidf", sample), sample)
+    count = min(project.retrain_every, MAX_SEEDS, len(sample_ids))
+    chosen = strategies.cold_start(X, count, seed=project_id)
+    Seed.objects.bulk_create(
+        [
+            Seed(project_id=project_id, item_id=sample_ids[index], rank=rank)
+            for rank, index in enumerate(chosen)
+        ],
+        ignore_conflicts=True,  # two workers seeding at once choose the same items
+    )
+    return len(chosen)
+
+
+def unseeded(project_ids: list[int]) -> list[int]:
+    """Of these projects, those with items but neither seeds nor a model version yet."""
+    return list(
+        Project.objects.filter(id__in=project_ids)
+        .filter(Exists(Item.objects.filter(project=OuterRef("pk"))))
+        .exclude(Exists(ModelVersion.objects.filter(project=OuterRef("pk"))))
+        .exclude(Exists(Seed.objects.filter(project=OuterRef("pk"))))
+        .values_list("id", flat=True)
+    )
 
 
 # --- between rounds: incremental updates -------------------------------------------------------

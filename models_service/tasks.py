@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 def train_project(project_id: int) -> int | None:
     started = rounds.start_round(project_id)
     if started is None:
+        rounds.seed_pool(project_id)  # no model yet: choose what to serve first
         rounds.adapt(project_id)  # no round due: let the serving model learn the newest labels
         return None
     version, chunks = started
@@ -44,7 +45,10 @@ def prune_rankings(project_id: int, keep_version_id: int) -> int:
 @shared_task
 def sweep() -> list[int]:
     """Start the rounds that PostgreSQL says are due (beat runs this every few seconds)."""
-    due = [p.id for p in Project.objects.all() if rounds.needs_training(p)]
+    projects = list(Project.objects.all())
+    due = [p.id for p in projects if rounds.needs_training(p)]
     for project_id in due:
         train_project.delay(project_id)
+    for project_id in rounds.unseeded([p.id for p in projects if p.id not in due]):
+        train_project.delay(project_id)  # no round due, but its seeds are still to choose
     return due

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 
 from annotation.models import Item, Membership
 from models_service import kick, rounds
-from models_service.models import ModelVersion, Ranking
+from models_service.models import ModelVersion, Ranking, Seed
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.models_service.helpers import texts
 from tests.services import require_postgres, unavailable, worker_environment
@@ -180,7 +180,11 @@ def _ready(project, number: int):
 
 def test_labels_through_the_api_train_a_version_and_next_serves_its_top_item(loop):
     project, client = _project(retrain_every=10)
-    _label(client, project, 10)
+    # the import asked a worker for the pool's diverse seeds; they are served first
+    _wait_for(lambda: Seed.objects.filter(project=project).count() == 10, what="the seeds")
+    seeds = list(Seed.objects.filter(project=project).order_by("rank").values_list("item_id"))
+    served = _label(client, project, 10)
+    assert [(item["id"],) for item in served] == seeds
     version = _wait_for(lambda: _ready(project, 1), what="the first model version")
     assert version.trained_on == 10 and version.items_scored == 300
     top = (

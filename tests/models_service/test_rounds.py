@@ -12,7 +12,7 @@ from django.utils import timezone
 from annotation import imports, services
 from annotation.models import Item
 from models_service import kick, rounds
-from models_service.models import ModelVersion, Ranking, Trainer
+from models_service.models import ModelVersion, Ranking, Seed, Trainer
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.models_service.helpers import label_next, run_round, text_project
 
@@ -245,3 +245,26 @@ def test_items_with_client_feature_vectors_are_trained_and_scored_on_those_vecto
     unseen = Ranking.objects.filter(version=version, item__status=Item.Status.OPEN)
     right = sum(r.predicted == [r.item.data["label"]] for r in unseen.select_related("item"))
     assert right / unseen.count() > 0.7
+
+
+def test_before_the_first_model_the_diverse_seeds_are_served_first_and_chosen_once():
+    project, annotator = text_project(300, eval_share=0.0, retrain_every=10)
+    assert rounds.unseeded([project.id]) == [project.id]
+    assert rounds.seed_pool(project.id) == 10
+    assert rounds.seed_pool(project.id) == 0  # chosen once
+    assert rounds.unseeded([project.id]) == []
+    seeds = list(Seed.objects.filter(project=project).order_by("rank"))
+    served = label_next(project, annotator, 10)
+    assert [item.id for item in served] == [seed.item_id for seed in seeds]
+    assert all(item.prediction is None for item in served)
+    # Nearest the centres of the pool's clusters: more sections than a random 10 would miss.
+    assert len({item.data["label"] for item in served}) >= 4
+    assert run_round(project.id).trained_on == 10
+
+
+def test_no_seeds_are_chosen_once_a_model_serves():
+    project, annotator = text_project(300, eval_share=0.0, retrain_every=10)
+    label_next(project, annotator, 10)
+    run_round(project.id)
+    assert rounds.seed_pool(project.id) == 0
+    assert rounds.unseeded([project.id]) == []
