@@ -102,14 +102,14 @@ def diverse_batch(
     if len(candidates) <= k:
         return candidates
     clusters = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(
-        _compact(features[candidates], seed)
+        compact(features[candidates], seed)
     )
     # candidates are in score order, so each cluster's first member is its best
     best = [int(candidates[clusters == c][0]) for c in range(k) if np.any(clusters == c)]
     return np.asarray(sorted(best, key=lambda i: (-scores[i], i)))
 
 
-def _compact(features, seed: int, dimensions: int = 256):
+def compact(features, seed: int = 0, dimensions: int = 256):
     """Wide (text) features projected at random to a few dozen dimensions before clustering
     (distances are roughly kept): k-means keeps dense centres, which on 100,000 sparse TF-IDF
     columns made one batch take seconds."""
