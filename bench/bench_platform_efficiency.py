@@ -59,6 +59,17 @@ def annotate(api, project_id, budget_left, lock, think, stop):
         time.sleep(think)
 
 
+def wait_for_seeds(database_url, project_id, timeout=30.0) -> float:
+    started = time.perf_counter()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while time.perf_counter() - started < timeout:
+            query = "SELECT COUNT(*) FROM models_service_seed WHERE project_id = %s"
+            if conn.execute(query, [project_id]).fetchone()[0]:
+                break
+            time.sleep(0.05)
+    return time.perf_counter() - started
+
+
 def versions(database_url, project_id):
     with psycopg.connect(database_url) as conn:
         return conn.execute(
@@ -76,6 +87,10 @@ def run_one(base, tokens, database_url, model_dir, data, seed, budget, think):
         item | {"truth": data.classes[y]} for item, y in zip(data.pool, data.pool_y, strict=True)
     ]
     import_jsonl(admin, project_id, "\n".join(json.dumps(r) for r in rows).encode())
+    # As people would: labelling starts once the platform has chosen the pool's diverse seeds
+    # (a worker does it in well under a second after the import; the wait is printed).
+    waited = wait_for_seeds(database_url, project_id)
+    print(f"{data.name} seed {seed}: seeds ready {waited:.1f}s after the import", file=sys.stderr)
     budget_left, lock, stop = [budget], threading.Lock(), threading.Event()
     threads = [
         threading.Thread(
@@ -101,6 +116,61 @@ def run_one(base, tokens, database_url, model_dir, data, seed, budget, think):
     return curve, elapsed
 
 
+def report(results: dict, core: dict, budget: int, think: float) -> None:
+    rows = []
+    for name, runs in results.items():
+        fulls = {r["seed"]: r["full_pool_accuracy"] for r in core.get(name, {}).get("random", [])}
+        needed = []
+        for run in runs:
+            mark = 0.95 * fulls.get(run["seed"], float("nan"))
+            needed.append(next((labels for labels, acc, _t in run["curve"] if acc >= mark), None))
+        # a run that never reached the mark counts as infinitely many labels: the median is a
+        # number while fewer than half of the runs missed it
+        median = float(np.median([np.inf if n is None else n for n in needed]))
+        median = None if np.isinf(median) else median
+
+        def core_median(strategy, name=name):
+            runs_core = core.get(name, {}).get(strategy, [])
+            values = [
+                next((n for n, acc in r["curve"] if acc >= 0.95 * r["full_pool_accuracy"]), None)
+                for r in runs_core
+            ]
+            return float(np.median(values)) if values and None not in values else None
+
+        random_core, default_core = core_median("random"), core_median("diverse_margin")
+        # the second version is the first trained on labels the first model chose
+        first_drop = [r["curve"][1][1] - r["curve"][0][1] for r in runs if len(r["curve"]) > 1]
+        rows.append(
+            [
+                name,
+                len(runs),
+                f"{median:.0f}" if median else f">{budget}",
+                f"{random_core:.0f}" if random_core else "?",
+                f"{median / random_core:.2f}" if median and random_core else "?",
+                f"{default_core:.0f}" if default_core else "?",
+                f"{median / default_core:.2f}" if median and default_core else "?",
+                f"{np.mean([r['curve'][0][1] for r in runs if r['curve']]):.3f}",
+                f"{min(first_drop):+.3f}" if first_drop else "?",
+            ]
+        )
+    table(
+        f"Label efficiency through the platform ({ANNOTATORS} annotators at once, defaults, "
+        f"{think}s reading time)",
+        [
+            "data set",
+            "seeds",
+            "labels to 95% (median)",
+            "random, core",
+            "ratio (target <= 0.5)",
+            "default, core one-at-a-time",
+            "ratio (target <= 1.25)",
+            "first model acc.",
+            "worst change after first batch",
+        ],
+        rows,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=3)
@@ -109,9 +179,13 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.3, help="seconds an annotator reads")
     parser.add_argument("--core", type=Path, default=Path("docs/label-efficiency-core.json"))
     parser.add_argument("--curves", type=Path, default=Path("docs/label-efficiency-platform.json"))
+    parser.add_argument("--report-only", action="store_true", help="table from --curves")
     args = parser.parse_args()
     core = json.loads(args.core.read_text()) if args.core.exists() else {}
     database_url = fresh_postgres("hitl_bench_efficiency")
+    if args.report_only:  # the table again from the curves of the last run
+        report(json.loads(args.curves.read_text()), core, args.budget, args.think)
+        return
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "models"
@@ -135,56 +209,7 @@ def main() -> None:
                         file=sys.stderr,
                     )
                     results.setdefault(name, []).append({"seed": seed, "curve": curve})
-    rows = []
-    for name, runs in results.items():
-        fulls = {r["seed"]: r["full_pool_accuracy"] for r in core.get(name, {}).get("random", [])}
-        needed = []
-        for run in runs:
-            mark = 0.95 * fulls.get(run["seed"], float("nan"))
-            needed.append(next((labels for labels, acc, _t in run["curve"] if acc >= mark), None))
-        reached = [n for n in needed if n is not None]
-        median = float(np.median(reached)) if reached and len(reached) == len(needed) else None
-
-        def core_median(strategy, name=name):
-            runs_core = core.get(name, {}).get(strategy, [])
-            values = [
-                next((n for n, acc in r["curve"] if acc >= 0.95 * r["full_pool_accuracy"]), None)
-                for r in runs_core
-            ]
-            return float(np.median(values)) if values and None not in values else None
-
-        random_core, default_core = core_median("random"), core_median("diverse_margin")
-        # the second version is the first trained on labels the first model chose
-        first_drop = [r["curve"][1][1] - r["curve"][0][1] for r in runs if len(r["curve"]) > 1]
-        rows.append(
-            [
-                name,
-                len(runs),
-                f"{median:.0f}" if median else f">{args.budget}",
-                f"{random_core:.0f}" if random_core else "?",
-                f"{median / random_core:.2f}" if median and random_core else "?",
-                f"{default_core:.0f}" if default_core else "?",
-                f"{median / default_core:.2f}" if median and default_core else "?",
-                f"{np.mean([r['curve'][0][1] for r in runs if r['curve']]):.3f}",
-                f"{min(first_drop):+.3f}" if first_drop else "?",
-            ]
-        )
-    table(
-        f"Label efficiency through the platform ({ANNOTATORS} annotators at once, defaults, "
-        f"{args.think}s reading time)",
-        [
-            "data set",
-            "seeds",
-            "labels to 95% (median)",
-            "random, core",
-            "ratio (target <= 0.5)",
-            "default, core one-at-a-time",
-            "ratio (target <= 1.25)",
-            "first model acc.",
-            "worst change after first batch",
-        ],
-        rows,
-    )
+    report(results, core, args.budget, args.think)
     args.curves.parent.mkdir(parents=True, exist_ok=True)
     args.curves.write_text(json.dumps(results))
 
