@@ -128,9 +128,10 @@ def loop(tmp_path, settings):
         _point_celery_at(previous)
 
 
-def _project(n: int = 300, **settings):
-    rows = texts(n)
-    labels = sorted({row["label"] for row in rows})
+def _project(n: int = 300, *, rows: list[dict] | None = None, labels=None, **settings):
+    """A project of the first n shipped texts (or of `rows`), imported through the API."""
+    rows = texts(n) if rows is None else rows
+    labels = labels or sorted({row["label"] for row in rows})
     project = ProjectFactory(labels=labels, eval_share=0.0, **settings)
     admin = UserFactory(username=f"admin-{project.id}")
     MembershipFactory(project=project, user=admin, role=Membership.Role.ADMIN)
@@ -261,18 +262,7 @@ def test_multi_label_labels_through_the_api_train_a_version_that_predicts_label_
     for row in rows:  # a second, independent label: texts over 200 characters are "long"
         row["tags"] = [row["label"]] + (["long"] if len(row["text"]) > 200 else [])
     names = sorted({row["label"] for row in rows}) + ["long"]
-    project = ProjectFactory(
-        labels=names, task_type="multi_label", eval_share=0.0, retrain_every=20
-    )
-    admin = UserFactory(username=f"admin-{project.id}")
-    MembershipFactory(project=project, user=admin, role=Membership.Role.ADMIN)
-    client = APIClient()
-    client.force_authenticate(admin)
-    body = "\n".join(json.dumps(row) for row in rows)
-    imported = client.post(
-        f"/api/v1/projects/{project.id}/items/import/", body, content_type="application/x-ndjson"
-    )
-    assert imported.status_code == 201, imported.content
+    project, client = _project(rows=rows, labels=names, task_type="multi_label", retrain_every=20)
     for _ in range(20):
         item = client.get(f"/api/v1/projects/{project.id}/next/").json()
         answer = client.post(
