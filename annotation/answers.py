@@ -23,69 +23,68 @@ FIELDS = (
 )
 
 
+# The item's row lock orders every write to its answers; the caller's own answer comes along.
+_COUNT_AND_EXISTING = f"""
+    SELECT i.annotation_count, a.id, a.skipped FROM {ITEM} i
+    LEFT JOIN {ANSWER} a ON a.item_id = i.id AND a.annotator_id = %(user)s
+    WHERE i.id = %(item)s
+"""
+_INSERT = f"""
+    INSERT INTO {ANSWER} (item_id, annotator_id, {", ".join(FIELDS)}, created_at, updated_at)
+    VALUES (%(item)s, %(user)s, {", ".join(f"%({name})s" for name in FIELDS)}, %(now)s, %(now)s)
+    RETURNING id
+"""
+_REPLACE = f"""
+    UPDATE {ANSWER} SET {", ".join(f"{name} = %({name})s" for name in FIELDS)},
+                        updated_at = %(now)s
+    WHERE item_id = %(item)s AND annotator_id = %(user)s
+    RETURNING id
+"""
+_DROP_LABELS = f"DELETE FROM {ANSWER_LABELS} WHERE annotation_id = %(answer)s"
+_SET_COUNT = f"""
+    UPDATE {ITEM} SET annotation_count = %(count)s, status = %(status)s WHERE id = %(item)s
+"""
+_DROP_LEASE = f"DELETE FROM {LEASE} WHERE item_id = %(item)s AND user_id = %(user)s"
+
+
 def record(
     *, item_id: int, annotator_id: int, overlap: int, label_ids: list[int], now: datetime, **fields
 ) -> Annotation:
     """Write (or replace) the annotator's answer, keep the item's count and status, drop the
     lease. `fields` are FIELDS; returns the answer as an unsaved-looking Annotation with its id.
     """
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    values = [fields[name] for name in FIELDS]
+    lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
+    key = {"item": item_id, "user": annotator_id}
+    written = key | {name: fields[name] for name in FIELDS}
+    written["now"] = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT annotation_count FROM {ITEM} WHERE id = %s{lock}", [item_id])
-        (count,) = cursor.fetchone()
-        cursor.execute(
-            f"SELECT id, skipped FROM {ANSWER} WHERE item_id = %s AND annotator_id = %s",
-            [item_id, annotator_id],
-        )
-        existing = cursor.fetchone()
-        if existing is None:
-            answer_id, counted_before = _insert(cursor, item_id, annotator_id, values, stamp), False
-        else:
-            answer_id, counted_before = existing[0], not existing[1]
-            assignments = ", ".join(f"{name} = %s" for name in FIELDS)
-            cursor.execute(
-                f"UPDATE {ANSWER} SET {assignments}, updated_at = %s WHERE id = %s",
-                [*values, stamp, answer_id],
-            )
-            cursor.execute(f"DELETE FROM {ANSWER_LABELS} WHERE annotation_id = %s", [answer_id])
+        cursor.execute(_COUNT_AND_EXISTING + lock, key)
+        count, answer_id, was_skipped = cursor.fetchone()
+        replaced = answer_id is not None
+        cursor.execute(_REPLACE if replaced else _INSERT, written)
+        (answer_id,) = cursor.fetchone()
+        if replaced:
+            cursor.execute(_DROP_LABELS, {"answer": answer_id})
         if label_ids:
-            rows = ", ".join(["(%s, %s)"] * len(label_ids))
-            params = [value for label_id in label_ids for value in (answer_id, label_id)]
+            rows = ", ".join(f"(%(answer)s, %(label{n})s)" for n in range(len(label_ids)))
             cursor.execute(
-                f"INSERT INTO {ANSWER_LABELS} (annotation_id, label_id) VALUES {rows}", params
+                f"INSERT INTO {ANSWER_LABELS} (annotation_id, label_id) VALUES {rows}",
+                {f"label{n}": label for n, label in enumerate(label_ids)} | {"answer": answer_id},
             )
-        counted_now = not fields["skipped"]
+        counted_before, counted_now = replaced and not was_skipped, not fields["skipped"]
         if counted_now != counted_before:
             count += 1 if counted_now else -1
             status = Item.Status.DONE if count >= overlap else Item.Status.OPEN
-            cursor.execute(
-                f"UPDATE {ITEM} SET annotation_count = %s, status = %s WHERE id = %s",
-                [count, status.value, item_id],
-            )
-        cursor.execute(
-            f"DELETE FROM {LEASE} WHERE item_id = %s AND user_id = %s", [item_id, annotator_id]
-        )
-    created = now if existing is None else _created_at(answer_id)
+            cursor.execute(_SET_COUNT, key | {"count": count, "status": status.value})
+        cursor.execute(_DROP_LEASE, key)
     return Annotation(
         id=answer_id,
         item_id=item_id,
         annotator_id=annotator_id,
-        created_at=created,
+        created_at=_created_at(answer_id) if replaced else now,
         updated_at=now,
         **fields,
     )
-
-
-def _insert(cursor, item_id: int, annotator_id: int, values: list, stamp) -> int:
-    columns = ", ".join(FIELDS)
-    cursor.execute(
-        f"INSERT INTO {ANSWER} (item_id, annotator_id, {columns}, created_at, updated_at) "
-        f"VALUES (%s, %s, {', '.join(['%s'] * len(FIELDS))}, %s, %s) RETURNING id",
-        [item_id, annotator_id, *values, stamp, stamp],
-    )
-    return cursor.fetchone()[0]
 
 
 def _created_at(answer_id: int) -> datetime:

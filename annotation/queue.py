@@ -18,20 +18,25 @@ RANKING, VERSION = Ranking._meta.db_table, ModelVersion._meta.db_table
 SEED = Seed._meta.db_table
 
 # An item the user may be served: open, not answered or held by them, with room left for one
-# more person once live leases are counted.
+# more person once live leases are counted. Each check is a count in a sub-plan: probed by
+# index for the few candidates a LIMIT 1 queue looks at (as NOT EXISTS, the planner may turn
+# it into a join that reads all of the user's answers on every call).
 _SERVABLE = f"""
     i.status = 'open'
     AND i.annotation_count
         + (SELECT COUNT(*) FROM {LEASE} l WHERE l.item_id = i.id AND l.expires_at > %(now)s)
         < %(overlap)s
-    AND NOT EXISTS (SELECT 1 FROM {ANSWER} a WHERE a.item_id = i.id AND a.annotator_id = %(user)s)
-    AND NOT EXISTS (SELECT 1 FROM {LEASE} l
-                    WHERE l.item_id = i.id AND l.user_id = %(user)s AND l.expires_at > %(now)s)
+    AND (SELECT COUNT(*) FROM {ANSWER} a
+         WHERE a.item_id = i.id AND a.annotator_id = %(user)s) = 0
+    AND (SELECT COUNT(*) FROM {LEASE} l
+         WHERE l.item_id = i.id AND l.user_id = %(user)s AND l.expires_at > %(now)s) = 0
 """
+# Typed, so that the queue's stages can be one UNION (a bare NULL would be taken as text).
+_NO_PREDICTION = "CAST(NULL AS jsonb), CAST(NULL AS double precision), CAST(NULL AS bigint)"
 # In random order: before the first model, for evaluation draws, and once every ranked item
 # is taken (so the queue is never empty while open items remain).
 _FIRST_SERVABLE = f"""
-    SELECT i.id, i.external_id, i.data, NULL, NULL, NULL FROM {ITEM} i
+    SELECT i.id, i.external_id, i.data, {_NO_PREDICTION} FROM {ITEM} i
     WHERE i.project_id = %(project)s AND {_SERVABLE}
     ORDER BY i.random_key LIMIT 1
 """
@@ -48,7 +53,7 @@ _FIRST_RANKED = f"""
 """
 # Before the first model: the project's diverse seeds, in their order.
 _FIRST_SEEDED = f"""
-    SELECT i.id, i.external_id, i.data, NULL, NULL, NULL
+    SELECT i.id, i.external_id, i.data, {_NO_PREDICTION}
     FROM {SEED} s JOIN {ITEM} i ON i.id = s.item_id
     WHERE s.project_id = %(project)s AND NOT i.in_eval AND {_SERVABLE}
     ORDER BY s.rank LIMIT 1
@@ -82,6 +87,27 @@ _DROP_OLDER_LEASES = f"""
 """
 
 
+def _first_of(queries: list[str], lock: str) -> str:
+    """One statement that returns the first row of the first query that has one: the queue's
+    stages cost one round trip, not one each (each stage locks only the row it returns)."""
+    if len(queries) == 1:
+        return queries[0] + lock
+    return " UNION ALL ".join(f"SELECT * FROM ({query}{lock}) AS stage" for query in queries) + (
+        " LIMIT 1"
+    )
+
+
+_PG_LOCK = " FOR UPDATE OF i SKIP LOCKED"
+_QUEUE = {
+    (vendor_locks, evaluation): _first_of(
+        [_FIRST_SERVABLE] if evaluation else [_FIRST_RANKED, _FIRST_SEEDED, _FIRST_SERVABLE],
+        _PG_LOCK if vendor_locks else "",
+    )
+    for vendor_locks in (True, False)
+    for evaluation in (True, False)
+}
+
+
 def next_item_for(
     *, project_id: int, overlap: int, user_id: int, now: datetime, evaluation: bool = False
 ) -> Item | None:
@@ -99,32 +125,24 @@ def next_item_for(
     written under that row's lock: the re-check cannot be overtaken). SQLite: transactions are
     IMMEDIATE (settings), so the block runs alone and the same statements are just as safe.
     """
-    lock = (
-        " FOR UPDATE OF i SKIP LOCKED"
-        if connection.features.has_select_for_update_skip_locked
-        else ""
-    )
-    queries = [_FIRST_SERVABLE] if evaluation else [_FIRST_RANKED, _FIRST_SEEDED, _FIRST_SERVABLE]
+    queue = _QUEUE[connection.features.has_select_for_update_skip_locked, evaluation]
+    params = _params(project_id=project_id, user_id=user_id, now=now) | {"overlap": overlap}
     for _attempt in range(20):
         with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(queue, params)
+            if (row := cursor.fetchone()) is None:
+                return None
+            leased = params | {"item": row[0]}
+            cursor.execute(_LEASE_IF_STILL_SERVABLE, leased)
+            if cursor.fetchone() is None:
+                continue  # taken by a transaction that committed after our snapshot
+            cursor.execute(_DROP_OLDER_LEASES, leased)
+            if evaluation:
+                cursor.execute(_MARK_EVALUATION, leased)
             if connection.vendor == "postgresql":
                 # A lease lost in a crash only returns its item to the pool: no need to wait
                 # for the disk flush (about 0.7 ms of every call here).
                 cursor.execute("SET LOCAL synchronous_commit = off")
-            params = _params(project_id=project_id, user_id=user_id, now=now) | {"overlap": overlap}
-            row = None
-            for query in queries:
-                cursor.execute(query + lock, params)
-                if (row := cursor.fetchone()) is not None:
-                    break
-            if row is None:
-                return None
-            cursor.execute(_LEASE_IF_STILL_SERVABLE, params | {"item": row[0]})
-            if cursor.fetchone() is None:
-                continue  # taken by a transaction that committed after our snapshot
-            cursor.execute(_DROP_OLDER_LEASES, params)
-            if evaluation:
-                cursor.execute(_MARK_EVALUATION, {"item": row[0]})
         return _item_from_row(row, project_id, evaluation)
     return None
 

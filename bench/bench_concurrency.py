@@ -14,8 +14,11 @@ from collections import Counter
 from pathlib import Path
 
 from common import (
+    LeanClient,
     add_members,
     client,
+    cores_used,
+    cpu_seconds,
     create_project,
     fresh_postgres,
     import_jsonl,
@@ -32,25 +35,24 @@ ANNOTATORS = 16
 
 
 def annotate(base, token, project, deadline, results, lock):
-    api = client(base, token)
+    api = LeanClient(base, token)
     rounds, served, answered, errors = [], [], 0, []
     while time.perf_counter() < deadline:
         start = time.perf_counter()
-        response = api.get(f"/api/v1/projects/{project}/next/")
-        if response.status_code == 204:
+        status, body = api.get(f"/api/v1/projects/{project}/next/")
+        if status == 204:
             break
-        if response.status_code != 200:
-            errors.append(response.status_code)
+        if status != 200:
+            errors.append(status)
             continue
-        item = response.json()["id"]
-        served.append(item)
-        answer = api.post(
-            f"/api/v1/items/{item}/annotations/", json={"labels": ["pos"], "lead_time_ms": 1}
+        served.append(body["id"])
+        status, _ = api.post(
+            f"/api/v1/items/{body['id']}/annotations/", {"labels": ["pos"], "lead_time_ms": 1}
         )
-        if answer.status_code == 201:
+        if status == 201:
             answered += 1
         else:
-            errors.append(answer.status_code)
+            errors.append(status)
         rounds.append(time.perf_counter() - start)
     with lock:
         results.append((rounds, served, answered, errors))
@@ -95,7 +97,7 @@ def main() -> None:
         add_members(owner, project, names)
         import_jsonl(owner, project, jsonl_body(args.items))
         results, lock = [], threading.Lock()
-        client_cpu = time.process_time()
+        cpu_before = cpu_seconds()
         start = time.perf_counter()
         threads = [
             threading.Thread(
@@ -109,7 +111,7 @@ def main() -> None:
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - start
-        client_cpu = time.process_time() - client_cpu
+        cores = cores_used(cpu_before, cpu_seconds(), elapsed)
     rounds = [r for result in results for r in result[0]]
     served = [s for result in results for s in result[1]]
     answered = sum(result[2] for result in results)
@@ -128,7 +130,7 @@ def main() -> None:
             "errors",
             "duplicate assignments",
             "lost (201s - rows)",
-            "client CPU share",
+            "cores used (of 2)",
         ],
         [
             [
@@ -140,7 +142,7 @@ def main() -> None:
                 len(errors),
                 duplicate_serves + doubly_answered,
                 answered - rows_in_db,
-                f"{client_cpu / (2 * elapsed):.0%} of 2 cores",
+                cores,
             ]
         ],
     )

@@ -189,6 +189,21 @@ class AnnotationOutput(serializers.ModelSerializer):
         return [label.name for label in annotation.labels.all()]
 
 
+_DATETIME = serializers.DateTimeField()
+
+
+def annotation_out(annotation: Annotation) -> dict:
+    """AnnotationOutput's answer for a just-written annotation, built directly: on every submit
+    the serializer cost 0.4 ms of CPU, a tenth of the call. A test holds the two to one answer."""
+    out = {
+        name: annotation.label_names if name == "labels" else getattr(annotation, name)
+        for name in AnnotationOutput.Meta.fields
+    }
+    for name in ("created_at", "updated_at"):
+        out[name] = _DATETIME.to_representation(out[name])
+    return out
+
+
 class ImportJobOutput(serializers.ModelSerializer):
     class Meta:
         model = ImportJob

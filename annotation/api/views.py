@@ -237,7 +237,7 @@ class AnnotationCreateApi(APIView):
         annotation = services.submit_annotation(
             item=item, annotator=request.user, **payload.validated_data
         )
-        return Response(s.AnnotationOutput(annotation).data, status=status.HTTP_201_CREATED)
+        return Response(s.annotation_out(annotation), status=status.HTTP_201_CREATED)
 
 
 class ItemSkipApi(APIView):
@@ -247,7 +247,7 @@ class ItemSkipApi(APIView):
         payload = s.SkipInput(data=request.data)
         payload.is_valid(raise_exception=True)
         annotation = services.skip_item(item=item, annotator=request.user, **payload.validated_data)
-        return Response(s.AnnotationOutput(annotation).data, status=status.HTTP_201_CREATED)
+        return Response(s.annotation_out(annotation), status=status.HTTP_201_CREATED)
 
 
 class AnnotationUndoApi(APIView):

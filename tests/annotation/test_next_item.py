@@ -208,9 +208,9 @@ def test_next_item_query_count_does_not_grow_with_the_pool(
 ):
     Item.objects.bulk_create(Item(project=project, data={"text": f"t{n}"}) for n in range(500))
     client = _client_for(annotator)
-    # membership, candidate in model order, then among the seeds, then at random (no model
-    # yet), re-check, lease upsert, stale-lease delete (+ test savepoints)
-    with django_assert_max_num_queries(9):
+    # membership with project, the queue (model order, seeds, random: one statement), lease
+    # with re-check, stale-lease delete, no wait for the disk flush (+ two test savepoints)
+    with django_assert_max_num_queries(7):
         assert _next(client, project) is not None
 
 
@@ -219,6 +219,7 @@ def test_submitting_an_answer_takes_a_fixed_number_of_queries(
 ):
     item = ItemFactory(project=project)
     client = _client_for(annotator)
-    # item+role, labels, lock, existing answer, insert, label rows, count, lease (+ savepoints)
-    with django_assert_max_num_queries(11):
+    # item with project and role, labels, lock with the existing answer, insert, label rows,
+    # count, lease (+ two test savepoints)
+    with django_assert_max_num_queries(9):
         _label(client, item.id)
