@@ -8,9 +8,11 @@ from datetime import datetime
 
 from django.db import connection
 
-from annotation.models import Annotation, Item, Lease
+from annotation.errors import InvalidLabels
+from annotation.models import Annotation, Item, Label, Lease
 
 ITEM, ANSWER, LEASE = Item._meta.db_table, Annotation._meta.db_table, Lease._meta.db_table
+LABEL = Label._meta.db_table
 ANSWER_LABELS = Annotation.labels.through._meta.db_table
 FIELDS = (
     "skipped",
@@ -48,10 +50,20 @@ _DROP_LEASE = f"DELETE FROM {LEASE} WHERE item_id = %(item)s AND user_id = %(use
 
 
 def record(
-    *, item_id: int, annotator_id: int, overlap: int, label_ids: list[int], now: datetime, **fields
+    *,
+    item_id: int,
+    project_id: int,
+    annotator_id: int,
+    overlap: int,
+    label_names: list[str],
+    now: datetime,
+    **fields,
 ) -> Annotation:
     """Write (or replace) the annotator's answer, keep the item's count and status, drop the
     lease. `fields` are FIELDS; returns the answer as an unsaved-looking Annotation with its id.
+
+    The labels are found by name as their rows are written; a name the project lacks raises
+    InvalidLabels, and the caller's transaction then leaves nothing written.
     """
     lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
     key = {"item": item_id, "user": annotator_id}
@@ -61,22 +73,23 @@ def record(
         cursor.execute(_COUNT_AND_EXISTING + lock, key)
         count, answer_id, was_skipped = cursor.fetchone()
         replaced = answer_id is not None
-        cursor.execute(_REPLACE if replaced else _INSERT, written)
-        (answer_id,) = cursor.fetchone()
-        if replaced:
-            cursor.execute(_DROP_LABELS, {"answer": answer_id})
-        if label_ids:
-            rows = ", ".join(f"(%(answer)s, %(label{n})s)" for n in range(len(label_ids)))
-            cursor.execute(
-                f"INSERT INTO {ANSWER_LABELS} (annotation_id, label_id) VALUES {rows}",
-                {f"label{n}": label for n, label in enumerate(label_ids)} | {"answer": answer_id},
-            )
         counted_before, counted_now = replaced and not was_skipped, not fields["skipped"]
         if counted_now != counted_before:
             count += 1 if counted_now else -1
             status = Item.Status.DONE if count >= overlap else Item.Status.OPEN
-            cursor.execute(_SET_COUNT, key | {"count": count, "status": status.value})
-        cursor.execute(_DROP_LEASE, key)
+            written |= {"count": count, "status": status.value}
+        if not replaced and connection.vendor == "postgresql":
+            answer_id = _insert_at_once(cursor, written, project_id, label_names)
+        else:
+            cursor.execute(_REPLACE if replaced else _INSERT, written)
+            (answer_id,) = cursor.fetchone()
+            if replaced:
+                cursor.execute(_DROP_LABELS, {"answer": answer_id})
+            if label_names:
+                _add_labels(cursor, answer_id, project_id, label_names)
+            if "count" in written:
+                cursor.execute(_SET_COUNT, written)
+            cursor.execute(_DROP_LEASE, key)
     return Annotation(
         id=answer_id,
         item_id=item_id,
@@ -85,6 +98,54 @@ def record(
         updated_at=now,
         **fields,
     )
+
+
+def _insert_at_once(cursor, written: dict, project_id: int, names: list[str]) -> int:
+    """A first answer's writes in one statement (PostgreSQL's data-modifying WITH): the answer,
+    its label rows, the item's count and the lease, one round trip instead of four."""
+    named = {f"name{n}": name for n, name in enumerate(names)}
+    steps = [f"answer AS ({_INSERT})"]
+    if names:
+        steps.append(
+            f"labelled AS (INSERT INTO {ANSWER_LABELS} (annotation_id, label_id) "
+            f"SELECT answer.id, label.id FROM answer, {LABEL} label "
+            f"WHERE label.project_id = %(project)s AND label.name IN ({_placeholders(named)}) "
+            "RETURNING 1)"
+        )
+    if "count" in written:
+        steps.append(f"counted AS ({_SET_COUNT})")
+    steps.append(f"released AS ({_DROP_LEASE})")
+    labelled = "(SELECT COUNT(*) FROM labelled)" if names else "0"
+    cursor.execute(
+        f"WITH {', '.join(steps)} SELECT answer.id, {labelled} FROM answer",
+        written | named | {"project": project_id},
+    )
+    answer_id, found = cursor.fetchone()
+    if found < len(names):
+        _unknown_labels(project_id, names)
+    return answer_id
+
+
+def _add_labels(cursor, answer_id: int, project_id: int, names: list[str]) -> None:
+    named = {f"name{n}": name for n, name in enumerate(names)}
+    cursor.execute(
+        f"INSERT INTO {ANSWER_LABELS} (annotation_id, label_id) "
+        f"SELECT %(answer)s, id FROM {LABEL} WHERE project_id = %(project)s "
+        f"AND name IN ({_placeholders(named)}) RETURNING label_id",
+        named | {"answer": answer_id, "project": project_id},
+    )
+    if len(cursor.fetchall()) < len(names):
+        _unknown_labels(project_id, names)
+
+
+def _placeholders(named: dict) -> str:
+    return ", ".join(f"%({key})s" for key in named)
+
+
+def _unknown_labels(project_id: int, names: list[str]):
+    known = set(Label.objects.filter(project_id=project_id).values_list("name", flat=True))
+    unknown = ", ".join(name for name in names if name not in known)
+    raise InvalidLabels(f"not labels of this project: {unknown}", field="labels")
 
 
 def _created_at(answer_id: int) -> datetime:

@@ -87,23 +87,29 @@ _DROP_OLDER_LEASES = f"""
 """
 
 
-def _first_of(queries: list[str], lock: str) -> str:
+def _queue(queries: list[str], *, postgres: bool) -> str:
     """One statement that returns the first row of the first query that has one: the queue's
-    stages cost one round trip, not one each (each stage locks only the row it returns)."""
-    if len(queries) == 1:
-        return queries[0] + lock
-    return " UNION ALL ".join(f"SELECT * FROM ({query}{lock}) AS stage" for query in queries) + (
-        " LIMIT 1"
-    )
+    stages cost one round trip, not one each.
+
+    On PostgreSQL each stage locks only the row it returns (FOR UPDATE SKIP LOCKED), and the
+    statement also turns off, for its transaction only, the wait for the disk flush at commit
+    (`set_config(..., true)` is SET LOCAL, without a round trip of its own): a lease lost in a
+    crash only returns its item to the pool, and the flush was 0.7 ms of every call here.
+    """
+    lock = " FOR UPDATE OF i SKIP LOCKED" if postgres else ""
+    stages = " UNION ALL ".join(f"SELECT * FROM ({query}{lock}) AS stage" for query in queries)
+    if not postgres:
+        return f"{stages} LIMIT 1"
+    no_flush_wait = "set_config('synchronous_commit', 'off', true)"
+    return f"SELECT first.*, {no_flush_wait} FROM ({stages} LIMIT 1) AS first"
 
 
-_PG_LOCK = " FOR UPDATE OF i SKIP LOCKED"
 _QUEUE = {
-    (vendor_locks, evaluation): _first_of(
+    (postgres, evaluation): _queue(
         [_FIRST_SERVABLE] if evaluation else [_FIRST_RANKED, _FIRST_SEEDED, _FIRST_SERVABLE],
-        _PG_LOCK if vendor_locks else "",
+        postgres=postgres,
     )
-    for vendor_locks in (True, False)
+    for postgres in (True, False)
     for evaluation in (True, False)
 }
 
@@ -125,7 +131,7 @@ def next_item_for(
     written under that row's lock: the re-check cannot be overtaken). SQLite: transactions are
     IMMEDIATE (settings), so the block runs alone and the same statements are just as safe.
     """
-    queue = _QUEUE[connection.features.has_select_for_update_skip_locked, evaluation]
+    queue = _QUEUE[connection.vendor == "postgresql", evaluation]
     params = _params(project_id=project_id, user_id=user_id, now=now) | {"overlap": overlap}
     for _attempt in range(20):
         with transaction.atomic(), connection.cursor() as cursor:
@@ -139,10 +145,6 @@ def next_item_for(
             cursor.execute(_DROP_OLDER_LEASES, leased)
             if evaluation:
                 cursor.execute(_MARK_EVALUATION, leased)
-            if connection.vendor == "postgresql":
-                # A lease lost in a crash only returns its item to the pool: no need to wait
-                # for the disk flush (about 0.7 ms of every call here).
-                cursor.execute("SET LOCAL synchronous_commit = off")
         return _item_from_row(row, project_id, evaluation)
     return None
 
@@ -168,7 +170,7 @@ def _params(*, project_id: int, user_id: int, now: datetime) -> dict:
 
 
 def _item_from_row(row: tuple, project_id: int, evaluation: bool) -> Item:
-    item_id, external_id, data, predicted, confidence, version_id = row
+    item_id, external_id, data, predicted, confidence, version_id = row[:6]
     data = Item._meta.get_field("data").from_db_value(data, None, connection)
     item = Item(id=item_id, external_id=external_id, data=data, project_id=project_id)
     item.evaluation = evaluation

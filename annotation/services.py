@@ -7,7 +7,7 @@ import random
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from annotation import answers, queue
@@ -179,39 +179,27 @@ def next_item_for(*, project: Project, user: AbstractBaseUser) -> Item | None:
 # --- recording answers -----------------------------------------------------------------
 
 
-_LABEL_IDS = f"SELECT name, id FROM {Label._meta.db_table} WHERE project_id = %s"
-
-
-def _resolve_labels(project: Project, names: list[str]) -> dict[str, int]:
-    """Map label names to the project's label ids; check the count fits the task type.
-
-    Plain SQL: on every submit, the ORM's query building cost ten times this look-up."""
+def _check_label_names(project: Project, names: list[str]) -> None:
+    """Refuse a label given twice, or a count the task type forbids (names the project lacks
+    are found as the answer is written: see answers.record)."""
     if len(set(names)) != len(names):
         raise InvalidLabels("a label is given twice", field="labels")
-    with connection.cursor() as cursor:
-        cursor.execute(_LABEL_IDS, [project.id])
-        ids = dict(cursor.fetchall())
-    if unknown := [name for name in names if name not in ids]:
-        raise InvalidLabels(f"not labels of this project: {', '.join(unknown)}", field="labels")
     if not project.is_multi_label and len(names) != 1:
         raise InvalidLabels("this project takes exactly one label per item", field="labels")
-    return {name: ids[name] for name in names}
 
 
-def _record(
-    item: Item, annotator: AbstractBaseUser, *, labels: dict[str, int], **fields
-) -> Annotation:
-    """Write the annotator's answer, keep the item's count and status right, drop the lease.
-    `labels` maps the chosen label names to their ids."""
+def _record(item: Item, annotator: AbstractBaseUser, *, labels: list[str], **fields) -> Annotation:
+    """Write the annotator's answer, keep the item's count and status right, drop the lease."""
     annotation = answers.record(
         item_id=item.id,
+        project_id=item.project_id,
         annotator_id=annotator.id,
         overlap=item.project.overlap,
-        label_ids=list(labels.values()),
+        label_names=labels,
         now=timezone.now(),
         **fields,
     )
-    annotation.label_names = list(labels)
+    annotation.label_names = labels
     return annotation
 
 
@@ -238,13 +226,13 @@ def submit_annotation(
 
     Raises InvalidLabels for names the project lacks or a count its task type forbids.
     """
-    resolved = _resolve_labels(item.project, labels)
+    _check_label_names(item.project, labels)
     project_id = item.project_id
     transaction.on_commit(lambda: kick(project_id))  # a round may be due; never waits
     return _record(
         item,
         annotator,
-        labels=resolved,
+        labels=labels,
         skipped=False,
         lead_time_ms=lead_time_ms,
         ambiguous=ambiguous,
@@ -263,7 +251,7 @@ def skip_item(
     return _record(
         item,
         annotator,
-        labels={},
+        labels=[],
         skipped=True,
         lead_time_ms=lead_time_ms,
         ambiguous=False,

@@ -103,8 +103,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(env: dict, workers: int = 4, threads: int = 4):
-    """Run gunicorn with the app; yield (base_url, master process)."""
+def server(env: dict, workers: int = 2, threads: int = 8):
+    """Run gunicorn with the app as the Dockerfile does (one process per core, 8 threads each,
+    no access log); yield (base_url, master process)."""
     port = free_port()
     manage(env, "migrate", "--no-input", "-v", "0")
     process = subprocess.Popen(
@@ -121,8 +122,6 @@ def server(env: dict, workers: int = 4, threads: int = 4):
             str(threads),
             "--timeout",
             "300",
-            "--access-logfile",
-            "/dev/null",
         ],
         cwd=ROOT,
         env=env,
