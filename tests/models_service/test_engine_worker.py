@@ -164,13 +164,19 @@ def _label(client, project, count: int, *, max_seconds: float = 2.0) -> list[dic
     return served
 
 
-def _wait_for(predicate, timeout: float = 90, what: str = "the condition"):
+def _wait_for(predicate, timeout: float = 90, what: str = "the condition", loop=None):
+    """Poll until `predicate` gives something; on a timeout, say what the worker logged."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if value := predicate():
             return value
         time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    tail = ""
+    if loop is not None:
+        tail = "\nthe worker's last log lines:\n" + "\n".join(
+            loop.log.read_text(errors="replace").splitlines()[-60:]
+        )
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}{tail}")
 
 
 def _ready(project, number: int):
@@ -250,7 +256,7 @@ def test_a_worker_killed_mid_round_leaves_the_previous_version_serving_and_a_ret
     assert served["prediction"]["version_id"] == first.id
 
     loop.start_worker()  # the claim goes stale, the sweep finds the round due, a retry runs
-    retried = _wait_for(lambda: _ready(project, 3), what="the retried round")
+    retried = _wait_for(lambda: _ready(project, 3), what="the retried round", loop=loop)
     in_flight.refresh_from_db()
     assert in_flight.status == ModelVersion.Status.FAILED
     assert retried.trained_on == 20
