@@ -95,10 +95,11 @@ class Ranking(models.Model):
 class Trainer(models.Model):
     """A project's training claim: at most one training runs per project.
 
-    A worker claims by setting `claimed_at`; a claim older than HITL_TRAINING_STALE_SECONDS
-    belongs to a dead worker and may be taken over. `requested` records an admin's request.
-    Pending work is read from PostgreSQL (labels newer than the last version), so a lost
-    broker message only delays a training until the next sweep.
+    A worker claims by setting `claimed_at`, and every scored chunk refreshes it; a claim older
+    than HITL_TRAINING_STALE_SECONDS belongs to a dead worker and may be taken over.
+    `requested` records an admin's request. Pending work is read from PostgreSQL (labels newer
+    than the last version), so a lost broker message only delays a training until the next
+    sweep.
     """
 
     project = models.OneToOneField(

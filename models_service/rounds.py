@@ -323,6 +323,12 @@ def score_chunk(version_id: int, index: int, low: int, high: int) -> None:
             _finish(locked)
         else:
             locked.save(update_fields=["timings", "chunks_done", "items_scored"])
+            # The round is alive: keep its claim fresh, so that a long round is not taken for
+            # a dead worker's (HITL_TRAINING_STALE_SECONDS is then the longest gap between
+            # chunks, not the longest round).
+            Trainer.objects.filter(project_id=locked.project_id, claimed_at__isnull=False).update(
+                claimed_at=timezone.now()
+            )
 
 
 def _chunk_rows(

@@ -75,7 +75,9 @@ class Loop:
         env = worker_environment() | {
             "CELERY_BROKER_URL": self.url,
             "HITL_SWEEP_SECONDS": "1",
-            "HITL_TRAINING_STALE_SECONDS": "4",
+            # short, so that a killed worker's claim goes stale soon; long enough for a cold
+            # worker on a slow machine to train before its first chunk refreshes the claim
+            "HITL_TRAINING_STALE_SECONDS": "12",
             "HITL_SCORE_CHUNK": "40",
             "HITL_MODEL_DIR": str(self.tmp / "models"),
             "HITL_KICK_ROUNDS": "true",
