@@ -22,6 +22,7 @@ from models_service.ml import features, strategies
 from models_service.ml.estimators import make_estimator
 
 COMMITTEE_SIZE = 5
+CV_FOLDS = 3
 ADAPTABLE = {"sgd", "complement_nb"}  # estimators with partial_fit
 LARGE_POOL = 200_000  # above this, hash words instead of fitting word and character n-grams
 
@@ -207,10 +208,11 @@ def _metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[str], multi_la
 
 def _cross_validated(model_name, X, y, classes, multi_label, seed) -> dict:
     """3-fold cross-validation on the training labels (classes rarer than the folds are
-    predicted as best the folds allow; sklearn warns, and we accept that at this size)."""
-    if multi_label or len(y) < 20 or len(np.unique(y)) < 2:
+    predicted as best the folds allow; sklearn warns, and we accept that at this size). Empty
+    when no class has as many labels as there are folds: sklearn refuses to split that."""
+    if multi_label or len(y) < 20 or len(np.unique(y)) < 2 or np.bincount(y).max() < CV_FOLDS:
         return {}
-    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+    folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         proba = cross_val_predict(

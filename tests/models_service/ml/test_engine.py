@@ -1,0 +1,27 @@
+"""One round in the pure ML core (models_service.ml.engine), without Django."""
+
+import numpy as np
+from sklearn.datasets import load_digits
+
+from models_service.ml import engine
+
+
+def test_a_round_with_fewer_labels_a_class_than_folds_trains_and_skips_cross_validation():
+    """Twenty labels spread two to a class over ten classes is an ordinary early round; sklearn
+    cannot split it into three stratified folds, and that must not fail the round."""
+    digits = load_digits()
+    chosen = np.concatenate([np.flatnonzero(digits.target == c)[:2] for c in range(10)])
+    items = [{"features": (row / 16.0).tolist()} for row in digits.data[chosen]]
+
+    bundle = engine.train(
+        items,
+        list(digits.target[chosen]),
+        classes=[str(c) for c in range(10)],
+        multi_label=False,
+        model_name="logistic_regression",
+        strategy="margin",
+        pool_size=len(digits.target),
+    )
+
+    assert bundle.cv_metrics == {}
+    assert bundle.proba(bundle.features(items)).shape == (20, 10)
