@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from annotation import access
 from annotation.errors import DomainError
 from annotation.models import Membership
-from models_service import learning, rounds
+from models_service import learning, schedule
 from models_service.kick import kick
 from models_service.models import ModelVersion
 
@@ -55,7 +55,7 @@ class TrainApi(APIView):
     @extend_schema(request=None, responses={202: dict})
     def post(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
-        rounds.request_training(project)
+        schedule.request_training(project)
         kick(project.id)
         return Response({"requested": True}, status=status.HTTP_202_ACCEPTED)
 
@@ -79,7 +79,7 @@ class PredictionsApi(APIView):
         project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
         if request.query_params.get("format", "jsonl") != "jsonl":
             raise DomainError("format must be jsonl", field="format")
-        version = rounds.serving_version(project.id)  # None: every prediction is null
+        version = schedule.serving_version(project.id)  # None: every prediction is null
         response = StreamingHttpResponse(
             learning.prediction_lines(project, version), content_type="application/x-ndjson"
         )

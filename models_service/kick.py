@@ -32,10 +32,14 @@ def kick(project_id: int) -> bool:
     return True
 
 
+TRAIN_PROJECT = "models_service.tasks.train_project"
+
+
 def _send(project_id: int) -> None:
-    from models_service.tasks import train_project
+    from hitl.celery import app
 
     try:
-        train_project.apply_async((project_id,), retry=False)
+        # by name: importing the task module would load scikit-learn into the web process
+        app.send_task(TRAIN_PROJECT, (project_id,), retry=False)
     except Exception as error:  # broker down: the sweep will find the round due
         log.warning("could not ask for a round of project %s: %s", project_id, error)

@@ -8,7 +8,7 @@ from django.db import connection
 
 from annotation import selectors
 from annotation.models import Item, Project
-from models_service import rounds
+from models_service import schedule
 from models_service.models import ModelVersion, Ranking
 
 ITEM, RANKING = Item._meta.db_table, Ranking._meta.db_table
@@ -26,7 +26,7 @@ def state(project: Project) -> dict:
         None,
     )
     serving = ready[-1] if ready else None
-    labelled = rounds.labelled_count(project.id)
+    labelled = schedule.labelled_count(project.id)
     seen = serving.trained_on + serving.eval_size if serving else 0
     progress = selectors.project_progress(project)
     return {
@@ -55,7 +55,7 @@ def state(project: Project) -> dict:
             "chunks_total": in_flight.chunks_total,
             "items_scored": in_flight.items_scored,
         },
-        "next_round_after": max(0, seen + rounds.cadence(seen, project.retrain_every) - labelled),
+        "next_round_after": max(0, seen + schedule.cadence(seen, project.retrain_every) - labelled),
         "stopping": serving.stopping
         if serving
         else {"stop": False, "reason": "no model yet: the first labels train one"},

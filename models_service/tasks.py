@@ -11,7 +11,7 @@ from celery import group, shared_task
 from django.db import transaction
 
 from annotation.models import Project
-from models_service import rounds
+from models_service import rounds, schedule
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def prune_rankings(project_id: int, keep_version_id: int) -> int:
 def sweep() -> list[int]:
     """Start the rounds that PostgreSQL says are due (beat runs this every few seconds)."""
     projects = list(Project.objects.all())
-    due = [p.id for p in projects if rounds.needs_training(p)]
+    due = [p.id for p in projects if schedule.needs_training(p)]
     for project_id in due:
         train_project.delay(project_id)
     for project_id in rounds.unseeded([p.id for p in projects if p.id not in due]):

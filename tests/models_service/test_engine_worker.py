@@ -19,7 +19,7 @@ from celery import current_app
 from rest_framework.test import APIClient
 
 from annotation.models import Item, Membership
-from models_service import kick, rounds
+from models_service import kick, schedule
 from models_service.models import ModelVersion, Ranking, Seed
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.models_service.helpers import texts
@@ -213,7 +213,7 @@ def test_twenty_rapid_annotations_do_not_start_twenty_trainings(loop):
     _label(client, project, 10)
     _wait_for(lambda: _ready(project, 1), what="the first model version")
     _label(client, project, 20)  # without pause: as fast as the API answers
-    _wait_for(lambda: not rounds.needs_training(project), what="the rounds to catch up")
+    _wait_for(lambda: not schedule.needs_training(project), what="the rounds to catch up")
     _wait_for(
         lambda: (
             not ModelVersion.objects.filter(
@@ -230,7 +230,7 @@ def test_with_redis_stopped_labels_keep_flowing_and_the_round_runs_once_it_is_ba
     project, client = _project(retrain_every=10)
     loop.stop_redis()
     _label(client, project, 12, max_seconds=1.0)  # no request waits on the broker
-    assert rounds.needs_training(project)
+    assert schedule.needs_training(project)
     assert not ModelVersion.objects.filter(project=project).exists()
     loop.start_redis()
     version = _wait_for(lambda: _ready(project, 1), what="the round after Redis came back")
@@ -253,7 +253,7 @@ def test_a_worker_killed_mid_round_leaves_the_previous_version_serving_and_a_ret
     loop.kill_worker()
     in_flight.refresh_from_db()
     assert in_flight.status == "scoring" and in_flight.chunks_done < in_flight.chunks_total
-    assert rounds.serving_version(project.id) == first
+    assert schedule.serving_version(project.id) == first
     served = client.get(f"/api/v1/projects/{project.id}/next/").json()
     assert served["prediction"]["version_id"] == first.id
 
@@ -262,7 +262,7 @@ def test_a_worker_killed_mid_round_leaves_the_previous_version_serving_and_a_ret
     in_flight.refresh_from_db()
     assert in_flight.status == ModelVersion.Status.FAILED
     assert retried.trained_on == 20
-    assert rounds.serving_version(project.id) == retried
+    assert schedule.serving_version(project.id) == retried
 
 
 def test_multi_label_labels_through_the_api_train_a_version_that_predicts_label_sets(loop):

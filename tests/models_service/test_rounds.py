@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from annotation import imports, services
 from annotation.models import Item
-from models_service import kick, rounds
+from models_service import kick, rounds, schedule
 from models_service.models import ModelVersion, Ranking, Seed, Trainer
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.models_service.helpers import label_next, run_round, text_project
@@ -81,7 +81,7 @@ def test_no_round_until_enough_new_labels_then_the_cadence_grows():
     assert run_round(project.id) is None
     label_next(project, annotator, 1)
     assert run_round(project.id).trained_on == 10
-    assert rounds.cadence(10, 10) == 10 and rounds.cadence(500, 10) == 50
+    assert schedule.cadence(10, 10) == 10 and schedule.cadence(500, 10) == 50
     label_next(project, annotator, 9)
     assert run_round(project.id) is None
 
@@ -91,7 +91,7 @@ def test_an_admin_request_trains_without_new_labels():
     label_next(project, annotator, 20)
     run_round(project.id)
     assert run_round(project.id) is None
-    rounds.request_training(project)
+    schedule.request_training(project)
     assert run_round(project.id).number == 2
     assert not Trainer.objects.get(project=project).requested
 
@@ -101,14 +101,14 @@ def test_a_live_claim_keeps_a_second_round_out_and_a_stale_one_is_taken_over():
     label_next(project, annotator, 20)
     first = run_round(project.id)
     label_next(project, annotator, 20)
-    token = rounds.claim(project.id)
+    token = schedule.claim(project.id)
     dead = ModelVersion.objects.create(
         project=project, number=2, model="logistic_regression", strategy="margin"
     )
     assert run_round(project.id) is None  # the claim is live
     Trainer.objects.filter(project=project).update(claimed_at=timezone.now() - timedelta(hours=1))
     # the previous version still serves while the claim is held
-    assert rounds.serving_version(project.id) == first
+    assert schedule.serving_version(project.id) == first
     version = run_round(project.id)
     dead.refresh_from_db()
     assert dead.status == ModelVersion.Status.FAILED and "abandoned" in dead.error
@@ -136,7 +136,7 @@ def test_a_new_round_switches_the_queue_and_older_rankings_are_pruned():
     first = run_round(project.id)
     label_next(project, annotator, 20)
     second = run_round(project.id)
-    assert rounds.serving_version(project.id) == second
+    assert schedule.serving_version(project.id) == second
     assert (
         services.next_item_for(project=project, user=annotator).prediction["version_id"]
         == second.id
@@ -207,7 +207,7 @@ def test_between_rounds_an_sgd_model_learns_new_labels_and_reorders_its_queue():
     after = dict(Ranking.objects.filter(version=version).values_list("item_id", "score"))
     assert rescored > 0
     assert sum(before[i] != after[i] for i in after) >= rescored // 2
-    assert rounds.serving_version(project.id) == version  # still the same version serving
+    assert schedule.serving_version(project.id) == version  # still the same version serving
     assert Trainer.objects.get(project=project).claim == ""  # the claim is released
 
 

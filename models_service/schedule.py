@@ -1,0 +1,83 @@
+"""When a project's rounds happen: how many new labels make one due, who holds the claim to
+run it, an admin's request for one. Kept apart from models_service.rounds so that the web
+processes, which only ask these questions, never import scikit-learn (about 120 MiB each).
+"""
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from annotation.models import Annotation, Item, Project
+from models_service.models import ModelVersion, Trainer
+
+ITEM, ANSWER = Item._meta.db_table, Annotation._meta.db_table
+
+
+def cadence(labelled: int, retrain_every: int) -> int:
+    """New labels needed before the next retrain: often while the set is small, then a tenth."""
+    return max(retrain_every, labelled // 10)
+
+
+def labelled_count(project_id: int) -> int:
+    """Items with at least one real (not skipped) answer."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(DISTINCT a.item_id) FROM {ANSWER} a JOIN {ITEM} i ON i.id = a.item_id "
+            "WHERE i.project_id = %s AND NOT a.skipped",
+            [project_id],
+        )
+        return cursor.fetchone()[0]
+
+
+def serving_version(project_id: int) -> ModelVersion | None:
+    return (
+        ModelVersion.objects.filter(project_id=project_id, status=ModelVersion.Status.READY)
+        .order_by("-number")
+        .first()
+    )
+
+
+def needs_training(project: Project) -> bool:
+    trainer = Trainer.objects.filter(project=project).first()
+    if trainer is not None and trainer.requested:
+        return True
+    current = serving_version(project.id)
+    seen = current.trained_on + current.eval_size if current else 0
+    return labelled_count(project.id) - seen >= cadence(seen, project.retrain_every)
+
+
+# --- the claim: one round per project at a time ----------------------------------------------
+
+
+def claim(project_id: int) -> str | None:
+    """Take the project's training claim, or None while a live round holds it."""
+    Trainer.objects.get_or_create(project_id=project_id)
+    now = timezone.now()
+    token = str(uuid.uuid4())
+    stale = now - timedelta(seconds=settings.HITL_TRAINING_STALE_SECONDS)
+    taken = (
+        Trainer.objects.filter(project_id=project_id)
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
+        .update(claimed_at=now, claim=token)
+    )
+    if not taken:
+        return None
+    # A round left by a dead worker never finishes: the previous version keeps serving.
+    ModelVersion.objects.filter(
+        project_id=project_id,
+        status__in=[ModelVersion.Status.TRAINING, ModelVersion.Status.SCORING],
+    ).update(status=ModelVersion.Status.FAILED, error="abandoned: its worker stopped")
+    return token
+
+
+def release(project_id: int, token: str) -> None:
+    Trainer.objects.filter(project_id=project_id, claim=token).update(claimed_at=None, claim="")
+
+
+def request_training(project: Project) -> None:
+    """An admin asked for a retrain: recorded in the database, so no broker is needed now."""
+    Trainer.objects.update_or_create(project=project, defaults={"requested": True})
