@@ -6,11 +6,11 @@ PostgreSQL holds every piece of state a round needs (claim, version, chunks done
 broker message or a killed worker only delays a round: the sweeper starts it again.
 """
 
+import pickle
 import time
 from collections import defaultdict
 from pathlib import Path
 
-import joblib
 import numpy as np
 import orjson
 from django.conf import settings
@@ -156,15 +156,24 @@ def _trainable(targets: list, multi_label: bool) -> bool:
 
 def artifact_path(version: ModelVersion) -> Path:
     """Where the platform keeps a version's model: a path it derives, never one a user gives."""
-    return settings.HITL_MODEL_DIR / f"project-{version.project_id}" / f"v{version.number}.joblib"
+    return settings.HITL_MODEL_DIR / f"project-{version.project_id}" / f"v{version.number}.pickle"
 
 
 def _save(bundle: engine.Bundle, version: ModelVersion) -> None:
+    """Plain pickle, not joblib: joblib's pickler is the pure-Python one, and on a bundle whose
+    text featurizer holds a vocabulary of 90,000 n-grams it took 2.5 s to write and 0.9 s to
+    read where pickle takes 0.4 s and 0.07 s, on every round (docs/benchmarks.md)."""
     path = artifact_path(version)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    joblib.dump(bundle, partial)
+    with partial.open("wb") as file:
+        pickle.dump(bundle, file, protocol=pickle.HIGHEST_PROTOCOL)
     partial.replace(path)  # a reader never sees half a file
+
+
+def _read(version: ModelVersion) -> engine.Bundle:
+    with artifact_path(version).open("rb") as file:
+        return pickle.load(file)  # noqa: S301  (written by _save above, never uploaded)
 
 
 _loaded: dict[tuple, engine.Bundle] = {}
@@ -176,7 +185,7 @@ def load(version: ModelVersion) -> engine.Bundle:
     key = (version.id, version.created_at)
     if key not in _loaded:
         _loaded.clear()
-        _loaded[key] = joblib.load(artifact_path(version))
+        _loaded[key] = _read(version)
     return _loaded[key]
 
 
@@ -456,7 +465,7 @@ def adapt(project_id: int) -> int:
         project = Project.objects.get(id=project_id)
         data = training_data(project, answered_since=version.created_at)
         _ids, items, targets = data["train"]
-        bundle = joblib.load(artifact_path(version))  # a fresh copy: the cache stays pristine
+        bundle = _read(version)  # a fresh copy: the cache stays pristine
         if not engine.adapt(bundle, items, targets):
             return 0
         head = list(
