@@ -31,6 +31,7 @@ MAX_SEEDS = 50  # diverse items served before the first model
 POOL_SAMPLE_SIZE = 5_000  # unlabelled texts the featurizer learns its vocabulary from
 DIVERSE_BATCH = 50  # served first, one per cluster of the top candidates
 DIVERSE_CANDIDATES = 10  # ... drawn from this many times as many of the most uncertain
+FEATURE_CACHE_ROWS = 20_000  # a pool this small keeps its features in each worker process
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -112,9 +113,8 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
         vectors = features.vectors_of(train_items) is not None
         sample_ids, sample = _pool_sample(project_id, vectors=vectors)
         pool_size = Item.objects.filter(project_id=project_id).count()
-        featurizer = (
-            None if vectors else _pool_featurizer(project_id, pool_size, sample_ids, sample)
-        )
+        featurizer_key = None if vectors else _featurizer_key(project_id, pool_size, sample_ids)
+        featurizer = None if vectors else _pool_featurizer(featurizer_key, sample)
         bundle = engine.train(
             train_items,
             train_targets,
@@ -128,10 +128,13 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
             featurizer=featurizer,
             seed=number,
         )
+        bundle.featurizer_key = featurizer_key
         _save(bundle, version)
         version.metrics = bundle.metrics
         version.cv_metrics = bundle.cv_metrics
-        version.stop_set_predictions = _stop_set_predictions(bundle, sample[:STOP_SET_SIZE])
+        version.stop_set_predictions = _stop_set_predictions(
+            bundle, sample_ids[:STOP_SET_SIZE], sample[:STOP_SET_SIZE]
+        )
         version.timings = bundle.timings | {
             "train_total_s": round(time.perf_counter() - started, 3)
         }
@@ -201,24 +204,35 @@ def _pool_sample(project_id: int, *, vectors: bool) -> tuple[list[int], list[dic
 _featurizers: dict[tuple, object] = {}
 
 
-def _pool_featurizer(project_id: int, pool_size: int, sample_ids: list[int], sample: list[dict]):
+_rows = features.RowCache(capacity=FEATURE_CACHE_ROWS)
+
+
+def _featurizer_key(project_id: int, pool_size: int, sample_ids: list[int]) -> tuple:
+    """Names a project's featurizer: the same as long as the kind and the pool sample are."""
+    return (project_id, engine.featurizer_for(pool_size), hash(tuple(sample_ids)))
+
+
+def _pool_featurizer(key: tuple, sample: list[dict]):
     """The featurizer fitted on the project's pool sample, kept in this worker while the sample
     stays the same: refitting it every round gave the same vocabulary and cost a small
     project's round a second (texts the sample lacks still count, as unknown words)."""
-    name = engine.featurizer_for(pool_size)
-    key = (project_id, name, hash(tuple(sample_ids)))
     if key not in _featurizers:
         if len(_featurizers) >= 8:
             _featurizers.clear()
-        _featurizers[key] = features.fit(name, sample)
+        _featurizers[key] = features.fit(key[1], sample)
     return _featurizers[key]
 
 
-def _stop_set_predictions(bundle: engine.Bundle, stop_set: list[dict]) -> list[int]:
+def _features(bundle: engine.Bundle, ids: list[int], items: list[dict]):
+    """The items' features under the bundle's featurizer, from this worker's cache if it can."""
+    return _rows.features(bundle.featurizer_key, bundle.featurizer, ids, items)
+
+
+def _stop_set_predictions(bundle: engine.Bundle, ids: list[int], stop_set: list[dict]) -> list[int]:
     """Predictions on the stop set, for the stabilizing rule to compare across versions."""
     if not stop_set:
         return []
-    _scores, predicted, _confidence = bundle.score(stop_set)
+    _scores, predicted, _confidence = bundle.score_features(_features(bundle, ids, stop_set))
     return np.asarray(predicted).astype(int).ravel().tolist()
 
 
@@ -246,7 +260,8 @@ def score_chunk(version_id: int, index: int, low: int, high: int) -> None:
     rows = _chunk_rows(version.project_id, low, high, vectors=bundle.featurizer is None)
     if rows:
         ids = [item_id for item_id, _data in rows]
-        scores, predicted, confidence = bundle.score([data for _id, data in rows], seed=index)
+        X = _features(bundle, ids, [data for _id, data in rows])
+        scores, predicted, confidence = bundle.score_features(X, seed=index)
         names = _names(bundle, predicted)
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().get(id=version_id)
@@ -381,12 +396,13 @@ def _diversify_top(version: ModelVersion, bundle: engine.Bundle) -> None:
     top = list(
         Ranking.objects.filter(version=version, item__status=Item.Status.OPEN, item__in_eval=False)
         .order_by("-score")
-        .values_list("id", "score", "item__data")[: DIVERSE_BATCH * DIVERSE_CANDIDATES]
+        .values_list("id", "score", "item_id", "item__data")[: DIVERSE_BATCH * DIVERSE_CANDIDATES]
     )
     if len(top) <= 1:
         return
-    scores = np.asarray([score for _id, score, _data in top])
-    order = engine.diverse_order(bundle, [data for *_rest, data in top], scores, DIVERSE_BATCH)
+    scores = np.asarray([score for _id, score, _item, _data in top])
+    X = _features(bundle, [item for *_, item, _data in top], [data for *_, data in top])
+    order = engine.diverse_order(X, scores, DIVERSE_BATCH)
     ceiling = float(scores.max())
     with connection.cursor() as cursor:
         cursor.executemany(
@@ -418,8 +434,9 @@ def seed_pool(project_id: int) -> int:
         if not sample:
             return 0
         pool_size = Item.objects.filter(project_id=project_id).count()
-        featurizer = _pool_featurizer(project_id, pool_size, sample_ids, sample)  # kept for v1
-        X = features.transform(featurizer, sample)
+        key = _featurizer_key(project_id, pool_size, sample_ids)
+        featurizer = _pool_featurizer(key, sample)  # kept for v1
+        X = _rows.features(key, featurizer, sample_ids, sample)  # and so are these rows
     count = min(project.retrain_every, MAX_SEEDS, len(sample_ids))
     # clustered in a random projection: seconds, not tens of seconds, on 5,000 texts
     chosen = strategies.cold_start(strategies.compact(X, project_id), count, seed=project_id)

@@ -58,6 +58,7 @@ class Bundle:
     metrics: dict = field(default_factory=dict)
     cv_metrics: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    featurizer_key: tuple | None = None  # names the featurizer for a features.RowCache
 
     def proba(self, X) -> np.ndarray:
         """Class probabilities over all of the project's classes (unseen ones get 0)."""
@@ -73,7 +74,10 @@ class Bundle:
 
     def score(self, items: Sequence[dict], *, seed: int = 0):
         """(scores, predicted class indices or indicator rows, confidences) for the items."""
-        X = self.features(items)
+        return self.score_features(self.features(items), seed=seed)
+
+    def score_features(self, X, *, seed: int = 0):
+        """The same as score, for items already featurized."""
         proba = self.proba(X)
         if self.multi_label:
             predicted = proba >= 0.5
@@ -249,9 +253,8 @@ def adapt(bundle: Bundle, items: Sequence[dict], targets: list) -> int:
     return int(keep.sum())
 
 
-def diverse_order(bundle: Bundle, items: Sequence[dict], scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of `items` (the top candidates, by score) to serve first: one per cluster."""
-    if len(items) <= k:
+def diverse_order(X, scores: np.ndarray, k: int) -> np.ndarray:
+    """Row indices of X (the top candidates' features) to serve first: one per cluster."""
+    if X.shape[0] <= k:
         return np.argsort(-scores, kind="stable")
-    X = bundle.features(items)
-    return strategies.diverse_batch(scores, X, k, pool_factor=max(1, len(items) // k))
+    return strategies.diverse_batch(scores, X, k, pool_factor=max(1, X.shape[0] // k))

@@ -8,6 +8,7 @@ featurizer that needs no vocabulary; items that carry a client-provided `feature
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, make_pipeline
 
@@ -94,3 +95,44 @@ def transform(featurizer, items: Sequence[dict]):
             raise ValueError("this model was trained on feature vectors; some items have none")
         return vectors
     return featurizer.transform(texts_of(items))
+
+
+class RowCache:
+    """Featurized items kept by id in one worker process, so that a small pool scored round
+    after round has each text featurized once, not on every round (character n-grams are most
+    of a small project's round). Valid while the featurizer is: it is fixed as long as the
+    pool sample is, and an item's data never changes. One featurizer at a time (another key
+    empties the cache); at most `capacity` rows, past which items are featurized as before.
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.key = None
+        self._where: dict[int, tuple[int, int]] = {}  # item id -> (block, row in block)
+        self._blocks: list = []
+
+    def features(self, key, featurizer, ids: Sequence[int], items: Sequence[dict]):
+        """The items' features, as transform(featurizer, items) would give them."""
+        if featurizer is None or key is None:
+            return transform(featurizer, items)  # the items' own vectors: nothing to save
+        if key != self.key:
+            self.key, self._where, self._blocks = key, {}, []
+        missing = [k for k, item_id in enumerate(ids) if item_id not in self._where]
+        if len(self._where) + len(missing) > self.capacity:
+            return transform(featurizer, items)
+        if missing:
+            block = len(self._blocks)
+            self._blocks.append(transform(featurizer, [items[k] for k in missing]).tocsr())
+            for row, k in enumerate(missing):
+                self._where[ids[k]] = (block, row)
+        return self._gather(ids)
+
+    def _gather(self, ids: Sequence[int]):
+        located = np.asarray([self._where[item_id] for item_id in ids]).reshape(-1, 2)
+        pieces, placed = [], []
+        for block in np.unique(located[:, 0]):
+            positions = np.flatnonzero(located[:, 0] == block)
+            pieces.append(self._blocks[block][located[positions, 1]])
+            placed.append(positions)
+        stacked = sparse.vstack(pieces, format="csr") if len(pieces) > 1 else pieces[0]
+        return stacked[np.argsort(np.concatenate(placed), kind="stable")]
