@@ -100,9 +100,11 @@ def main() -> None:
         lines = {s: mean_curve(runs, limit) for s, runs in by_strategy.items()}
         if platform.get(name):
             lines["platform (3 annotators)"] = mean_curve(platform[name], limit)
-        seeds = len(by_strategy["random"])
+        seeds = f"{len(by_strategy['random'])} seeds"
+        if platform.get(name):
+            seeds += f", platform {len(platform[name])}"
         out = DOCS / "plots" / f"learning-curve-{name}.svg"
-        title = f"{name}: mean test accuracy over {seeds} seeds"
+        title = f"{name}: mean test accuracy ({seeds})"
         out.write_text(svg(title, lines, limit, 0.95 * full))
         print(out)
 
