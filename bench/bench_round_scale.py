@@ -86,14 +86,14 @@ def label_directly(database_url: str, project: int, user_id: int, count: int) ->
 def version_row(database_url: str, project: int, number: int):
     with psycopg.connect(database_url) as conn:
         return conn.execute(
-            "SELECT status, timings, items_scored, chunks_total, trained_on, metrics, cv_metrics "
-            "FROM models_service_modelversion WHERE project_id = %s AND number = %s",
+            "SELECT status, timings, items_scored, chunks_total, trained_on, metrics, cv_metrics, "
+            "created_at FROM models_service_modelversion WHERE project_id = %s AND number = %s",
             (project, number),
         ).fetchone()
 
 
 def run_round(admin: httpx.Client, database_url: str, project: int, number: int) -> dict:
-    started = time.perf_counter()
+    started, requested_at = time.perf_counter(), time.time()
     admin.post(f"/api/v1/projects/{project}/train/").raise_for_status()
     while True:
         row = version_row(database_url, project, number)
@@ -101,8 +101,14 @@ def run_round(admin: httpx.Client, database_url: str, project: int, number: int)
             break
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
-    status, timings, scored, chunks, trained_on, metrics, cv = row
+    status, timings, scored, chunks, trained_on, metrics, cv, created_at = row
+    # when scoring began, on the client's clock (same machine): the version row is written
+    # before training, so scoring starts train_total_s after it
+    scoring_from = created_at.timestamp() + (timings.get("train_total_s") or 0.0)
     return {
+        "requested_at": requested_at,
+        "scoring_from": scoring_from,
+        "finished_at": requested_at + elapsed,
         "status": status,
         "seconds": elapsed,
         "round_s": timings.get("round_s"),
@@ -114,12 +120,13 @@ def run_round(admin: httpx.Client, database_url: str, project: int, number: int)
     }
 
 
-def annotate_during(base, token, project, running, latencies, empties):
+def annotate_during(base, token, project, running, latencies, moments, empties):
     api = LeanClient(base, token)  # as in bench_next_item: httpx alone took about 1 ms a call
     while running.is_set():
-        started = time.perf_counter()
+        started, at = time.perf_counter(), time.time()
         status, item = api.get(f"/api/v1/projects/{project}/next/")
         latencies.append(time.perf_counter() - started)
+        moments.append(at)
         if status == 204:
             empties.append(1)
             continue
@@ -131,7 +138,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--labels", type=int, default=5_000)
     args = parser.parse_args()
-    rows, queue_rows = [], []
+    rows, queue_rows, phase_rows = [], [], []
     for size in args.sizes:
         database_url = fresh_postgres("hitl_bench_rounds")
         with tempfile.TemporaryDirectory() as tmp:
@@ -165,11 +172,20 @@ def main() -> None:
                 for number, concurrency in ((1, 1), (2, 2)):
                     log = Path(tmp) / f"worker-{concurrency}.log"
                     with worker(env, concurrency=concurrency, beat=False, log=log):
-                        latencies, empties, running = [], [], threading.Event()
+                        latencies, moments, empties = [], [], []
+                        running = threading.Event()
                         running.set()
                         probe = threading.Thread(
                             target=annotate_during,
-                            args=(base, tokens["ann"], project, running, latencies, empties),
+                            args=(
+                                base,
+                                tokens["ann"],
+                                project,
+                                running,
+                                latencies,
+                                moments,
+                                empties,
+                            ),
                         )
                         probe.start()
                         if number == 1:
@@ -201,6 +217,9 @@ def main() -> None:
                             empties[idle[1] :],
                         ),
                     ]
+                    phase_rows += round_phases(
+                        size, concurrency, result, latencies[idle[0] :], moments[idle[0] :]
+                    )
                     for phase, calls, empty in phases[1:] if number > 1 else phases:
                         queue_rows.append(
                             [
@@ -235,6 +254,48 @@ def main() -> None:
         ["pool", "while", "next calls", "next p50 ms", "next p99 ms", "empty answers"],
         queue_rows,
     )
+    table(
+        f"Where in the round the slow next calls fall (slow: over {SLOW_MS} ms)",
+        [
+            "pool",
+            "worker processes",
+            "phase",
+            "seconds",
+            "next calls",
+            "next p50 ms",
+            "next p99 ms",
+            "slow calls",
+        ],
+        phase_rows,
+    )
+
+
+SLOW_MS = 15
+
+
+def round_phases(size, concurrency, result, latencies, moments) -> list[list]:
+    """The round's next calls split at the moment scoring began: training (the worker fits,
+    featurizes and cross-validates) and scoring (chunks score and COPY their rows)."""
+    bounds = [
+        ("training", result["requested_at"], result["scoring_from"]),
+        ("scoring and switch", result["scoring_from"], result["finished_at"]),
+    ]
+    rows = []
+    for phase, start, end in bounds:
+        calls = [lat for lat, at in zip(latencies, moments, strict=True) if start <= at < end]
+        rows.append(
+            [
+                f"{size:,}",
+                concurrency,
+                phase,
+                f"{end - start:.1f}",
+                len(calls),
+                ms(percentile(calls, 50)) if calls else "-",
+                ms(percentile(calls, 99)) if calls else "-",
+                sum(1 for lat in calls if lat * 1000 > SLOW_MS),
+            ]
+        )
+    return rows
 
 
 if __name__ == "__main__":
