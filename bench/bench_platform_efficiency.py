@@ -184,10 +184,10 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true", help="table from --curves")
     args = parser.parse_args()
     core = json.loads(args.core.read_text()) if args.core.exists() else {}
-    database_url = fresh_postgres("hitl_bench_efficiency")
     if args.report_only:  # the table again from the curves of the last run
         report(json.loads(args.curves.read_text()), core, args.budget, args.think)
         return
+    database_url = fresh_postgres("hitl_bench_efficiency")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "models"
