@@ -12,8 +12,15 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.naive_bayes import ComplementNB
 
 
-def logistic_regression(seed: int):
-    return LogisticRegression(solver="saga", C=10.0, max_iter=300, tol=1e-3, random_state=seed)
+def logistic_regression(seed: int, *, balanced: bool = True):
+    return LogisticRegression(
+        solver="saga",
+        C=10.0,
+        max_iter=300,
+        tol=1e-3,
+        class_weight="balanced" if balanced else None,
+        random_state=seed,
+    )
 
 
 def sgd(seed: int):
@@ -36,9 +43,11 @@ ESTIMATORS: dict[str, Callable] = {
 
 def make_estimator(name: str, *, multi_label: bool = False, seed: int = 0):
     """A fresh, unfitted estimator by name; one-vs-rest for multi-label."""
-    try:
-        estimator = ESTIMATORS[name](seed)
-    except KeyError:
+    if name not in ESTIMATORS:
         known = ", ".join(sorted(ESTIMATORS))
-        raise ValueError(f"unknown model {name!r}; known: {known}") from None
-    return OneVsRestClassifier(estimator) if multi_label else estimator
+        raise ValueError(f"unknown model {name!r}; known: {known}")
+    if multi_label:
+        if name == "logistic_regression":
+            return OneVsRestClassifier(logistic_regression(seed, balanced=False))
+        return OneVsRestClassifier(ESTIMATORS[name](seed))
+    return ESTIMATORS[name](seed)
