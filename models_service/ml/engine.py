@@ -137,8 +137,12 @@ def train(
     fitted = time.perf_counter()
     committee = None
     if strategy == "committee" and not multi_label:
+        # members unweighted: a bootstrap sample that misses a class gives that class weight
+        # 0 / 0 under balanced weights, and the member's fit fails on NaN
         bagging = BaggingClassifier(
-            make_estimator(model_name, seed=seed), n_estimators=COMMITTEE_SIZE, random_state=seed
+            make_estimator(model_name, seed=seed, balanced=False),
+            n_estimators=COMMITTEE_SIZE,
+            random_state=seed,
         ).fit(X, y)
         committee = list(_committee_members(bagging))
     bundle = Bundle(featurizer, model, committee, list(classes), multi_label, strategy)

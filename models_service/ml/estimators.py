@@ -41,13 +41,17 @@ ESTIMATORS: dict[str, Callable] = {
 }
 
 
-def make_estimator(name: str, *, multi_label: bool = False, seed: int = 0):
-    """A fresh, unfitted estimator by name; one-vs-rest for multi-label."""
+def make_estimator(
+    name: str, *, multi_label: bool = False, seed: int = 0, balanced: bool | None = None
+):
+    """A fresh, unfitted estimator by name; one-vs-rest for multi-label. Classes are weighted
+    to balance (where the model takes weights) unless multi-label or `balanced` says no."""
     if name not in ESTIMATORS:
         known = ", ".join(sorted(ESTIMATORS))
         raise ValueError(f"unknown model {name!r}; known: {known}")
-    if multi_label:
-        if name == "logistic_regression":
-            return OneVsRestClassifier(logistic_regression(seed, balanced=False))
-        return OneVsRestClassifier(ESTIMATORS[name](seed))
-    return ESTIMATORS[name](seed)
+    balanced = not multi_label if balanced is None else balanced
+    if name == "logistic_regression":
+        estimator = logistic_regression(seed, balanced=balanced)
+    else:
+        estimator = ESTIMATORS[name](seed)
+    return OneVsRestClassifier(estimator) if multi_label else estimator

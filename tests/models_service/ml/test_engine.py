@@ -25,3 +25,29 @@ def test_a_round_with_fewer_labels_a_class_than_folds_trains_and_skips_cross_val
 
     assert bundle.cv_metrics == {}
     assert bundle.proba(bundle.features(items)).shape == (20, 10)
+
+
+def test_a_committee_trains_when_a_members_sample_misses_a_rare_class():
+    """Each committee member fits on a bootstrap sample: with one label of a class among
+    twenty-one, some member never sees it. That member must still fit (under balanced class
+    weights its missing class would weigh 0 / 0) and every item gets a disagreement score."""
+    digits = load_digits()
+    chosen = np.concatenate(
+        [np.flatnonzero(digits.target == 0)[:10], np.flatnonzero(digits.target == 1)[:10]]
+        + [np.flatnonzero(digits.target == 2)[:1]]
+    )
+    items = [{"features": (row / 16.0).tolist()} for row in digits.data[chosen]]
+
+    bundle = engine.train(
+        items,
+        list(digits.target[chosen]),
+        classes=["0", "1", "2"],
+        multi_label=False,
+        model_name="logistic_regression",
+        strategy="committee",
+        pool_size=len(digits.target),
+    )
+
+    assert len(bundle.committee) == engine.COMMITTEE_SIZE
+    scores, _predicted, _confidence = bundle.score(items)
+    assert np.isfinite(scores).all()
