@@ -54,9 +54,10 @@ class Project(models.Model):
         max_length=32, choices=Strategy.choices, default=Strategy.DIVERSE_MARGIN
     )
     retrain_every = models.PositiveIntegerField(
-        default=10,
+        default=5,
         validators=[MinValueValidator(1), MaxValueValidator(100_000)],
-        help_text="New labels before a retrain; the step grows to a tenth of the labelled set.",
+        help_text="New labels before a retrain; the step grows to a twentieth of the labelled "
+        "set. The first model waits for at least 10.",
     )
     eval_share = models.FloatField(
         default=0.1,

@@ -147,8 +147,8 @@ def main() -> None:
                 Path(tmp),
                 HITL_MODEL_DIR=str(Path(tmp) / "models"),
                 CELERY_BROKER_URL="redis://127.0.0.1:6379/12",
-                # the train request reaches the worker at once; labels alone stay under the
-                # cadence (a tenth of 5,000), so no other round starts meanwhile
+                # the train request reaches the worker at once; labels alone never make a
+                # round due (retrain_every below), so no other round starts meanwhile
                 HITL_KICK_ROUNDS="true",
             )
             with server(env, workers=2, threads=4) as (base, _web):

@@ -1,7 +1,7 @@
 """Asking for a round from a web request without ever waiting on the broker.
 
 The annotation is already committed in PostgreSQL, which is what makes a round due; this only
-shortens the wait. Kicks are coalesced per process and project (one a second at most), and
+shortens the wait. Kicks are coalesced per process and project (four a second at most), and
 sent from a background thread with no retries: with the broker down the request still answers
 at once, and the worker's sweep starts the round once the broker is back.
 """
@@ -13,13 +13,13 @@ import time
 from django.conf import settings
 
 log = logging.getLogger(__name__)
-MIN_INTERVAL_S = 1.0
+MIN_INTERVAL_S = 0.25
 _last_kick: dict[int, float] = {}
 _lock = threading.Lock()
 
 
 def kick(project_id: int) -> bool:
-    """Ask a worker to check the project; False when a kick went out less than a second ago
+    """Ask a worker to check the project; False when a kick went out less than MIN_INTERVAL_S ago
     (or kicks are off: HITL_KICK_ROUNDS, which the tests turn on only where they test it)."""
     if not settings.HITL_KICK_ROUNDS:
         return False

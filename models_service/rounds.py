@@ -21,7 +21,7 @@ from django.utils import timezone
 from annotation.models import Annotation, Item, Project
 from models_service.ml import engine, features, stopping, strategies
 from models_service.models import ModelVersion, Ranking, Seed, Trainer
-from models_service.schedule import claim, needs_training, release, serving_version
+from models_service.schedule import cadence, claim, needs_training, release, serving_version
 
 ITEM, ANSWER, RANKING = Item._meta.db_table, Annotation._meta.db_table, Ranking._meta.db_table
 ANSWER_LABELS = Annotation.labels.through._meta.db_table
@@ -419,8 +419,8 @@ def _diversify_top(version: ModelVersion, bundle: engine.Bundle) -> None:
 
 def seed_pool(project_id: int) -> int:
     """Choose the items to serve before the project's first model: one nearest each k-means
-    centre of the pool sample, as many as the first model trains on (retrain_every, at most
-    MAX_SEEDS). Does nothing once seeds or a model version exist; returns how many it chose."""
+    centre of the pool sample, as many as the first model trains on (schedule.cadence, at
+    most MAX_SEEDS). Does nothing once seeds or a model version exist; returns how many it chose."""
     project = Project.objects.filter(id=project_id).first()
     if project is None or project.model_versions.exists():
         return 0
@@ -437,7 +437,7 @@ def seed_pool(project_id: int) -> int:
         key = _featurizer_key(project_id, pool_size, sample_ids)
         featurizer = _pool_featurizer(key, sample)  # kept for v1
         X = _rows.features(key, featurizer, sample_ids, sample)  # and so are these rows
-    count = min(project.retrain_every, MAX_SEEDS, len(sample_ids))
+    count = min(cadence(0, project.retrain_every), MAX_SEEDS, len(sample_ids))
     # clustered in a random projection: seconds, not tens of seconds, on 5,000 texts
     chosen = strategies.cold_start(strategies.compact(X, project_id), count, seed=project_id)
     Seed.objects.bulk_create(

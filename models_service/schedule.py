@@ -17,9 +17,19 @@ from models_service.models import ModelVersion, Trainer
 ITEM, ANSWER = Item._meta.db_table, Annotation._meta.db_table
 
 
+FIRST_MODEL_LABELS = 10  # the first model waits for this many labels (the diverse seeds)
+
+
 def cadence(labelled: int, retrain_every: int) -> int:
-    """New labels needed before the next retrain: often while the set is small, then a tenth."""
-    return max(retrain_every, labelled // 10)
+    """New labels needed before the next retrain, given how many the serving model had.
+
+    The first model waits for its seeds. After it, a round is due every `retrain_every` labels
+    while the set is small, then every twentieth of it: early rounds teach the most, and one
+    label at a time a twentieth was measured as good as retraining on every label.
+    """
+    if labelled == 0:
+        return max(retrain_every, FIRST_MODEL_LABELS)
+    return max(retrain_every, labelled // 20)
 
 
 def labelled_count(project_id: int) -> int:

@@ -69,8 +69,9 @@ class ProjectForm(forms.Form):
         required=False,
         min_value=1,
         max_value=100_000,
-        initial=10,
-        help_text="New labels before the model retrains (grows to a tenth of the labelled set).",
+        initial=5,
+        help_text="New labels before the model retrains (grows to a twentieth of the labelled "
+        "set; the first model waits for at least 10).",
     )
     eval_share = forms.FloatField(
         required=False,

@@ -81,7 +81,7 @@ def test_no_round_until_enough_new_labels_then_the_cadence_grows():
     assert run_round(project.id) is None
     label_next(project, annotator, 1)
     assert run_round(project.id).trained_on == 10
-    assert schedule.cadence(10, 10) == 10 and schedule.cadence(500, 10) == 50
+    assert schedule.cadence(10, 10) == 10 and schedule.cadence(500, 10) == 25
     label_next(project, annotator, 9)
     assert run_round(project.id) is None
 
