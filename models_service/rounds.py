@@ -438,8 +438,8 @@ def seed_pool(project_id: int) -> int:
         featurizer = _pool_featurizer(key, sample)  # kept for v1
         X = _rows.features(key, featurizer, sample_ids, sample)  # and so are these rows
     count = min(cadence(0, project.retrain_every), MAX_SEEDS, len(sample_ids))
-    # clustered in a random projection: seconds, not tens of seconds, on 5,000 texts
-    chosen = strategies.cold_start(strategies.compact(X, project_id), count, seed=project_id)
+    # clustered in the texts' main directions: seconds, not tens of seconds, on 5,000 texts
+    chosen = strategies.cold_start(strategies.topics(X, project_id), count, seed=project_id)
     Seed.objects.bulk_create(
         [
             Seed(project_id=project_id, item_id=sample_ids[index], rank=rank)

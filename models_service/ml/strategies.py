@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.decomposition import TruncatedSVD
+from sklearn.preprocessing import normalize
 from sklearn.random_projection import SparseRandomProjection
 
 Scorer = Callable[[np.ndarray], np.ndarray]
@@ -117,6 +119,17 @@ def compact(features, seed: int = 0, dimensions: int = 256):
         return features
     projection = SparseRandomProjection(dimensions, dense_output=True, random_state=seed)
     return projection.fit_transform(features)
+
+
+def topics(features, seed: int = 0, dimensions: int = 50):
+    """Wide (text) features reduced to their main directions (truncated SVD, rows at unit
+    length) for choosing seeds: a random projection keeps distances only roughly, and on the
+    shipped texts seeds chosen in one trained first models to 0.33 accuracy where seeds
+    chosen in these 50 directions reached 0.42 (10 splits). Slower than compact (1.5 s on
+    1,790 texts), so used once per project, not every round."""
+    if features.shape[1] <= 256 or features.shape[0] <= dimensions:
+        return features
+    return normalize(TruncatedSVD(dimensions, random_state=seed).fit_transform(features))
 
 
 def cold_start(features, k: int, *, seed: int = 0) -> np.ndarray:
