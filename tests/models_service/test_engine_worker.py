@@ -102,9 +102,15 @@ class Loop:
 
 
 def _point_celery_at(url: str) -> str:
-    """Publish from this (test) process to `url`; returns the previous broker URL."""
+    """Publish from this (test) process to `url`; returns the previous broker URL.
+
+    Publishing reads broker_write_url, which the app resolved from the settings once: setting
+    broker_url alone left this process's kicks going to the suite's Redis, where the
+    session's import worker (same test database) picked up rounds meant for this loop."""
     previous = current_app.conf.broker_url
     current_app.conf.broker_url = url
+    current_app.conf.broker_write_url = url
+    current_app.conf.broker_read_url = url
     current_app._pool = None
     current_app.amqp._producer_pool = None
     return previous
