@@ -24,8 +24,8 @@ def cadence(labelled: int, retrain_every: int) -> int:
     """New labels needed before the next retrain, given how many the serving model had.
 
     The first model waits for its seeds. After it, a round is due every `retrain_every` labels
-    while the set is small, then every twentieth of it: early rounds teach the most, and one
-    label at a time a twentieth was measured as good as retraining on every label.
+    while the set is small, then every twentieth of it, as in the one-label-at-a-time
+    simulation (bench/bench_label_efficiency.py): early rounds teach the most.
     """
     if labelled == 0:
         return max(retrain_every, FIRST_MODEL_LABELS)

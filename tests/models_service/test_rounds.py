@@ -82,6 +82,7 @@ def test_no_round_until_enough_new_labels_then_the_cadence_grows():
     label_next(project, annotator, 1)
     assert run_round(project.id).trained_on == 10
     assert schedule.cadence(10, 10) == 10 and schedule.cadence(500, 10) == 25
+    assert schedule.cadence(0, 5) == 10  # a first model waits for ten labels, its seeds
     label_next(project, annotator, 9)
     assert run_round(project.id) is None
 
