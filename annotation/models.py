@@ -65,6 +65,12 @@ class Project(models.Model):
         help_text="Share of served items drawn at random and kept out of training to measure "
         "the model without bias.",
     )
+    eval_sample_size = models.PositiveIntegerField(
+        default=500,
+        validators=[MaxValueValidator(1_000_000)],
+        help_text="Random draws stop once the evaluation sample holds this many items: enough "
+        "to measure accuracy within a few points, and every later label goes to training.",
+    )
     show_predictions = models.BooleanField(
         default=True, help_text="Show the model's suggestion (never on evaluation draws)."
     )
@@ -188,6 +194,9 @@ class Item(models.Model):
                 name="item_open_queue",
             ),
             models.Index(fields=["project", "status"], name="item_project_status"),
+            # Counts the evaluation sample on an evaluation draw (a few hundred rows, not the
+            # project's whole pool).
+            models.Index(fields=["project"], condition=Q(in_eval=True), name="item_eval_sample"),
         ]
 
     def __str__(self) -> str:

@@ -151,6 +151,15 @@ def next_item_for(
     return None
 
 
+def evaluation_sample_size(project_id: int) -> int:
+    """Items drawn for the project's evaluation sample so far (answered or not)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {ITEM} WHERE project_id = %s AND in_eval", [project_id]
+        )
+        return cursor.fetchone()[0]
+
+
 def lease(*, item_id: int, project_id: int, user_id: int, now: datetime) -> None:
     """Give the user a lease on the item (renewing theirs), within the per-user limit."""
     params = _params(project_id=project_id, user_id=user_id, now=now) | {"item": item_id}

@@ -172,8 +172,16 @@ def next_item_for(*, project: Project, user: AbstractBaseUser) -> Item | None:
         overlap=project.overlap,
         user_id=user.id,
         now=timezone.now(),
-        evaluation=project.eval_share > 0 and random.random() < project.eval_share,
+        evaluation=_draw_for_evaluation(project),
     )
+
+
+def _draw_for_evaluation(project: Project) -> bool:
+    """A random share of serves goes to the evaluation sample until it is big enough; the
+    count is asked only on the draws that would go there."""
+    if project.eval_share <= 0 or random.random() >= project.eval_share:
+        return False
+    return queue.evaluation_sample_size(project.id) < project.eval_sample_size
 
 
 # --- recording answers -----------------------------------------------------------------

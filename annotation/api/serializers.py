@@ -88,6 +88,7 @@ class ProjectInput(StrictSerializer):
     strategy = serializers.ChoiceField(Project.Strategy.choices, required=False)
     retrain_every = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
     eval_share = serializers.FloatField(min_value=0.0, max_value=0.5, required=False)
+    eval_sample_size = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
     show_predictions = serializers.BooleanField(required=False)
     stopping_rule = StoppingRuleField(required=False)
 
@@ -110,6 +111,7 @@ class ProjectOutput(serializers.ModelSerializer):
             "strategy",
             "retrain_every",
             "eval_share",
+            "eval_sample_size",
             "show_predictions",
             "stopping_rule",
             "created_at",

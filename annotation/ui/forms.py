@@ -80,6 +80,13 @@ class ProjectForm(forms.Form):
         initial=0.1,
         help_text="Share of items drawn at random to measure the model; never trained on.",
     )
+    eval_sample_size = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=1_000_000,
+        initial=500,
+        help_text="Random draws stop once the evaluation sample holds this many items.",
+    )
     show_predictions = forms.BooleanField(
         required=False, initial=True, help_text="Show annotators the model's suggestion."
     )
@@ -104,7 +111,7 @@ class ProjectForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        for name in ("model", "strategy", "retrain_every", "eval_share"):
+        for name in ("model", "strategy", "retrain_every", "eval_share", "eval_sample_size"):
             if cleaned.get(name) in ("", None):
                 cleaned.pop(name, None)
         if "show_predictions" not in self.data:

@@ -89,6 +89,7 @@ def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
         "strategy": project.strategy,
         "retrain_every": project.retrain_every,
         "eval_share": project.eval_share,
+        "eval_sample_size": project.eval_sample_size,
         "show_predictions": project.show_predictions,
         **stopping_initial(project.stopping_rule),
     }

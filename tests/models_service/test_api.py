@@ -33,6 +33,7 @@ def test_patch_takes_the_engine_settings(project, admin, api_client):
         "strategy": "committee",
         "retrain_every": 25,
         "eval_share": 0.05,
+        "eval_sample_size": 200,
         "show_predictions": False,
         "stopping_rule": {"kind": "target", "metric": 0.9},
     }
@@ -53,6 +54,7 @@ def test_patch_takes_the_engine_settings(project, admin, api_client):
         ({"strategy": "psychic"}, "strategy"),
         ({"model": "gpt"}, "model"),
         ({"eval_share": 0.9}, "eval_share"),
+        ({"eval_sample_size": -1}, "eval_sample_size"),
         ({"retrain_every": 0}, "retrain_every"),
         ({"stopping_rule": {"kind": "budget"}}, "stopping_rule.labels"),
         ({"stopping_rule": {"kind": "sometime"}}, "stopping_rule.kind"),

@@ -75,6 +75,17 @@ def test_evaluation_draws_are_kept_out_of_training_and_measure_the_model():
     assert sum(map(sum, version.metrics["confusion_matrix"])) == 12
 
 
+def test_evaluation_draws_stop_once_the_sample_has_its_size():
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 30)
+    project.eval_share, project.eval_sample_size = 0.5, 8
+    project.save()
+    served = label_next(project, annotator, 60)
+    # uncapped, about 30 of the 60 would be drawn; fewer than 8 has odds of about 1 in 1e10
+    assert len(served) == 60 and sum(item.evaluation for item in served) == 8
+    assert Item.objects.filter(project=project, in_eval=True).count() == 8
+
+
 def test_no_round_until_enough_new_labels_then_the_cadence_grows():
     project, annotator = text_project(300, eval_share=0.0, retrain_every=10)
     label_next(project, annotator, 9)
