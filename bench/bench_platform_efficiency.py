@@ -39,7 +39,7 @@ from datasets import split  # noqa: E402
 
 from models_service.ml import engine  # noqa: E402,F401  (the artifacts unpickle into it)
 
-ANNOTATORS = 3
+ANNOTATORS = 3  # the setting; --annotators 1 isolates what concurrency costs
 BUDGETS = {"digits": 300, "texts": 700}  # labels a run spends: past the mark on most seeds
 
 
@@ -80,10 +80,10 @@ def versions(database_url, project_id):
         ).fetchall()
 
 
-def run_one(base, tokens, database_url, model_dir, data, seed, budget, think):
+def run_one(base, tokens, database_url, model_dir, data, seed, budget, think, settings, annotators):
     admin = client(base, tokens["admin"])
-    project_id = create_project(admin, f"{data.name}-{seed}", labels=data.classes)
-    add_members(admin, project_id, [f"sim{n}" for n in range(ANNOTATORS)])
+    project_id = create_project(admin, f"{data.name}-{seed}", labels=data.classes, **settings)
+    add_members(admin, project_id, [f"sim{n}" for n in range(annotators)])
     rows = [
         item | {"truth": data.classes[y]} for item, y in zip(data.pool, data.pool_y, strict=True)
     ]
@@ -98,7 +98,7 @@ def run_one(base, tokens, database_url, model_dir, data, seed, budget, think):
             target=annotate,
             args=(client(base, tokens[f"sim{n}"]), project_id, budget_left, lock, think, stop),
         )
-        for n in range(ANNOTATORS)
+        for n in range(annotators)
     ]
     started = time.perf_counter()
     for thread in threads:
@@ -118,7 +118,7 @@ def run_one(base, tokens, database_url, model_dir, data, seed, budget, think):
     return curve, elapsed
 
 
-def report(results: dict, core: dict, budget: int, think: float) -> None:
+def report(results: dict, core: dict, budget: int, think: float, annotators: int) -> None:
     rows = []
     for name, runs in results.items():
         fulls = {r["seed"]: r["full_pool_accuracy"] for r in core.get(name, {}).get("random", [])}
@@ -156,7 +156,7 @@ def report(results: dict, core: dict, budget: int, think: float) -> None:
             ]
         )
     table(
-        f"Label efficiency through the platform ({ANNOTATORS} annotators at once, defaults, "
+        f"Label efficiency through the platform ({annotators} annotators at once, defaults, "
         f"{think}s reading time)",
         [
             "data set",
@@ -181,11 +181,20 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.3, help="seconds an annotator reads")
     parser.add_argument("--core", type=Path, default=Path("docs/label-efficiency-core.json"))
     parser.add_argument("--curves", type=Path, default=Path("docs/label-efficiency-platform.json"))
+    parser.add_argument("--annotators", type=int, default=ANNOTATORS)
     parser.add_argument("--report-only", action="store_true", help="table from --curves")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="FIELD=JSON",
+        help="project settings other than the defaults, e.g. retrain_every=1 eval_share=0.05",
+    )
     args = parser.parse_args()
+    settings = {field: json.loads(value) for field, value in (s.split("=", 1) for s in args.set)}
     core = json.loads(args.core.read_text()) if args.core.exists() else {}
     if args.report_only:  # the table again from the curves of the last run
-        report(json.loads(args.curves.read_text()), core, args.budget, args.think)
+        report(json.loads(args.curves.read_text()), core, args.budget, args.think, args.annotators)
         return
     database_url = fresh_postgres("hitl_bench_efficiency")
     results = {}
@@ -199,20 +208,29 @@ def main() -> None:
             HITL_SWEEP_SECONDS="2",
         )
         with server(env) as (base, _web), worker(env, log=Path(tmp) / "worker.log"):
-            tokens = make_users(env, ["admin"] + [f"sim{n}" for n in range(ANNOTATORS)])
+            tokens = make_users(env, ["admin"] + [f"sim{n}" for n in range(args.annotators)])
             for name in args.datasets:
                 for seed in range(args.seeds):
                     data = split(name, seed)
                     budget = args.budget or BUDGETS[name]
                     curve, elapsed = run_one(
-                        base, tokens, database_url, model_dir, data, seed, budget, args.think
+                        base,
+                        tokens,
+                        database_url,
+                        model_dir,
+                        data,
+                        seed,
+                        budget,
+                        args.think,
+                        settings,
+                        args.annotators,
                     )
                     print(
                         f"{name} seed {seed}: {len(curve)} versions, {elapsed:.0f}s",
                         file=sys.stderr,
                     )
                     results.setdefault(name, []).append({"seed": seed, "curve": curve})
-    report(results, core, args.budget, args.think)
+    report(results, core, args.budget, args.think, args.annotators)
     args.curves.parent.mkdir(parents=True, exist_ok=True)
     args.curves.write_text(json.dumps(results))
 
