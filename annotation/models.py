@@ -68,7 +68,7 @@ class Project(models.Model):
     eval_sample_size = models.PositiveIntegerField(
         default=500,
         validators=[MaxValueValidator(1_000_000)],
-        help_text="Random draws stop once the evaluation sample holds this many items: enough "
+        help_text="Random draws stop once this many evaluation items are answered: enough "
         "to measure accuracy within a few points, and every later label goes to training.",
     )
     show_predictions = models.BooleanField(

@@ -152,10 +152,13 @@ def next_item_for(
 
 
 def evaluation_sample_size(project_id: int) -> int:
-    """Items drawn for the project's evaluation sample so far (answered or not)."""
+    """Answered items in the project's evaluation sample (a draw left unanswered does not
+    count: its lease runs out and the draws go on)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COUNT(*) FROM {ITEM} WHERE project_id = %s AND in_eval", [project_id]
+            f"SELECT COUNT(*) FROM {ITEM} WHERE project_id = %s AND in_eval "
+            "AND annotation_count > 0",
+            [project_id],
         )
         return cursor.fetchone()[0]
 

@@ -513,12 +513,15 @@ def adapt(project_id: int) -> int:
         release(project_id, token)
 
 
-def rule_for(spec: dict):
-    kind = (spec or {}).get("kind", "stabilizing")
+def rule_for(project: Project):
+    spec = project.stopping_rule or {}
+    kind = spec.get("kind", "stabilizing")
     if kind == "budget":
         return stopping.LabelBudget(int(spec["labels"]))
     if kind == "target":
-        return stopping.TargetMetric(float(spec["metric"]))
+        # judged on 50 evaluation items, or on the whole sample where the project keeps fewer
+        enough = min(stopping.TargetMetric.min_evaluated, max(1, project.eval_sample_size))
+        return stopping.TargetMetric(float(spec["metric"]), min_evaluated=enough)
     return stopping.StabilizingPredictions(
         float(spec.get("threshold", 0.99)), int(spec.get("rounds", 3))
     )
@@ -537,8 +540,9 @@ def decide_stopping(version: ModelVersion) -> dict:
             stop_set_predictions=(
                 np.asarray(v.stop_set_predictions) if v.stop_set_predictions else None
             ),
+            evaluated=v.metrics.get("n", 0),
         )
         for v in history
     ]
-    decision = rule_for(version.project.stopping_rule).decide(rounds)
+    decision = rule_for(version.project).decide(rounds)
     return {"stop": decision.stop, "reason": decision.reason}

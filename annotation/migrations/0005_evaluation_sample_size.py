@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='project',
             name='eval_sample_size',
-            field=models.PositiveIntegerField(default=500, help_text='Random draws stop once the evaluation sample holds this many items: enough to measure accuracy within a few points, and every later label goes to training.', validators=[django.core.validators.MaxValueValidator(1000000)]),
+            field=models.PositiveIntegerField(default=500, help_text='Random draws stop once this many evaluation items are answered: enough to measure accuracy within a few points, and every later label goes to training.', validators=[django.core.validators.MaxValueValidator(1000000)]),
         ),
         migrations.AddIndex(
             model_name='item',

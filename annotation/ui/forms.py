@@ -85,7 +85,7 @@ class ProjectForm(forms.Form):
         min_value=0,
         max_value=1_000_000,
         initial=500,
-        help_text="Random draws stop once the evaluation sample holds this many items.",
+        help_text="Random draws stop once this many evaluation items are answered.",
     )
     show_predictions = forms.BooleanField(
         required=False, initial=True, help_text="Show annotators the model's suggestion."

@@ -13,11 +13,12 @@ from sklearn.metrics import cohen_kappa_score
 @dataclass(frozen=True)
 class Round:
     """One trained model: how many labels it saw, its evaluation metric (None before there is
-    an evaluation sample), and its predictions on the fixed stop set."""
+    an evaluation sample) and on how many items, and its predictions on the fixed stop set."""
 
     labels: int
     metric: float | None
     stop_set_predictions: np.ndarray | None = None
+    evaluated: int = 0  # the evaluation items the metric was measured on
 
 
 @dataclass(frozen=True)
@@ -41,19 +42,25 @@ class LabelBudget:
 
 @dataclass(frozen=True)
 class TargetMetric:
-    """Stop once the evaluation metric reaches `target`."""
+    """Stop once the evaluation metric reaches `target`, measured on at least `min_evaluated`
+    items: on a handful of evaluation draws a lucky streak reads as 1.0 (five items all right
+    would have stopped a project at its first rounds)."""
 
     target: float
+    min_evaluated: int = 50
 
     def decide(self, rounds: list[Round]) -> Decision:
-        latest = next((r.metric for r in reversed(rounds) if r.metric is not None), None)
+        latest = next((r for r in reversed(rounds) if r.metric is not None), None)
         if latest is None:
             return Decision(False, "no evaluation yet")
-        if latest >= self.target:
+        measured = f"the metric is {latest.metric:.3f} on {latest.evaluated} evaluation items"
+        if latest.evaluated < self.min_evaluated:
             return Decision(
-                True, f"the metric is {latest:.3f}, at or above the target {self.target:.3f}"
+                False, f"{measured}; the target is judged on at least {self.min_evaluated}"
             )
-        return Decision(False, f"the metric is {latest:.3f}; the target is {self.target:.3f}")
+        if latest.metric >= self.target:
+            return Decision(True, f"{measured}, at or above the target {self.target:.3f}")
+        return Decision(False, f"{measured}; the target is {self.target:.3f}")
 
 
 @dataclass(frozen=True)

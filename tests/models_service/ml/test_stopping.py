@@ -7,11 +7,11 @@ from models_service.ml.stopping import LabelBudget, Round, StabilizingPrediction
 STOP_SET = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
 
 
-def _round(labels, metric=None, flips=None):
+def _round(labels, metric=None, flips=None, evaluated=100):
     predictions = STOP_SET.copy()
     for index in flips or []:
         predictions[index] = (predictions[index] + 1) % 3
-    return Round(labels=labels, metric=metric, stop_set_predictions=predictions)
+    return Round(labels, metric, stop_set_predictions=predictions, evaluated=evaluated)
 
 
 def test_label_budget_stops_when_spent():
@@ -26,6 +26,16 @@ def test_target_metric_reads_the_latest_evaluated_round():
     assert rule.decide([]).reason == "no evaluation yet"
     assert not rule.decide([_round(10, 0.95), _round(20, 0.85)]).stop
     assert rule.decide([_round(10, 0.85), _round(20, 0.91), _round(30, None)]).stop
+
+
+def test_target_metric_waits_for_enough_evaluation_items():
+    rule = TargetMetric(target=0.9, min_evaluated=50)
+    early = rule.decide([_round(40, 1.0, evaluated=4)])  # four of four right
+    assert not early.stop
+    assert early.reason == (
+        "the metric is 1.000 on 4 evaluation items; the target is judged on at least 50"
+    )
+    assert rule.decide([_round(40, 1.0, evaluated=4), _round(900, 0.92, evaluated=50)]).stop
 
 
 def test_stabilizing_predictions_needs_k_agreeing_comparisons_in_a_row():
