@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotation.models import Annotation, Item, Project
-from models_service.models import ModelVersion, Trainer
+from models_service.models import ModelVersion, Ranking, Trainer
 
 ITEM, ANSWER = Item._meta.db_table, Annotation._meta.db_table
 
@@ -56,8 +56,14 @@ def needs_training(project: Project) -> bool:
     if trainer is not None and trainer.requested:
         return True
     current = serving_version(project.id)
+    if current is not None and current.items_scored and not _has_ranking(current):
+        return True  # its ranking is gone: PostgreSQL empties the unlogged table in a crash
     seen = current.trained_on + current.eval_size if current else 0
     return labelled_count(project.id) - seen >= cadence(seen, project.retrain_every)
+
+
+def _has_ranking(version: ModelVersion) -> bool:
+    return Ranking.objects.filter(version=version).exists()
 
 
 # --- the claim: one round per project at a time ----------------------------------------------

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from annotation import imports, services
@@ -15,6 +16,7 @@ from models_service import kick, rounds, schedule
 from models_service.models import ModelVersion, Ranking, Seed, Trainer
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.models_service.helpers import label_next, run_round, text_project
+from tests.services import require_postgres
 
 pytestmark = pytest.mark.django_db
 
@@ -84,6 +86,27 @@ def test_evaluation_draws_stop_once_the_sample_has_its_size():
     # uncapped, about 30 of the 60 would be drawn; fewer than 8 has odds of about 1 in 1e10
     assert len(served) == 60 and sum(item.evaluation for item in served) == 8
     assert Item.objects.filter(project=project, in_eval=True).count() == 8
+
+
+def test_a_serving_version_whose_ranking_was_lost_is_retrained_at_once():
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 20)
+    first = run_round(project.id)
+    assert not schedule.needs_training(project)
+    Ranking.objects.filter(version=first).delete()  # as a crash empties the unlogged table
+    assert schedule.needs_training(project)
+    assert services.next_item_for(project=project, user=annotator).prediction is None  # random
+    second = run_round(project.id)
+    assert second.number == 2 and Ranking.objects.filter(version=second).count() == 300
+
+
+def test_rankings_skip_the_write_ahead_log_on_postgresql():
+    require_postgres()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relpersistence FROM pg_class WHERE relname = %s", [Ranking._meta.db_table]
+        )
+        assert cursor.fetchone() == ("u",)  # unlogged
 
 
 def test_no_round_until_enough_new_labels_then_the_cadence_grows():
