@@ -54,13 +54,13 @@ class Project(models.Model):
         max_length=32, choices=Strategy.choices, default=Strategy.DIVERSE_MARGIN
     )
     retrain_every = models.PositiveIntegerField(
-        default=5,
+        default=1,
         validators=[MinValueValidator(1), MaxValueValidator(100_000)],
         help_text="New labels before a retrain; the step grows to a twentieth of the labelled "
         "set. The first model waits for at least 10.",
     )
     eval_share = models.FloatField(
-        default=0.1,
+        default=0.05,
         validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
         help_text="Share of served items drawn at random and kept out of training to measure "
         "the model without bias.",

@@ -69,7 +69,7 @@ class ProjectForm(forms.Form):
         required=False,
         min_value=1,
         max_value=100_000,
-        initial=5,
+        initial=1,
         help_text="New labels before the model retrains (grows to a twentieth of the labelled "
         "set; the first model waits for at least 10).",
     )
@@ -77,7 +77,7 @@ class ProjectForm(forms.Form):
         required=False,
         min_value=0.0,
         max_value=0.5,
-        initial=0.1,
+        initial=0.05,
         help_text="Share of items drawn at random to measure the model; never trained on.",
     )
     eval_sample_size = forms.IntegerField(

@@ -113,7 +113,7 @@ def test_learning_state_reads_as_the_dashboard_needs_it(trained):
     assert state["serving_version"] == 1 and state["round"] is None
     assert state["curve"][0]["labels"] == 30
     assert state["stopping"] == {"stop": False, "reason": "fewer than two models to compare"}
-    assert state["next_round_after"] == 5  # the default retrain_every: 30 labels is small
+    assert state["next_round_after"] == 1  # the default retrain_every: 30 labels is small
 
 
 def test_next_hides_the_suggestion_when_the_project_does_not_show_it(trained):
