@@ -29,6 +29,7 @@ STOP_SET_SIZE = 500
 ADAPT_HEAD = 2_000  # rankings re-scored by an incremental update between rounds
 MAX_SEEDS = 50  # diverse items served before the first model
 POOL_SAMPLE_SIZE = 5_000  # unlabelled texts the featurizer learns its vocabulary from
+ANALYZE_AFTER_ROWS = 10_000  # a round this large changes what the planner should know
 DIVERSE_BATCH = 50  # served first, one per cluster of the top candidates
 DIVERSE_CANDIDATES = 10  # ... drawn from this many times as many of the most uncertain
 FEATURE_CACHE_ROWS = 20_000  # a pool this small keeps its features in each worker process
@@ -378,13 +379,21 @@ def after_round(project_id: int, keep_version_id: int) -> None:
 
 
 def prune_rankings(project_id: int, keep_version_id: int) -> int:
+    """Drop older versions' rankings; after a large round, refresh the planner's statistics."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {RANKING} WHERE version_id IN (SELECT id FROM "
             f"{ModelVersion._meta.db_table} WHERE project_id = %s AND id < %s)",
             [project_id, keep_version_id],
         )
-        return cursor.rowcount
+        pruned = cursor.rowcount
+    scored = ModelVersion.objects.filter(id=keep_version_id).values_list("items_scored", flat=True)
+    if connection.vendor == "postgresql" and (scored.first() or 0) >= ANALYZE_AFTER_ROWS:
+        # Else the queue's ranked stage is planned from the statistics of an older (or empty)
+        # table until autovacuum gets round to it, if it runs at all; as imports do for items.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {RANKING}")
+    return pruned
 
 
 def _diversify_top(version: ModelVersion, bundle: engine.Bundle) -> None:

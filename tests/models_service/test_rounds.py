@@ -109,6 +109,31 @@ def test_rankings_skip_the_write_ahead_log_on_postgresql():
         assert cursor.fetchone() == ("u",)  # unlogged
 
 
+def _ranking_row_estimate() -> float:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples FROM pg_class WHERE relname = %s", [Ranking._meta.db_table]
+        )
+        return cursor.fetchone()[0]
+
+
+# Each case its own pool size: an ANALYZE is not rolled back with the test's transaction.
+@pytest.mark.parametrize(("size", "threshold", "refreshed"), [(317, 300, True), (293, 400, False)])
+def test_a_large_round_refreshes_the_planners_statistics_of_the_rankings(
+    monkeypatch, size, threshold, refreshed
+):
+    require_postgres()
+    monkeypatch.setattr(rounds, "ANALYZE_AFTER_ROWS", threshold)
+    project, annotator = text_project(size, eval_share=0.0)
+    label_next(project, annotator, 20)
+    before = _ranking_row_estimate()
+    assert before != pytest.approx(size, abs=1)  # else a refresh would go unseen
+    version = run_round(project.id)
+    # the test's transaction holds the rows uncommitted: only our ANALYZE can count them
+    rounds.prune_rankings(project.id, version.id)
+    assert _ranking_row_estimate() == (pytest.approx(size, abs=1) if refreshed else before)
+
+
 def test_no_round_until_enough_new_labels_then_the_cadence_grows():
     project, annotator = text_project(300, eval_share=0.0, retrain_every=10)
     label_next(project, annotator, 9)
