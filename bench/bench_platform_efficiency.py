@@ -235,9 +235,9 @@ def main() -> None:
                         file=sys.stderr,
                     )
                     results.setdefault(name, []).append({"seed": seed, "curve": curve})
+                    args.curves.parent.mkdir(parents=True, exist_ok=True)
+                    args.curves.write_text(json.dumps(results))  # a cut-short run keeps these
     report(results, core, args.budget, args.think, args.annotators)
-    args.curves.parent.mkdir(parents=True, exist_ok=True)
-    args.curves.write_text(json.dumps(results))
 
 
 if __name__ == "__main__":
