@@ -137,7 +137,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--labels", type=int, default=5_000)
+    parser.add_argument(
+        "--env", nargs="*", default=[], metavar="NAME=VALUE", help="extra settings for the run"
+    )
     args = parser.parse_args()
+    extra = dict(pair.split("=", 1) for pair in args.env)
     rows, queue_rows, phase_rows = [], [], []
     for size in args.sizes:
         database_url = fresh_postgres("hitl_bench_rounds")
@@ -150,6 +154,7 @@ def main() -> None:
                 # the train request reaches the worker at once; labels alone never make a
                 # round due (retrain_every below), so no other round starts meanwhile
                 HITL_KICK_ROUNDS="true",
+                **extra,
             )
             with server(env, workers=2, threads=4) as (base, _web):
                 tokens = make_users(env, ["admin", "ann"])
