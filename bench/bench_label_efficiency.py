@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -33,20 +35,27 @@ BUDGETS = {"digits": 300, "texts": 800}  # labels each run spends
 
 def featurize(data, pool_items, test_items):
     """Featurizer fitted on the pool's texts (unlabelled text is free to use), or the items'
-    own vectors."""
+    own vectors; and how many of its last columns are the pool's directions."""
     featurizer, X_pool = features.fit_transform("tfidf", pool_items)
-    return X_pool, features.transform(featurizer, test_items)
+    return X_pool, features.transform(featurizer, test_items), features.topic_columns(featurizer)
 
 
-def fit(X, y, seed):
-    return make_estimator("logistic_regression", seed=seed).fit(X, y)
+def fit(X, y, seed, topics=0):
+    """The platform's model: the pool's directions (the last `topics` columns) weighed by the
+    size of the labelled set, as engine.train does."""
+    weigh = FunctionTransformer(
+        features.weigh_topics,
+        kw_args={"columns": topics, "weight": features.topic_weight(X.shape[0])},
+        accept_sparse=True,
+    )
+    return make_pipeline(weigh, make_estimator("logistic_regression", seed=seed)).fit(X, y)
 
 
 def accuracy(model, X, y) -> float:
     return float((model.predict(X) == y).mean())
 
 
-def scores_for(strategy, model, X, rng, committee_seed, X_lab, y_lab, n_classes):
+def scores_for(strategy, model, X, rng, committee_seed, X_lab, y_lab, n_classes, topics):
     if strategy == "random":
         return rng.random(X.shape[0])
     proba_raw = model.predict_proba(X)
@@ -60,13 +69,13 @@ def scores_for(strategy, model, X, rng, committee_seed, X_lab, y_lab, n_classes)
             )
             if len(np.unique(y_lab[picks])) < 2:
                 picks = np.arange(len(y_lab))
-            votes.append(fit(X_lab[picks], y_lab[picks], member).predict(X))
+            votes.append(fit(X_lab[picks], y_lab[picks], member, topics).predict(X))
         return strategies.vote_entropy(np.stack(votes, axis=0), n_classes)
     name = "margin" if strategy == "diverse_margin" else strategy
     return strategies.scorer(name)(proba)
 
 
-def run(data, X_pool, X_test, strategy, seed, budget):
+def run(data, X_pool, X_test, strategy, seed, budget, topics=0):
     """One simulated annotator: after each retrain, the strategy orders the pool and items are
     labelled in that order until the next retrain (the diverse strategy orders the batch one
     per cluster of the top candidates, as the platform does)."""
@@ -85,11 +94,19 @@ def run(data, X_pool, X_test, strategy, seed, budget):
             labelled.append(int(rng.choice(rest)))
             continue
         if not queue:
-            model = fit(X_pool[labelled], y_lab, seed)
+            model = fit(X_pool[labelled], y_lab, seed, topics)
             curve.append((n, accuracy(model, X_test, data.test_y)))
             batch = max(1, n // 20)  # the platform's cadence: retrain after this many labels
             scores = scores_for(
-                strategy, model, X_pool, rng, seed * 100 + n, X_pool[labelled], y_lab, n_classes
+                strategy,
+                model,
+                X_pool,
+                rng,
+                seed * 100 + n,
+                X_pool[labelled],
+                y_lab,
+                n_classes,
+                topics,
             )
             open_items = np.setdiff1d(np.arange(len(data.pool)), labelled)
             if strategy == "diverse_margin" and batch > 1:
@@ -98,7 +115,7 @@ def run(data, X_pool, X_test, strategy, seed, budget):
                 order = strategies.top_k(scores[open_items], batch)
             queue = [int(open_items[i]) for i in order]
         labelled.append(queue.pop(0))
-    model = fit(X_pool[labelled], data.pool_y[labelled], seed)
+    model = fit(X_pool[labelled], data.pool_y[labelled], seed, topics)
     curve.append((len(labelled), accuracy(model, X_test, data.test_y)))
     return curve
 
@@ -129,15 +146,15 @@ def main() -> None:
     for name in args.datasets:
         for seed in range(args.seeds):
             data = split(name, seed)
-            X_pool, X_test = featurize(data, data.pool, data.test)
-            full = accuracy(fit(X_pool, data.pool_y, seed), X_test, data.test_y)
+            X_pool, X_test, topics = featurize(data, data.pool, data.test)
+            full = accuracy(fit(X_pool, data.pool_y, seed, topics), X_test, data.test_y)
             for strategy in args.strategies:
                 started = time.perf_counter()
                 # random runs to the whole pool, so that its labels-to-95% is a number, not ">"
                 budget = args.budget or BUDGETS[name]
                 if strategy == "random":
                     budget = len(data.pool)
-                curve = run(data, X_pool, X_test, strategy, seed, budget)
+                curve = run(data, X_pool, X_test, strategy, seed, budget, topics)
                 curves.setdefault(name, {}).setdefault(strategy, []).append(
                     {"seed": seed, "full_pool_accuracy": full, "curve": curve}
                 )

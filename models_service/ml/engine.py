@@ -59,9 +59,16 @@ class Bundle:
     cv_metrics: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     featurizer_key: tuple | None = None  # names the featurizer for a features.RowCache
+    topic_columns: int = 0  # the featurizer's last columns that are the pool's directions
+    topic_weight: float = 1.0  # their weight in this model (features.topic_weight)
+
+    def model_input(self, X):
+        """The featurizer's rows as this model reads them (its weight on the directions)."""
+        return features.weigh_topics(X, self.topic_columns, self.topic_weight)
 
     def proba(self, X) -> np.ndarray:
         """Class probabilities over all of the project's classes (unseen ones get 0)."""
+        X = self.model_input(X)
         if self.multi_label:
             return _ovr_proba(self.model, X, len(self.classes))
         raw = self.model.predict_proba(X)
@@ -93,6 +100,7 @@ class Bundle:
         if self.multi_label:
             return strategies.multilabel_uncertainty(proba)
         if self.strategy == "committee" and self.committee:
+            X = self.model_input(X)
             votes = np.stack([member.predict(X) for member in self.committee], axis=0)
             return strategies.vote_entropy(votes.astype(int), len(self.classes))
         name = "margin" if self.strategy in ("diverse_margin", "committee") else self.strategy
@@ -130,7 +138,9 @@ def train(
     started = time.perf_counter()
     if featurizer is None:
         featurizer = features.fit(featurizer_for(pool_size), train_items)
-    X = features.transform(featurizer, train_items)
+    columns = features.topic_columns(featurizer)
+    weight = features.topic_weight(len(train_items))
+    X = features.weigh_topics(features.transform(featurizer, train_items), columns, weight)
     y = np.asarray(train_targets)
     featurized = time.perf_counter()
     model = make_estimator(model_name, multi_label=multi_label, seed=seed).fit(X, y)
@@ -146,6 +156,7 @@ def train(
         ).fit(X, y)
         committee = list(_committee_members(bagging))
     bundle = Bundle(featurizer, model, committee, list(classes), multi_label, strategy)
+    bundle.topic_columns, bundle.topic_weight = columns, weight
     if len(eval_items):
         bundle.metrics = measure(bundle, eval_items, list(eval_targets))
     bundle.cv_metrics = _cross_validated(model_name, X, y, classes, multi_label, seed)
@@ -253,7 +264,7 @@ def adapt(bundle: Bundle, items: Sequence[dict], targets: list) -> int:
     if not keep.any():
         return 0
     X = bundle.features([item for item, kept in zip(items, keep, strict=True) if kept])
-    model.partial_fit(X, y[keep])
+    model.partial_fit(bundle.model_input(X), y[keep])
     return int(keep.sum())
 
 

@@ -17,8 +17,30 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import normalize
 
 TOPIC_DIMENSIONS = 100  # main directions of the pool added to TF-IDF's columns
-TOPIC_WEIGHT = 0.5  # their weight beside the TF-IDF columns: 1.0 learnt faster but lost a point of
-# full-pool accuracy on the shipped texts, 0.3 gained little (docs/benchmarks.md)
+
+
+def topic_weight(n_labels: int) -> float:
+    """How much a model trained on `n_labels` labels weighs the pool's directions against the
+    TF-IDF columns: 2.0 up to 50 labels, then falling as 1/sqrt(n) to 0.5 from 800 on.
+
+    Why: on a few labels the directions generalize where single words only memorize; on many,
+    a large weight cost a point of full-pool accuracy (docs/benchmarks.md, "Sixth run")."""
+    return float(np.clip(2.0 * np.sqrt(50 / max(n_labels, 1)), 0.5, 2.0))
+
+
+def topic_columns(featurizer) -> int:
+    """How many of the featurizer's last columns are the pool's directions (0: none)."""
+    svd = getattr(featurizer, "svd_", None)
+    return 0 if svd is None else 2 * svd.n_components
+
+
+def weigh_topics(X, columns: int, weight: float):
+    """X with its last `columns` columns (the pool's directions) multiplied by `weight`."""
+    if not columns or weight == 1.0:
+        return X
+    scale = np.ones(X.shape[1])
+    scale[-columns:] = weight
+    return sparse.csr_matrix(X @ sparse.diags(scale))
 
 
 def tfidf(*, max_features: int = 50_000) -> "WithTopics":
@@ -63,7 +85,8 @@ def hashing(*, n_features: int = 2**20):
 
 class WithTopics(TransformerMixin, BaseEstimator):
     """A sparse featurizer's columns, plus the rows' coordinates along the main directions of
-    the texts it was fitted on (truncated SVD, rows at unit length, times `weight`).
+    the texts it was fitted on (truncated SVD, rows at unit length, times `weight`; the model
+    weighs them again by its labelled set's size, see topic_weight).
 
     Why: the directions come from the unlabelled pool, so a model trained on a few dozen
     labels already knows which words go together, and active learning's early rounds pay
@@ -71,7 +94,7 @@ class WithTopics(TransformerMixin, BaseEstimator):
     keep their scoring speed.
     """
 
-    def __init__(self, base, dimensions: int = TOPIC_DIMENSIONS, weight: float = TOPIC_WEIGHT):
+    def __init__(self, base, dimensions: int = TOPIC_DIMENSIONS, weight: float = 1.0):
         self.base = base
         self.dimensions = dimensions
         self.weight = weight
