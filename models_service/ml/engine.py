@@ -59,6 +59,7 @@ class Bundle:
     cv_metrics: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     featurizer_key: tuple | None = None  # names the featurizer for a features.RowCache
+    featurizer_file: str | None = None  # where the platform stored the featurizer apart
     topic_columns: int = 0  # the featurizer's last columns that are the pool's directions
     topic_weight: float = 1.0  # their weight in this model (features.topic_weight)
 

@@ -3,6 +3,7 @@ sample, the claim and the stopping rule. The worker runs the same functions (see
 test_engine_worker.py for the loop across processes)."""
 
 import json
+import pickle
 from datetime import timedelta
 
 import numpy as np
@@ -328,3 +329,28 @@ def test_no_seeds_are_chosen_once_a_model_serves():
     run_round(project.id)
     assert rounds.seed_pool(project.id) == 0
     assert rounds.unseeded([project.id]) == []
+
+
+def test_the_featurizer_is_stored_once_beside_the_models_that_use_it():
+    # With the pool's directions a text featurizer is 80 MB on the shipped texts, the model a
+    # few: it is written once per pool sample, not with every version.
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 20)
+    first = run_round(project.id)
+    label_next(project, annotator, 5)
+    second = run_round(project.id)
+    stored = [pickle.loads(rounds.artifact_path(v).read_bytes()) for v in (first, second)]
+    assert [bundle.featurizer for bundle in stored] == [None, None]
+    assert stored[0].featurizer_file == stored[1].featurizer_file
+    shared = rounds.artifact_path(second).parent / stored[1].featurizer_file
+    assert rounds.artifact_path(second).stat().st_size < shared.stat().st_size / 3
+    # A worker process that trained neither version reads each back whole: it predicts what
+    # the version's round wrote (second's rankings; first's were pruned with its round).
+    rounds._loaded.clear()
+    rounds._featurizers.clear()
+    assert rounds.load(first).featurizer is not None
+    bundle = rounds.load(second)
+    rows = list(Ranking.objects.filter(version=second).select_related("item"))
+    _scores, predicted, confidence = bundle.score([row.item.data for row in rows])
+    assert [[bundle.classes[i]] for i in predicted] == [row.predicted for row in rows]
+    assert np.allclose(confidence, [row.confidence for row in rows])
