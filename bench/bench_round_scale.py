@@ -102,6 +102,12 @@ def run_round(admin: httpx.Client, database_url: str, project: int, number: int)
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     status, timings, scored, chunks, trained_on, metrics, cv, created_at = row
+    # cross-validation follows the switch as a task of its own: wait for it here, or it would
+    # run into the next round's measurement (its message outlives this worker)
+    while not cv and status == "ready" and time.perf_counter() - started < elapsed + 300:
+        time.sleep(0.2)
+        cv = version_row(database_url, project, number)[6]
+    cv_after = time.perf_counter() - started - elapsed
     # when scoring began, on the client's clock (same machine): the version row is written
     # before training, so scoring starts train_total_s after it
     scoring_from = created_at.timestamp() + (timings.get("train_total_s") or 0.0)
@@ -117,6 +123,7 @@ def run_round(admin: httpx.Client, database_url: str, project: int, number: int)
         "chunks": chunks,
         "trained_on": trained_on,
         "cv_accuracy": cv.get("accuracy"),
+        "cv_after_s": cv_after,
     }
 
 
@@ -214,11 +221,12 @@ def main() -> None:
                             f"{result['cv_accuracy']}",
                         ]
                     )
+                    during = sum(1 for at in moments if at < result["finished_at"])
                     phases = [
                         ("no round", latencies[: idle[0]], empties[: idle[1]]),
                         (
                             f"round, {concurrency} worker process(es)",
-                            latencies[idle[0] :],
+                            latencies[idle[0] : during],
                             empties[idle[1] :],
                         ),
                     ]
@@ -279,11 +287,14 @@ SLOW_MS = 15
 
 
 def round_phases(size, concurrency, result, latencies, moments) -> list[list]:
-    """The round's next calls split at the moment scoring began: training (the worker fits,
-    featurizes and cross-validates) and scoring (chunks score and COPY their rows)."""
+    """The round's next calls split at the moment scoring began: training (the worker
+    featurizes and fits) and scoring (chunks score and COPY their rows); then the
+    cross-validation that follows the switch."""
+    cv_until = result["finished_at"] + result["cv_after_s"]
     bounds = [
         ("training", result["requested_at"], result["scoring_from"]),
         ("scoring and switch", result["scoring_from"], result["finished_at"]),
+        ("cross-validation, after the switch", result["finished_at"], cv_until),
     ]
     rows = []
     for phase, start, end in bounds:

@@ -39,9 +39,9 @@ FEATURE_CACHE_ROWS = 20_000  # a pool this small keeps its features in each work
 # --- training ---------------------------------------------------------------------------------
 
 
-def training_data(project: Project, *, answered_since=None) -> dict:
-    """Consensus targets of every labelled item (or of those answered since a moment), split
-    into training and evaluation sample."""
+def training_data(project: Project, *, answered_since=None, answered_until=None) -> dict:
+    """Consensus targets of every labelled item (or of those answered since a moment, or of
+    the answers given until one), split into training and evaluation sample."""
     labels = list(project.labels.order_by("order", "id").values_list("id", "name"))
     index_of = {label_id: i for i, (label_id, _name) in enumerate(labels)}
     answers: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -49,6 +49,9 @@ def training_data(project: Project, *, answered_since=None) -> dict:
     if answered_since is not None:
         recent = f" AND a.item_id IN (SELECT item_id FROM {ANSWER} WHERE created_at > %s)"
         params.append(connection.ops.adapt_datetimefield_value(answered_since))
+    if answered_until is not None:
+        recent += " AND a.created_at <= %s"
+        params.append(connection.ops.adapt_datetimefield_value(answered_until))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT a.item_id, a.id, al.label_id FROM {ANSWER} a "
@@ -129,12 +132,12 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
             eval_targets=eval_targets,
             featurizer=featurizer,
             seed=number,
+            cross_validate=False,  # after the switch: see cross_validate
         )
         bundle.featurizer_key = featurizer_key
         _save(bundle, version)
         _remember_bundle(version, bundle)  # this process's chunks need not read it back
         version.metrics = bundle.metrics
-        version.cv_metrics = bundle.cv_metrics
         version.stop_set_predictions = _stop_set_predictions(
             bundle, sample_ids[:STOP_SET_SIZE], sample[:STOP_SET_SIZE]
         )
@@ -415,12 +418,47 @@ def _finish(version: ModelVersion) -> None:
 
 
 def after_round(project_id: int, keep_version_id: int) -> None:
-    """Drop older versions' rankings and start the next round if labels kept arriving."""
+    """Drop older versions' rankings; start the next round if labels kept arriving, else
+    cross-validate the version now serving."""
     from models_service import tasks
 
     tasks.prune_rankings.delay(project_id, keep_version_id)
     if needs_training(Project.objects.get(id=project_id)):
         tasks.train_project.delay(project_id)
+    else:
+        tasks.cross_validate.delay(keep_version_id)
+
+
+def cross_validate(version_id: int) -> bool:
+    """Cross-validate the serving version on its training labels and store the figures.
+
+    Why after the round: the three folds' fits took as long as the rest of a small round's
+    training and held up the switch to the new ranking; here they hold up nothing. A version
+    already replaced (labels kept arriving) is skipped, so early on, with a round every label
+    or two, most versions carry no cross-validated figures; the evaluation sample's are the
+    unbiased ones anyway. Returns whether figures were stored."""
+    version = ModelVersion.objects.filter(id=version_id).select_related("project").first()
+    if version is None or version.cv_metrics:
+        return False
+    serving = serving_version(version.project_id)
+    if serving is None or serving.id != version.id:
+        return False
+    project = version.project
+    # the answers the version could have been trained on: given before its row was written
+    data = training_data(project, answered_until=version.created_at)
+    ids, items, targets = data["train"]
+    bundle = load(version)
+    X = bundle.model_input(_features(bundle, ids, items))
+    figures = engine.cross_validated(
+        version.model,
+        X,
+        np.asarray(targets),
+        data["classes"],
+        project.is_multi_label,
+        version.number,
+    )
+    ModelVersion.objects.filter(id=version.id).update(cv_metrics=figures)
+    return bool(figures)
 
 
 def prune_rankings(project_id: int, keep_version_id: int) -> int:

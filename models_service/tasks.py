@@ -42,6 +42,11 @@ def prune_rankings(project_id: int, keep_version_id: int) -> int:
     return rounds.prune_rankings(project_id, keep_version_id)
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def cross_validate(version_id: int) -> bool:
+    return rounds.cross_validate(version_id)
+
+
 @shared_task
 def sweep() -> list[int]:
     """Start the rounds that PostgreSQL says are due (beat runs this every few seconds)."""

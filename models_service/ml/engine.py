@@ -132,10 +132,12 @@ def train(
     eval_targets: list = (),
     featurizer=None,
     seed: int = 0,
+    cross_validate: bool = True,
 ) -> Bundle:
     """Fit the featurizer on the training items (unless one fitted on a sample of the pool is
-    given), the model on the training labels; measure on the evaluation sample (unbiased) and
-    by cross-validation on the training labels (biased, reported apart)."""
+    given), the model on the training labels; measure on the evaluation sample (unbiased) and,
+    unless told not to (the platform does it after the round), by cross-validation on the
+    training labels (biased, reported apart)."""
     started = time.perf_counter()
     if featurizer is None:
         featurizer = features.fit(featurizer_for(pool_size), train_items)
@@ -160,7 +162,8 @@ def train(
     bundle.topic_columns, bundle.topic_weight = columns, weight
     if len(eval_items):
         bundle.metrics = measure(bundle, eval_items, list(eval_targets))
-    bundle.cv_metrics = _cross_validated(model_name, X, y, classes, multi_label, seed)
+    if cross_validate:
+        bundle.cv_metrics = cross_validated(model_name, X, y, classes, multi_label, seed)
     bundle.timings = {
         "featurize_s": round(featurized - started, 3),
         "fit_s": round(fitted - featurized, 3),
@@ -226,7 +229,7 @@ def _metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[str], multi_la
     }
 
 
-def _cross_validated(model_name, X, y, classes, multi_label, seed) -> dict:
+def cross_validated(model_name, X, y, classes, multi_label, seed) -> dict:
     """3-fold cross-validation on the training labels (classes rarer than the folds are
     predicted as best the folds allow; sklearn warns, and we accept that at this size). Empty
     when no class has as many labels as there are folds: sklearn refuses to split that."""

@@ -49,8 +49,9 @@ def truth_set(data: dict) -> list[str]:
     return data["tags"] if "tags" in data else [data["label"]]
 
 
-def run_round(project_id: int):
-    """One round in this process, as the worker would run it: train, then every chunk."""
+def run_round(project_id: int, *, cross_validate: bool = True):
+    """One round in this process, as the worker would run it: train, then every chunk, then
+    (unless told not to) the cross-validation that follows the switch."""
     from models_service import rounds
 
     started = rounds.start_round(project_id)
@@ -59,5 +60,7 @@ def run_round(project_id: int):
     version, chunks = started
     for index, (low, high) in enumerate(chunks):
         rounds.score_chunk(version.id, index, low, high)
+    if cross_validate:
+        rounds.cross_validate(version.id)
     version.refresh_from_db()
     return version

@@ -42,6 +42,25 @@ def test_a_round_writes_a_version_and_next_serves_its_highest_scored_open_item()
     assert served.prediction["version_id"] == version.id
 
 
+def test_cross_validation_follows_the_switch_and_skips_a_replaced_version():
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 40)
+    first = run_round(project.id, cross_validate=False)
+    assert first.status == ModelVersion.Status.READY and first.cv_metrics == {}  # serving
+    label_next(project, annotator, 5)  # answers given after the version: not in its figures
+    assert rounds.cross_validate(first.id)
+    first.refresh_from_db()
+    assert first.cv_metrics["note"] == "cross-validated on training labels"
+    assert sum(sum(row) for row in first.cv_metrics["confusion_matrix"]) == 40
+    assert not rounds.cross_validate(first.id)  # done already
+    second = run_round(project.id, cross_validate=False)
+    label_next(project, annotator, 5)
+    third = run_round(project.id, cross_validate=False)
+    assert third.number == 3 and not rounds.cross_validate(second.id)  # replaced: skipped
+    second.refresh_from_db()
+    assert second.cv_metrics == {}
+
+
 def test_the_first_diverse_batch_is_not_all_near_duplicates():
     project, annotator = text_project(600, eval_share=0.0)
     label_next(project, annotator, 30)
