@@ -154,6 +154,24 @@ def test_a_large_round_refreshes_the_planners_statistics_of_the_rankings(
     assert _ranking_row_estimate() == (pytest.approx(size, abs=1) if refreshed else before)
 
 
+# Each case its own pool size, as above.
+@pytest.mark.parametrize(("size", "threshold", "refreshed"), [(311, 100, True), (307, 400, False)])
+def test_a_round_that_outgrows_the_planners_count_of_rankings_refreshes_it_as_it_writes(
+    monkeypatch, size, threshold, refreshed
+):
+    # A next-item plan cached while the table looked empty read all of a million rankings on
+    # every call (13 s): the chunks refresh the count before the version serves.
+    require_postgres()
+    monkeypatch.setattr(rounds, "ANALYZE_AFTER_ROWS", threshold)
+    project, annotator = text_project(size, eval_share=0.0)
+    label_next(project, annotator, 20)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Ranking._meta.db_table}")  # no rankings visible here: 0
+    assert _ranking_row_estimate() == 0
+    run_round(project.id)  # one chunk; the pruning task (which also analyzes) does not run
+    assert _ranking_row_estimate() == (pytest.approx(size, abs=1) if refreshed else 0)
+
+
 def test_no_round_until_enough_new_labels_then_the_cadence_grows():
     project, annotator = text_project(300, eval_share=0.0, retrain_every=10)
     label_next(project, annotator, 9)
