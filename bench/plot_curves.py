@@ -1,12 +1,14 @@
 """Learning-curve plots for the docs, as plain SVG (no plotting library to install): mean test
 accuracy against labels spent, one line per strategy (pure core) and one for the platform run.
 
-Reads docs/label-efficiency-core.json and docs/label-efficiency-platform.json (written by the
-two label-efficiency benchmarks); writes docs/plots/learning-curve-<data set>.svg.
+Reads a pure-core curves file (docs/label-efficiency-core.json, every strategy, unless --core
+names another) and docs/label-efficiency-platform.json (written by the two label-efficiency
+benchmarks); writes docs/plots/learning-curve-<data set>.svg.
 
-Run: .venv/bin/python bench/plot_curves.py
+Run: .venv/bin/python bench/plot_curves.py [--core docs/label-efficiency-core-10-seeds.json]
 """
 
+import argparse
 import json
 import warnings
 from html import escape
@@ -90,7 +92,9 @@ def svg(title: str, lines: dict[str, tuple], limit: int, mark: float) -> str:
 
 
 def main() -> None:
-    core = json.loads((DOCS / "label-efficiency-core.json").read_text())
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--core", type=Path, default=DOCS / "label-efficiency-core.json")
+    core = json.loads(parser.parse_args().core.read_text())
     platform_file = DOCS / "label-efficiency-platform.json"
     platform = json.loads(platform_file.read_text()) if platform_file.exists() else {}
     (DOCS / "plots").mkdir(exist_ok=True)
