@@ -170,8 +170,10 @@ def artifact_path(version: ModelVersion) -> Path:
 
 def featurizer_path(project_id: int, key: tuple) -> Path:
     """Where a project's featurizer for one pool sample is kept, apart from the models that
-    use it (a name derived from integers, never one a user gives)."""
+    use it: a name built from integers and a known featurizer's name, never one a user gives."""
     _project, kind, sample_hash = key
+    if kind not in features.FEATURIZERS:
+        raise ValueError(f"unknown featurizer {kind!r}")
     name = f"featurizer-{kind}-{sample_hash & 0xFFFFFFFFFFFFFFFF:016x}.pickle"
     return settings.HITL_MODEL_DIR / f"project-{project_id}" / name
 
