@@ -216,6 +216,9 @@ def main() -> None:
         metavar="FIELD=JSON",
         help="project settings other than the defaults, e.g. retrain_every=1 eval_share=0.05",
     )
+    parser.add_argument(
+        "--env", nargs="*", default=[], metavar="NAME=VALUE", help="server and worker settings"
+    )
     args = parser.parse_args()
     settings = {field: json.loads(value) for field, value in (s.split("=", 1) for s in args.set)}
     core = json.loads(args.core.read_text()) if args.core.exists() else {}
@@ -232,6 +235,7 @@ def main() -> None:
             HITL_MODEL_DIR=str(model_dir),
             CELERY_BROKER_URL="redis://127.0.0.1:6379/13",
             HITL_SWEEP_SECONDS="2",
+            **dict(pair.split("=", 1) for pair in args.env),
         )
         with server(env) as (base, _web), worker(env, log=Path(tmp) / "worker.log"):
             tokens = make_users(env, ["admin"] + [f"sim{n}" for n in range(args.annotators)])
