@@ -10,6 +10,7 @@ from django.db import connection
 
 from annotation.errors import InvalidLabels
 from annotation.models import Annotation, Item, Label, Lease
+from annotation.queue import SYNC_RANKED_ITEM
 
 ITEM, ANSWER, LEASE = Item._meta.db_table, Annotation._meta.db_table, Lease._meta.db_table
 LABEL = Label._meta.db_table
@@ -75,9 +76,12 @@ def record(
         replaced = answer_id is not None
         counted_before, counted_now = replaced and not was_skipped, not fields["skipped"]
         if counted_now != counted_before:
+            was_open = count < overlap
             count += 1 if counted_now else -1
             status = Item.Status.DONE if count >= overlap else Item.Status.OPEN
             written |= {"count": count, "status": status.value}
+            if was_open != (status == Item.Status.OPEN):  # the item left or rejoined the queue
+                written |= {"open": not was_open, "project": project_id}
         if not replaced and connection.vendor == "postgresql":
             answer_id = _insert_at_once(cursor, written, project_id, label_names)
         else:
@@ -89,6 +93,8 @@ def record(
                 _add_labels(cursor, answer_id, project_id, label_names)
             if "count" in written:
                 cursor.execute(_SET_COUNT, written)
+            if "open" in written:
+                cursor.execute(SYNC_RANKED_ITEM, written)
             cursor.execute(_DROP_LEASE, key)
     return Annotation(
         id=answer_id,
@@ -102,7 +108,8 @@ def record(
 
 def _insert_at_once(cursor, written: dict, project_id: int, names: list[str]) -> int:
     """A first answer's writes in one statement (PostgreSQL's data-modifying WITH): the answer,
-    its label rows, the item's count and the lease, one round trip instead of four."""
+    its label rows, the item's count, its rankings' open flag and the lease, one round trip
+    instead of five."""
     named = {f"name{n}": name for n, name in enumerate(names)}
     steps = [f"answer AS ({_INSERT})"]
     if names:
@@ -114,6 +121,8 @@ def _insert_at_once(cursor, written: dict, project_id: int, names: list[str]) ->
         )
     if "count" in written:
         steps.append(f"counted AS ({_SET_COUNT})")
+    if "open" in written:
+        steps.append(f"unqueued AS ({SYNC_RANKED_ITEM})")
     steps.append(f"released AS ({_DROP_LEASE})")
     labelled = "(SELECT COUNT(*) FROM labelled)" if names else "0"
     cursor.execute(

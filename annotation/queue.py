@@ -50,7 +50,7 @@ _FIRST_RANKED = f"""
     WHERE r.version_id = (
         SELECT v.id FROM {VERSION} v WHERE v.project_id = %(project)s AND v.status = 'ready'
         ORDER BY v.number DESC LIMIT 1)
-      AND NOT i.in_eval AND {_SERVABLE}
+      AND r.item_open AND NOT i.in_eval AND {_SERVABLE}
     ORDER BY r.score DESC LIMIT 1
 """
 # Before the first model: the project's diverse seeds, in their order.
@@ -59,6 +59,21 @@ _FIRST_SEEDED = f"""
     FROM {SEED} s JOIN {ITEM} i ON i.id = s.item_id
     WHERE s.project_id = %(project)s AND NOT i.in_eval AND {_SERVABLE}
     ORDER BY s.rank LIMIT 1
+"""
+# Rankings of the project's serving and in-flight versions follow their item's status (see
+# Ranking.item_open); the last condition leaves rows already in step unwritten.
+_LIVE_VERSIONS = f"""
+    SELECT v.id FROM {VERSION} v
+    WHERE v.project_id = %(project)s AND v.status IN ('ready', 'scoring')
+"""
+SYNC_RANKED_ITEM = f"""
+    UPDATE {RANKING} SET item_open = %(open)s
+    WHERE item_id = %(item)s AND version_id IN ({_LIVE_VERSIONS}) AND item_open <> %(open)s
+"""
+_SYNC_RANKED_PROJECT = f"""
+    UPDATE {RANKING} SET item_open = NOT item_open
+    WHERE version_id IN ({_LIVE_VERSIONS})
+      AND item_open <> (SELECT i.status = 'open' FROM {ITEM} i WHERE i.id = {RANKING}.item_id)
 """
 _MARK_EVALUATION = f"UPDATE {ITEM} SET in_eval = TRUE WHERE id = %(item)s AND NOT in_eval"
 
@@ -161,6 +176,18 @@ def evaluation_sample_size(project_id: int) -> int:
             [project_id],
         )
         return cursor.fetchone()[0]
+
+
+def sync_ranked(*, project_id: int, item_id: int | None = None, is_open: bool | None = None):
+    """Bring the live rankings' item_open in step with one item's status (`is_open`), or with
+    every item's of the project (item_id None: after the overlap changed)."""
+    with connection.cursor() as cursor:
+        if item_id is None:
+            cursor.execute(_SYNC_RANKED_PROJECT, {"project": project_id})
+        else:
+            cursor.execute(
+                SYNC_RANKED_ITEM, {"project": project_id, "item": item_id, "open": is_open}
+            )
 
 
 def lease(*, item_id: int, project_id: int, user_id: int, now: datetime) -> None:

@@ -124,6 +124,7 @@ def refresh_item_statuses(*, project: Project) -> None:
     items.filter(annotation_count__lt=project.overlap).exclude(status=Item.Status.OPEN).update(
         status=Item.Status.OPEN
     )
+    queue.sync_ranked(project_id=project.id)
 
 
 @transaction.atomic
@@ -215,6 +216,7 @@ def _set_status(item: Item) -> None:
     done = item.annotation_count >= item.project.overlap
     item.status = Item.Status.DONE if done else Item.Status.OPEN
     item.save(update_fields=["annotation_count", "status"])
+    queue.sync_ranked(project_id=item.project_id, item_id=item.id, is_open=not done)
 
 
 @transaction.atomic

@@ -80,13 +80,24 @@ class Ranking(models.Model):
     score = models.FloatField()
     predicted = models.JSONField()  # label names
     confidence = models.FloatField()
+    # Whether the item is open (kept in step by annotation.queue.sync_ranked): only open items'
+    # rows are in the queue's index, so the ranked walk never passes the items answered since
+    # the ranking was written (at a million items and fast answers, thousands a call).
+    item_open = models.BooleanField(default=True, db_default=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["version", "item"], name="ranking_version_item")
         ]
         # The next-item query walks this index from the top score down.
-        indexes = [models.Index("version", models.F("score").desc(), name="ranking_queue")]
+        indexes = [
+            models.Index(
+                "version",
+                models.F("score").desc(),
+                name="ranking_queue",
+                condition=models.Q(item_open=True),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"item {self.item_id} in v{self.version_id}: {self.score:.3f}"

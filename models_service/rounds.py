@@ -243,7 +243,7 @@ def _pool_sample(project_id: int, *, vectors: bool) -> tuple[list[int], list[dic
     rows = _chunk_rows(
         project_id, None, None, vectors=vectors, order="random_key", limit=POOL_SAMPLE_SIZE
     )
-    return [item_id for item_id, _data in rows], [data for _id, data in rows]
+    return [item_id for item_id, _data, _open in rows], [data for _id, data, _open in rows]
 
 
 _featurizers: dict[tuple, object] = {}
@@ -310,10 +310,11 @@ def score_chunk(version_id: int, index: int, low: int, high: int) -> None:
     bundle = load(version)
     rows = _chunk_rows(version.project_id, low, high, vectors=bundle.featurizer is None)
     if rows:
-        ids = [item_id for item_id, _data in rows]
-        X = _features(bundle, ids, [data for _id, data in rows])
+        ids = [item_id for item_id, _data, _open in rows]
+        X = _features(bundle, ids, [data for _id, data, _open in rows])
         scores, predicted, confidence = bundle.score_features(X, seed=index)
         names = _names(bundle, predicted)
+        is_open = [item_open for _id, _data, item_open in rows]
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().get(id=version_id)
         if locked.status != ModelVersion.Status.SCORING:
@@ -322,7 +323,7 @@ def score_chunk(version_id: int, index: int, low: int, high: int) -> None:
         if index in done:
             return
         if rows:
-            _write_rankings(version_id, ids, scores, names, confidence)
+            _write_rankings(version_id, ids, scores, names, confidence, is_open)
         done.add(index)
         locked.timings["chunks_done"] = sorted(done)
         locked.chunks_done = len(done)
@@ -366,9 +367,9 @@ def _chunk_rows(
     order: str = "id",
     limit: int | None = None,
 ) -> list[tuple]:
-    """(id, data) of a project's items low <= id < high, with data cut to what the model reads:
-    the text, or the client's feature vector (decoding whole JSON documents cost more than
-    scoring them)."""
+    """(id, data, open) of a project's items low <= id < high, with data cut to what the model
+    reads: the text, or the client's feature vector (decoding whole JSON documents cost more
+    than scoring them)."""
     field = "features" if vectors else "text"
     if connection.vendor == "postgresql":
         extract = "i.data -> 'features'" if vectors else "i.data ->> 'text'"
@@ -378,7 +379,10 @@ def _chunk_rows(
     if low is not None:
         where.append("i.id >= %s AND i.id < %s")
         params += [low, high]
-    sql = f"SELECT i.id, {extract} FROM {ITEM} i WHERE {' AND '.join(where)} ORDER BY i.{order}"
+    sql = (
+        f"SELECT i.id, {extract}, i.status = 'open' FROM {ITEM} i "
+        f"WHERE {' AND '.join(where)} ORDER BY i.{order}"
+    )
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     with connection.cursor() as cursor:
@@ -386,10 +390,10 @@ def _chunk_rows(
         fetched = cursor.fetchall()
     if vectors:
         fetched = [
-            (item_id, orjson.loads(value) if isinstance(value, str) else value)
-            for item_id, value in fetched
+            (item_id, orjson.loads(value) if isinstance(value, str) else value, item_open)
+            for item_id, value, item_open in fetched
         ]
-    return [(item_id, {field: value}) for item_id, value in fetched]
+    return [(item_id, {field: value}, bool(item_open)) for item_id, value, item_open in fetched]
 
 
 def _names(bundle: engine.Bundle, predicted) -> list[bytes]:
@@ -402,19 +406,19 @@ def _names(bundle: engine.Bundle, predicted) -> list[bytes]:
     return [encoded[i] for i in predicted]
 
 
-def _write_rankings(version_id, ids, scores, names, confidence) -> None:
-    rows = zip(ids, scores.tolist(), names, confidence.tolist(), strict=True)
+def _write_rankings(version_id, ids, scores, names, confidence, is_open) -> None:
+    rows = zip(ids, scores.tolist(), names, confidence.tolist(), is_open, strict=True)
+    columns = "version_id, item_id, score, predicted, confidence, item_open"
     if connection.vendor == "postgresql":
-        sql = f"COPY {RANKING} (version_id, item_id, score, predicted, confidence) FROM STDIN"
+        sql = f"COPY {RANKING} ({columns}) FROM STDIN"
         with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-            for item_id, score, name, conf in rows:
-                copy.write_row((version_id, item_id, score, name.decode(), conf))
+            for item_id, score, name, conf, item_open in rows:
+                copy.write_row((version_id, item_id, score, name.decode(), conf, item_open))
         return
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {RANKING} (version_id, item_id, score, predicted, confidence) "
-            "VALUES (%s, %s, %s, %s, %s)",
-            [(version_id, i, s, n.decode(), c) for i, s, n, c in rows],
+            f"INSERT INTO {RANKING} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)",
+            [(version_id, i, s, n.decode(), c, o) for i, s, n, c, o in rows],
         )
 
 
@@ -506,7 +510,9 @@ def _diversify_top(version: ModelVersion, bundle: engine.Bundle) -> None:
     the pool (the cold-start trap: pure uncertainty order made a first batch of 100 texts worth
     less than a random one, a wide candidate set made it worth more; docs/benchmarks.md)."""
     top = list(
-        Ranking.objects.filter(version=version, item__status=Item.Status.OPEN, item__in_eval=False)
+        Ranking.objects.filter(
+            version=version, item_open=True, item__status=Item.Status.OPEN, item__in_eval=False
+        )
         .order_by("-score")
         .values_list("id", "score", "item_id", "item__data")[: DIVERSE_BATCH * DIVERSE_CANDIDATES]
     )
@@ -599,7 +605,7 @@ def adapt(project_id: int) -> int:
             return 0
         head = list(
             Ranking.objects.filter(
-                version=version, item__status=Item.Status.OPEN, item__in_eval=False
+                version=version, item_open=True, item__status=Item.Status.OPEN, item__in_eval=False
             )
             .order_by("-score")
             .values_list("id", "item__data")[:ADAPT_HEAD]

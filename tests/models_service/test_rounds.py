@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from annotation import imports, services
-from annotation.models import Item
+from annotation.models import Annotation, Item
 from models_service import kick, rounds, schedule
 from models_service.models import ModelVersion, Ranking, Seed, Trainer
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
@@ -254,6 +254,29 @@ def test_a_new_round_switches_the_queue_and_older_rankings_are_pruned():
     )
     assert rounds.prune_rankings(project.id, second.id) == 300
     assert not Ranking.objects.filter(version=first).exists()
+
+
+def test_a_ranking_row_leaves_the_queue_when_its_item_closes_and_returns_when_it_reopens():
+    project, annotator = text_project(300, eval_share=0.0)
+    labelled = {item.id for item in label_next(project, annotator, 20)}
+    version = run_round(project.id)
+
+    def closed():
+        return set(
+            Ranking.objects.filter(version=version, item_open=False).values_list(
+                "item_id", flat=True
+            )
+        )
+
+    assert closed() == labelled  # answered before the round: written out of the queue
+    [answered] = label_next(project, annotator, 1)
+    assert closed() == labelled | {answered.id}
+    services.undo_annotation(annotation=Annotation.objects.get(item_id=answered.id))
+    assert closed() == labelled
+    services.update_project(project=project, overlap=2)  # every item wants a second answer
+    assert closed() == set()
+    [once] = label_next(project, annotator, 1)
+    assert closed() == set() and Item.objects.get(id=once.id).status == "open"
 
 
 def test_next_falls_back_to_random_order_once_every_ranked_item_is_taken():
