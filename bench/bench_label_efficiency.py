@@ -75,11 +75,10 @@ def scores_for(strategy, model, X, rng, committee_seed, X_lab, y_lab, n_classes,
     return strategies.scorer(name)(proba)
 
 
-def run(data, X_pool, X_test, strategy, seed, budget, topics=0, every_label_to=0):
+def run(data, X_pool, X_test, strategy, seed, budget, topics=0):
     """One simulated annotator: after each retrain, the strategy orders the pool and items are
     labelled in that order until the next retrain (the diverse strategy orders the batch one
-    per cluster of the top candidates, as the platform does). Below `every_label_to` labels a
-    retrain follows every label, as on the platform while its rounds are cheap."""
+    per cluster of the top candidates, as the platform does)."""
     rng = np.random.default_rng(seed)
     n_classes = len(data.classes)
     if strategy == "random":
@@ -97,8 +96,7 @@ def run(data, X_pool, X_test, strategy, seed, budget, topics=0, every_label_to=0
         if not queue:
             model = fit(X_pool[labelled], y_lab, seed, topics)
             curve.append((n, accuracy(model, X_test, data.test_y)))
-            # the platform's cadence: retrain after this many labels
-            batch = 1 if n < every_label_to else max(1, n // 20)
+            batch = max(1, n // 20)  # the platform's cadence: retrain after this many labels
             scores = scores_for(
                 strategy,
                 model,
@@ -143,18 +141,10 @@ def main() -> None:
     parser.add_argument("--budget", type=int, help="labels per run (default: per data set)")
     parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
     parser.add_argument("--curves", type=Path, default=Path("docs/label-efficiency-core.json"))
-    parser.add_argument("--first-seed", type=int, default=0, help="to split seeds over processes")
-    parser.add_argument(
-        "--every-label-to",
-        type=int,
-        default=0,
-        help="retrain after every label up to this many (the platform does while rounds take "
-        "under HITL_CHEAP_ROUND_MS); then every twentieth of the labelled set",
-    )
     args = parser.parse_args()
     rows, curves = [], {}
     for name in args.datasets:
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
+        for seed in range(args.seeds):
             data = split(name, seed)
             X_pool, X_test, topics = featurize(data, data.pool, data.test)
             full = accuracy(fit(X_pool, data.pool_y, seed, topics), X_test, data.test_y)
@@ -164,9 +154,7 @@ def main() -> None:
                 budget = args.budget or BUDGETS[name]
                 if strategy == "random":
                     budget = len(data.pool)
-                curve = run(
-                    data, X_pool, X_test, strategy, seed, budget, topics, args.every_label_to
-                )
+                curve = run(data, X_pool, X_test, strategy, seed, budget, topics)
                 curves.setdefault(name, {}).setdefault(strategy, []).append(
                     {"seed": seed, "full_pool_accuracy": full, "curve": curve}
                 )

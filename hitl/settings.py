@@ -143,10 +143,6 @@ HITL_MAX_LEASES_PER_USER = env_int("HITL_MAX_LEASES_PER_USER", 3)
 # The active-learning engine. Model files are written here by the platform only.
 HITL_MODEL_DIR = Path(env_secret("HITL_MODEL_DIR") or VAR_DIR / "models")
 HITL_SCORE_CHUNK = env_int("HITL_SCORE_CHUNK", 20_000)  # items per scoring task
-# While a round takes less than this, one is due after every `retrain_every` labels, whatever
-# the labelled set's size (else after every twentieth of it): a round that cheap costs the
-# worker less time than a person takes to give a label, and the next ranking knows it.
-HITL_CHEAP_ROUND_MS = env_int("HITL_CHEAP_ROUND_MS", 2000)
 # A training claim older than this belongs to a dead worker and is taken over.
 HITL_TRAINING_STALE_SECONDS = env_int("HITL_TRAINING_STALE_SECONDS", 15 * 60)
 # How often the worker's beat looks in PostgreSQL for rounds that are due (the broker may have

@@ -27,7 +27,7 @@ def state(project: Project) -> dict:
     )
     serving = ready[-1] if ready else None
     labelled = schedule.labelled_count(project.id)
-    next_round_at = schedule.next_round_at(serving, project.retrain_every)
+    seen = serving.trained_on + serving.eval_size if serving else 0
     progress = selectors.project_progress(project)
     return {
         "labelled": labelled,
@@ -55,7 +55,7 @@ def state(project: Project) -> dict:
             "chunks_total": in_flight.chunks_total,
             "items_scored": in_flight.items_scored,
         },
-        "next_round_after": max(0, next_round_at - labelled),
+        "next_round_after": max(0, seen + schedule.cadence(seen, project.retrain_every) - labelled),
         "stopping": serving.stopping
         if serving
         else {"stop": False, "reason": "no model yet: the first labels train one"},

@@ -20,28 +20,16 @@ ITEM, ANSWER = Item._meta.db_table, Annotation._meta.db_table
 FIRST_MODEL_LABELS = 10  # the first model waits for this many labels (the diverse seeds)
 
 
-def cadence(labelled: int, retrain_every: int, last_round_s: float | None = None) -> int:
+def cadence(labelled: int, retrain_every: int) -> int:
     """New labels needed before the next retrain, given how many the serving model had.
 
     The first model waits for its seeds. After it, a round is due every `retrain_every` labels
     while the set is small, then every twentieth of it, as in the one-label-at-a-time
-    simulation (bench/bench_label_efficiency.py): early rounds teach the most. While the last
-    round took under HITL_CHEAP_ROUND_MS, every `retrain_every` labels whatever the
-    set's size: a ranking that knows the latest labels is worth a round that cheap.
+    simulation (bench/bench_label_efficiency.py): early rounds teach the most.
     """
     if labelled == 0:
         return max(retrain_every, FIRST_MODEL_LABELS)
-    if last_round_s is not None and 1000 * last_round_s < settings.HITL_CHEAP_ROUND_MS:
-        return retrain_every
     return max(retrain_every, labelled // 20)
-
-
-def next_round_at(serving: ModelVersion | None, retrain_every: int) -> int:
-    """The labelled count at which the next round is due, given the serving version."""
-    if serving is None:
-        return cadence(0, retrain_every)
-    seen = serving.trained_on + serving.eval_size
-    return seen + cadence(seen, retrain_every, serving.timings.get("round_s"))
 
 
 def labelled_count(project_id: int) -> int:
@@ -70,7 +58,8 @@ def needs_training(project: Project) -> bool:
     current = serving_version(project.id)
     if current is not None and current.items_scored and not _has_ranking(current):
         return True  # its ranking is gone: PostgreSQL empties the unlogged table in a crash
-    return labelled_count(project.id) >= next_round_at(current, project.retrain_every)
+    seen = current.trained_on + current.eval_size if current else 0
+    return labelled_count(project.id) - seen >= cadence(seen, project.retrain_every)
 
 
 def _has_ranking(version: ModelVersion) -> bool:

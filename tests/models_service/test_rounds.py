@@ -184,19 +184,6 @@ def test_no_round_until_enough_new_labels_then_the_cadence_grows():
     assert run_round(project.id) is None
 
 
-def test_while_rounds_are_cheap_every_label_makes_one_due(settings):
-    project, annotator = text_project(300, eval_share=0.0)
-    label_next(project, annotator, 100)
-    run_round(project.id)  # trained on 100: the growing cadence waits for 5 more
-    label_next(project, annotator, 1)
-    settings.HITL_CHEAP_ROUND_MS = 0
-    assert not schedule.needs_training(project)
-    settings.HITL_CHEAP_ROUND_MS = 60_000  # far more than this round took
-    assert schedule.needs_training(project)
-    assert schedule.cadence(100, 1, last_round_s=0.5) == 1
-    assert schedule.cadence(100, 3, last_round_s=0.5) == 3  # the project's own setting stays
-
-
 def test_an_admin_request_trains_without_new_labels():
     project, annotator = text_project(300, eval_share=0.0)
     label_next(project, annotator, 20)
