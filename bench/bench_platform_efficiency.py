@@ -235,6 +235,7 @@ def main() -> None:
             HITL_MODEL_DIR=str(model_dir),
             CELERY_BROKER_URL="redis://127.0.0.1:6379/13",
             HITL_SWEEP_SECONDS="2",
+            HITL_MODEL_FILES_KEPT="0",  # every version is measured afterwards
             **dict(pair.split("=", 1) for pair in args.env),
         )
         with server(env) as (base, _web), worker(env, log=Path(tmp) / "worker.log"):

@@ -143,6 +143,9 @@ HITL_MAX_LEASES_PER_USER = env_int("HITL_MAX_LEASES_PER_USER", 3)
 # The active-learning engine. Model files are written here by the platform only.
 HITL_MODEL_DIR = Path(env_secret("HITL_MODEL_DIR") or VAR_DIR / "models")
 HITL_SCORE_CHUNK = env_int("HITL_SCORE_CHUNK", 20_000)  # items per scoring task
+# Model files of a project's newest versions kept on disk (the serving one always); older
+# versions keep their rows, metrics and place on the learning curve. 0 keeps every file.
+HITL_MODEL_FILES_KEPT = env_int("HITL_MODEL_FILES_KEPT", 5)
 # A training claim older than this belongs to a dead worker and is taken over.
 HITL_TRAINING_STALE_SECONDS = env_int("HITL_TRAINING_STALE_SECONDS", 15 * 60)
 # How often the worker's beat looks in PostgreSQL for rounds that are due (the broker may have

@@ -178,6 +178,29 @@ def featurizer_path(project_id: int, key: tuple) -> Path:
     return settings.HITL_MODEL_DIR / f"project-{project_id}" / name
 
 
+def prune_model_files(project_id: int) -> int:
+    """Delete the model files of all but the project's newest HITL_MODEL_FILES_KEPT versions,
+    never the serving one's; returns how many went. A file is read only while its version
+    scores, serves or is cross-validated, and a project made a version every label or two
+    early on (4 MB each on the shipped texts). The featurizer files, one per pool sample,
+    stay."""
+    kept = settings.HITL_MODEL_FILES_KEPT
+    folder = settings.HITL_MODEL_DIR / f"project-{project_id}"
+    if kept <= 0 or not folder.is_dir():
+        return 0
+    versions = ModelVersion.objects.filter(project_id=project_id).order_by("-number")
+    keep = set(versions.values_list("number", flat=True)[:kept])
+    if (serving := serving_version(project_id)) is not None:
+        keep.add(serving.number)
+    removed = 0
+    for path in folder.glob("v*.pickle"):
+        number = path.stem.removeprefix("v")
+        if number.isdigit() and int(number) not in keep:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def _save(bundle: engine.Bundle, version: ModelVersion) -> None:
     """Plain pickle, not joblib: joblib's pickler is the pure-Python one, and on a bundle whose
     text featurizer holds a vocabulary of 90,000 n-grams it took 2.5 s to write and 0.9 s to

@@ -39,6 +39,8 @@ def score_chunk(version_id: int, index: int, low: int, high: int) -> None:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def prune_rankings(project_id: int, keep_version_id: int) -> int:
+    """Older versions' rankings, and all but the newest versions' model files."""
+    rounds.prune_model_files(project_id)
     return rounds.prune_rankings(project_id, keep_version_id)
 
 

@@ -184,6 +184,25 @@ def test_no_round_until_enough_new_labels_then_the_cadence_grows():
     assert run_round(project.id) is None
 
 
+def test_only_the_newest_versions_model_files_are_kept_and_always_the_serving_one(settings):
+    settings.HITL_MODEL_FILES_KEPT = 2
+    project, annotator = text_project(300, eval_share=0.0)
+    versions = []
+    for _ in range(4):
+        label_next(project, annotator, 20)
+        versions.append(run_round(project.id))
+    assert rounds.prune_model_files(project.id) == 2
+    assert [rounds.artifact_path(v).exists() for v in versions] == [False, False, True, True]
+    versions[3].status = ModelVersion.Status.FAILED  # v3 serves again
+    versions[3].save()
+    settings.HITL_MODEL_FILES_KEPT = 1
+    assert rounds.prune_model_files(project.id) == 0  # v4 is the newest, v3 the serving one
+    settings.HITL_MODEL_FILES_KEPT = 0
+    label_next(project, annotator, 20)
+    run_round(project.id)
+    assert rounds.prune_model_files(project.id) == 0  # 0 keeps every file
+
+
 def test_an_admin_request_trains_without_new_labels():
     project, annotator = text_project(300, eval_share=0.0)
     label_next(project, annotator, 20)
