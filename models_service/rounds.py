@@ -163,9 +163,14 @@ def _trainable(targets: list, multi_label: bool) -> bool:
     return len(set(targets)) >= 2  # a classifier needs two classes to tell apart
 
 
+def _project_dir(project_id: int) -> Path:
+    """The folder of a project's model and featurizer files."""
+    return settings.HITL_MODEL_DIR / f"project-{project_id}"
+
+
 def artifact_path(version: ModelVersion) -> Path:
     """Where the platform keeps a version's model: a path it derives, never one a user gives."""
-    return settings.HITL_MODEL_DIR / f"project-{version.project_id}" / f"v{version.number}.pickle"
+    return _project_dir(version.project_id) / f"v{version.number}.pickle"
 
 
 def featurizer_path(project_id: int, key: tuple) -> Path:
@@ -175,7 +180,7 @@ def featurizer_path(project_id: int, key: tuple) -> Path:
     if kind not in features.FEATURIZERS:
         raise ValueError(f"unknown featurizer {kind!r}")
     name = f"featurizer-{kind}-{sample_hash & 0xFFFFFFFFFFFFFFFF:016x}.pickle"
-    return settings.HITL_MODEL_DIR / f"project-{project_id}" / name
+    return _project_dir(project_id) / name
 
 
 def prune_model_files(project_id: int) -> int:
@@ -185,7 +190,7 @@ def prune_model_files(project_id: int) -> int:
     early on (4 MB each on the shipped texts). The featurizer files, one per pool sample,
     stay."""
     kept = settings.HITL_MODEL_FILES_KEPT
-    folder = settings.HITL_MODEL_DIR / f"project-{project_id}"
+    folder = _project_dir(project_id)
     if kept <= 0 or not folder.is_dir():
         return 0
     versions = ModelVersion.objects.filter(project_id=project_id).order_by("-number")
