@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, Min, OuterRef
 from django.utils import timezone
 
-from annotation.models import Annotation, Item, Project
+from annotation.models import Annotation, Item, Lease, Project
 from models_service.ml import engine, features, stopping, strategies
 from models_service.models import ModelVersion, Ranking, Seed, Trainer
 from models_service.schedule import cadence, claim, needs_training, release, serving_version
@@ -455,7 +455,7 @@ def _finish(version: ModelVersion) -> None:
     decide the stopping rule, serve this version, release the claim."""
     bundle = load(version) if version.strategy == "diverse_margin" else None
     if bundle is not None:
-        _diversify_top(version, bundle)
+        _diversify_top(version, bundle, known_until=version.created_at)
     version.stopping = decide_stopping(version)
     version.status = ModelVersion.Status.READY
     version.finished_at = timezone.now()
@@ -531,12 +531,14 @@ def prune_rankings(project_id: int, keep_version_id: int) -> int:
     return pruned
 
 
-def _diversify_top(version: ModelVersion, bundle: engine.Bundle) -> None:
+def _diversify_top(version: ModelVersion, bundle: engine.Bundle, known_until=None) -> None:
     """Re-score the top candidates so that the first DIVERSE_BATCH served are one per cluster
     of the DIVERSE_BATCH * DIVERSE_CANDIDATES most uncertain: annotators working in parallel
     do not all get near-duplicates, and an early batch does not all come from one corner of
     the pool (the cold-start trap: pure uncertainty order made a first batch of 100 texts worth
-    less than a random one, a wide candidate set made it worth more; docs/benchmarks.md)."""
+    less than a random one, a wide candidate set made it worth more; docs/benchmarks.md).
+
+    Clusters near an item being labelled already (see `_in_hand`) come last."""
     top = list(
         Ranking.objects.filter(
             version=version, item_open=True, item__status=Item.Status.OPEN, item__in_eval=False
@@ -548,7 +550,9 @@ def _diversify_top(version: ModelVersion, bundle: engine.Bundle) -> None:
         return
     scores = np.asarray([score for _id, score, _item, _data in top])
     X = _features(bundle, [item for *_, item, _data in top], [data for *_, data in top])
-    order = engine.diverse_order(X, scores, DIVERSE_BATCH)
+    in_hand = _in_hand(version.project_id, known_until)
+    covered = _features(bundle, *map(list, zip(*in_hand, strict=True))) if in_hand else None
+    order = engine.diverse_order(X, scores, DIVERSE_BATCH, covered=covered)
     ceiling = float(scores.max())
     with connection.cursor() as cursor:
         cursor.executemany(
@@ -558,6 +562,28 @@ def _diversify_top(version: ModelVersion, bundle: engine.Bundle) -> None:
                 for rank, position in enumerate(order)
             ],
         )
+
+
+def _in_hand(project_id: int, known_until=None) -> list[tuple[int, dict]]:
+    """(id, data) of the items whose labels the model does not know yet but soon will: held
+    by an annotator now, or answered after `known_until` (the version's training read), among
+    the project's latest DIVERSE_BATCH answers. Evaluation draws never train, so they are left
+    out. With three annotators, serving next to these cost labels: the ranking is a round
+    behind what they are teaching it."""
+    held = Lease.objects.filter(
+        project_id=project_id, expires_at__gt=timezone.now(), item__in_eval=False
+    ).values_list("item_id", "item__data")
+    in_hand = dict(held[:DIVERSE_BATCH])
+    if known_until is not None:
+        recent = (
+            Annotation.objects.filter(item__project_id=project_id)
+            .order_by("-id")
+            .values_list("item_id", "item__data", "item__in_eval", "created_at")[:DIVERSE_BATCH]
+        )
+        for item_id, data, in_eval, created_at in recent:
+            if created_at > known_until and not in_eval:
+                in_hand[item_id] = data
+    return list(in_hand.items())
 
 
 # --- before the first model: diverse seeds ----------------------------------------------------

@@ -272,8 +272,10 @@ def adapt(bundle: Bundle, items: Sequence[dict], targets: list) -> int:
     return int(keep.sum())
 
 
-def diverse_order(X, scores: np.ndarray, k: int) -> np.ndarray:
-    """Row indices of X (the top candidates' features) to serve first: one per cluster."""
+def diverse_order(X, scores: np.ndarray, k: int, covered=None) -> np.ndarray:
+    """Row indices of X (the top candidates' features) to serve first: one per cluster, those
+    near `covered` items (being labelled already) last."""
     if X.shape[0] <= k:
         return np.argsort(-scores, kind="stable")
-    return strategies.diverse_batch(scores, X, k, pool_factor=max(1, X.shape[0] // k))
+    pool_factor = max(1, X.shape[0] // k)
+    return strategies.diverse_batch(scores, X, k, pool_factor=pool_factor, covered=covered)

@@ -93,23 +93,40 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def diverse_batch(
-    scores: np.ndarray, features, k: int, *, pool_factor: int = 5, seed: int = 0
+    scores: np.ndarray, features, k: int, *, pool_factor: int = 5, seed: int = 0, covered=None
 ) -> np.ndarray:
     """Pick k informative items that are not near-duplicates of each other.
 
     Takes the k * pool_factor highest-scored candidates, clusters them into k groups by their
     features, and returns the highest-scored item of each group (highest first), so that
     annotators working in parallel do not all get the same kind of item.
+
+    `covered` holds the features of items someone is labelling already (held by another
+    annotator, or answered after the model was trained): groups nearest one of them come last,
+    since a label there would mostly repeat what that answer is about to teach.
     """
     candidates = top_k(scores, min(len(scores), k * pool_factor))
     if len(candidates) <= k:
         return candidates
-    clusters = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(
-        compact(features[candidates], seed)
-    )
+    rows = features[candidates]
+    n_covered = 0 if covered is None else covered.shape[0]
+    if n_covered:  # one projection for both, so that distances compare
+        stacked = (
+            sparse.vstack([rows, covered], format="csr")
+            if sparse.issparse(rows)
+            else np.vstack([rows, covered])
+        )
+        rows = compact(stacked, seed)
+        rows, covered = rows[: len(candidates)], rows[len(candidates) :]
+    else:
+        rows = compact(rows, seed)
+    kmeans = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(rows)
+    clusters = kmeans.labels_
+    taken = set(kmeans.predict(covered).tolist()) if n_covered else set()
     # candidates are in score order, so each cluster's first member is its best
-    best = [int(candidates[clusters == c][0]) for c in range(k) if np.any(clusters == c)]
-    return np.asarray(sorted(best, key=lambda i: (-scores[i], i)))
+    best = {c: int(candidates[clusters == c][0]) for c in range(k) if np.any(clusters == c)}
+    order = sorted(best, key=lambda c: (c in taken, -scores[best[c]], best[c]))
+    return np.asarray([best[c] for c in order])
 
 
 def compact(features, seed: int = 0, dimensions: int = 256):

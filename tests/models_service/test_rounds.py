@@ -12,11 +12,11 @@ from django.db import connection
 from django.utils import timezone
 
 from annotation import imports, services
-from annotation.models import Annotation, Item
+from annotation.models import Annotation, Item, Membership
 from models_service import kick, rounds, schedule
 from models_service.models import ModelVersion, Ranking, Seed, Trainer
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
-from tests.models_service.helpers import label_next, run_round, text_project
+from tests.models_service.helpers import label_next, run_round, text_project, texts
 from tests.services import require_postgres
 
 pytestmark = pytest.mark.django_db
@@ -80,6 +80,56 @@ def test_the_first_diverse_batch_is_not_all_near_duplicates():
     }
     assert served[0].id == top[0]
     assert len(predicted) > 1
+
+
+def test_a_round_serves_last_the_cluster_of_an_item_another_annotator_holds():
+    # Every text twice: whichever item is held, its twin has the same features and score.
+    rows = texts(200)
+    twins = rows + [row | {"external_id": row["external_id"] + "-twin"} for row in rows]
+    project = ProjectFactory(labels=sorted({row["label"] for row in rows}), eval_share=0.0)
+    imports.import_items(
+        project=project, raw="\n".join(json.dumps(r) for r in twins).encode(), file_format="jsonl"
+    )
+    first, second = UserFactory(), UserFactory()
+    for user in (first, second):
+        MembershipFactory(project=project, user=user, role=Membership.Role.ANNOTATOR)
+    label_next(project, first, 30)
+    run_round(project.id, cross_validate=False)
+    held = services.next_item_for(project=project, user=second)  # the top: not answered yet
+    label_next(project, first, 5)
+    version = run_round(project.id, cross_validate=False)
+    pair = set(
+        Item.objects.filter(project=project, data__text=held.data["text"]).values_list(
+            "id", flat=True
+        )
+    )
+    assert len(pair) == 2
+    # margin scores are at most 1; the diverse batch is re-scored above them, first served first
+    batch = list(
+        Ranking.objects.filter(version=version, score__gt=1.0)
+        .order_by("-score")
+        .values_list("item_id", flat=True)
+    )
+    assert len(batch) == rounds.DIVERSE_BATCH
+    assert batch[-1] in pair and not pair & set(batch[:-1])
+
+
+def test_items_in_hand_are_those_held_or_answered_since_the_model_read_its_labels():
+    project, first = text_project(300, eval_share=0.0)
+    second = UserFactory()
+    MembershipFactory(project=project, user=second, role=Membership.Role.ANNOTATOR)
+    label_next(project, first, 3)
+    known_until = timezone.now()
+    answered = label_next(project, first, 2)
+    held = services.next_item_for(project=project, user=second)
+    project.eval_share = 1.0
+    project.save()
+    drawn = services.next_item_for(project=project, user=first)  # an evaluation draw: never trains
+    assert drawn.evaluation
+    in_hand = dict(rounds._in_hand(project.id, known_until))
+    assert set(in_hand) == {held.id} | {item.id for item in answered}
+    assert in_hand[held.id] == held.data
+    assert set(dict(rounds._in_hand(project.id))) == {held.id}  # without a read moment: held only
 
 
 def test_evaluation_draws_are_kept_out_of_training_and_measure_the_model():

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from models_service.ml import strategies as s
 
@@ -84,6 +85,27 @@ def test_diverse_batch_takes_one_item_per_cluster_not_the_top_k_near_duplicates(
     picked = s.diverse_batch(scores, features, k=4, pool_factor=3)
     assert list(s.top_k(scores, 4)) == [0, 1, 2, 3]  # what plain uncertainty would serve
     assert list(picked) == [0, 6, 7, 8]
+
+
+def test_diverse_batch_puts_last_the_clusters_next_to_items_being_labelled():
+    # Three groups; the best-scored one lies next to an item another annotator holds.
+    features = np.array([[0, 0], [0, 0.1], [10, 0], [10, 0.1], [0, 10], [0, 10.1]], dtype=float)
+    scores = np.array([0.99, 0.98, 0.90, 0.89, 0.80, 0.79])
+    assert list(s.diverse_batch(scores, features, k=3, pool_factor=2)) == [0, 2, 4]
+    held = np.array([[0.2, 0.0]])
+    assert list(s.diverse_batch(scores, features, k=3, pool_factor=2, covered=held)) == [2, 4, 0]
+
+
+def test_diverse_batch_projects_wide_sparse_features_and_their_covered_rows_alike():
+    rng = np.random.default_rng(0)
+    centres = sparse.random(3, 5_000, density=0.02, random_state=0, format="csr") * 10
+    rows = sparse.vstack([centres[i % 3] for i in range(300)], format="csr")
+    rows = rows + sparse.random(300, 5_000, density=0.001, random_state=1) * 0.1
+    scores = np.sort(rng.random(300))[::-1]
+    held = centres[0]  # row 0's group (0, 3, 6, ...) is being labelled
+    picked = s.diverse_batch(scores, rows, k=3, pool_factor=100, covered=held)
+    assert sorted(int(i) % 3 for i in picked) == [0, 1, 2]
+    assert int(picked[-1]) % 3 == 0 and list(picked[:2]) == [1, 2]
 
 
 def test_cold_start_covers_every_cluster_of_the_pool():
