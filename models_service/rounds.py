@@ -499,6 +499,9 @@ def cross_validate(version_id: int) -> bool:
     # the answers the version could have been trained on: given before its row was written
     data = training_data(project, answered_until=version.created_at)
     ids, items, targets = data["train"]
+    sample = engine.cv_sample(len(ids), version.number)
+    if sample is not None:
+        ids, items, targets = ([values[i] for i in sample] for values in (ids, items, targets))
     bundle = load(version)
     X = bundle.model_input(_features(bundle, ids, items))
     figures = engine.cross_validated(
@@ -508,6 +511,7 @@ def cross_validate(version_id: int) -> bool:
         data["classes"],
         project.is_multi_label,
         version.number,
+        out_of=None if sample is None else len(data["train"][0]),
     )
     ModelVersion.objects.filter(id=version.id).update(cv_metrics=figures)
     return bool(figures)

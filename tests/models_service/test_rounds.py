@@ -14,6 +14,7 @@ from django.utils import timezone
 from annotation import imports, services
 from annotation.models import Annotation, Item, Membership
 from models_service import kick, rounds, schedule
+from models_service.ml import engine
 from models_service.models import ModelVersion, Ranking, Seed, Trainer
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.models_service.helpers import label_next, run_round, text_project, texts
@@ -59,6 +60,15 @@ def test_cross_validation_follows_the_switch_and_skips_a_replaced_version():
     assert third.number == 3 and not rounds.cross_validate(second.id)  # replaced: skipped
     second.refresh_from_db()
     assert second.cv_metrics == {}
+
+
+def test_cross_validation_reads_a_bounded_sample_of_many_training_labels(monkeypatch):
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 40)
+    monkeypatch.setattr(engine, "CV_MAX_LABELS", 24)
+    version = run_round(project.id)
+    assert version.cv_metrics["note"] == "cross-validated on training labels (a random 24 of 40)"
+    assert sum(sum(row) for row in version.cv_metrics["confusion_matrix"]) == 24
 
 
 def test_the_first_diverse_batch_is_not_all_near_duplicates():
