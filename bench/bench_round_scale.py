@@ -147,6 +147,9 @@ def main() -> None:
     parser.add_argument(
         "--env", nargs="*", default=[], metavar="NAME=VALUE", help="extra settings for the run"
     )
+    parser.add_argument(
+        "--logs", type=Path, help="keep the worker logs here (task names and durations)"
+    )
     args = parser.parse_args()
     extra = dict(pair.split("=", 1) for pair in args.env)
     rows, queue_rows, phase_rows = [], [], []
@@ -182,7 +185,7 @@ def main() -> None:
                     ).fetchone()
                 label_directly(database_url, project, admin_id, args.labels)
                 for number, concurrency in ((1, 1), (2, 2)):
-                    log = Path(tmp) / f"worker-{concurrency}.log"
+                    log = (args.logs or Path(tmp)) / f"worker-{size}-{concurrency}.log"
                     with worker(env, concurrency=concurrency, beat=False, log=log):
                         latencies, moments, empties = [], [], []
                         running = threading.Event()
