@@ -5,7 +5,6 @@ from pathlib import Path
 
 from celery import Celery
 from celery.signals import import_modules, worker_process_init
-from django.db.backends.signals import connection_created
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hitl.settings")
 
@@ -34,14 +33,3 @@ def _lower_priority(**_kwargs) -> None:
 
     if settings.HITL_WORKER_NICE and hasattr(os, "nice"):
         os.nice(settings.HITL_WORKER_NICE)
-        if settings.HITL_WORKER_NICE_DB_SESSIONS:
-            connection_created.connect(_lower_session_priority)
-
-
-def _lower_session_priority(sender, connection, **_kwargs) -> None:
-    """The database session works for the worker: at its priority too (see hitl.priority)."""
-    from django.conf import settings
-
-    from hitl.priority import lower_session_priority
-
-    lower_session_priority(connection, settings.HITL_WORKER_NICE)

@@ -156,9 +156,6 @@ HITL_KICK_ROUNDS = env_bool("HITL_KICK_ROUNDS", True)
 # Worker processes run at this lower CPU priority (nice increment) so that, where web and
 # worker share cores, a scoring round never makes an annotator wait for the next item.
 HITL_WORKER_NICE = env_int("HITL_WORKER_NICE", 10)
-# ... and their PostgreSQL sessions too, where PostgreSQL runs on this machine and the worker
-# may renice its processes (hitl.priority); elsewhere this does nothing.
-HITL_WORKER_NICE_DB_SESSIONS = env_bool("HITL_WORKER_NICE_DB_SESSIONS", True)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
