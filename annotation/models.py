@@ -197,6 +197,11 @@ class Item(models.Model):
             # Counts the evaluation sample on an evaluation draw (a few hundred rows, not the
             # project's whole pool).
             models.Index(fields=["project"], condition=Q(in_eval=True), name="item_eval_sample"),
+            # Counts the labelled items, asked on every kick for a round: without it, PostgreSQL
+            # read the whole pool (0.2 s at 1M items) to find the few thousand answered ones.
+            models.Index(
+                fields=["project"], condition=Q(annotation_count__gt=0), name="item_labelled"
+            ),
         ]
 
     def __str__(self) -> str:

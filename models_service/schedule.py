@@ -11,10 +11,10 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from annotation.models import Annotation, Item, Project
+from annotation.models import Item, Project
 from models_service.models import ModelVersion, Ranking, Trainer
 
-ITEM, ANSWER = Item._meta.db_table, Annotation._meta.db_table
+ITEM = Item._meta.db_table
 
 
 FIRST_MODEL_LABELS = 10  # the first model waits for this many labels (the diverse seeds)
@@ -33,11 +33,12 @@ def cadence(labelled: int, retrain_every: int) -> int:
 
 
 def labelled_count(project_id: int) -> int:
-    """Items with at least one real (not skipped) answer."""
+    """Items with at least one real (not skipped) answer: the item's own count of them, read
+    through the index of labelled items (the join of answers to items it replaces read the
+    whole pool, 0.2 s a call at 1M items, and every kick for a round asks)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT COUNT(DISTINCT a.item_id) FROM {ANSWER} a JOIN {ITEM} i ON i.id = a.item_id "
-            "WHERE i.project_id = %s AND NOT a.skipped",
+            f"SELECT COUNT(*) FROM {ITEM} WHERE project_id = %s AND annotation_count > 0",
             [project_id],
         )
         return cursor.fetchone()[0]

@@ -232,6 +232,23 @@ def test_a_round_that_outgrows_the_planners_count_of_rankings_refreshes_it_as_it
     assert _ranking_row_estimate() == (pytest.approx(size, abs=1) if refreshed else 0)
 
 
+def test_the_labelled_count_is_of_items_with_a_real_answer_each_counted_once():
+    project, first = text_project(40, eval_share=0.0, overlap=2)
+    second = UserFactory()
+    MembershipFactory(project=project, user=second, role=Membership.Role.ANNOTATOR)
+    other, other_annotator = text_project(40, eval_share=0.0)
+    label_next(other, other_annotator, 4)
+    items = list(Item.objects.filter(project=project).select_related("project")[:4])
+    for item in items[:3]:
+        services.submit_annotation(item=item, annotator=first, labels=[item.data["label"]])
+    services.submit_annotation(item=items[0], annotator=second, labels=[items[0].data["label"]])
+    services.skip_item(item=items[3], annotator=second)
+    assert schedule.labelled_count(project.id) == 3
+    services.skip_item(item=items[2], annotator=first)  # the answer replaced by a skip
+    assert schedule.labelled_count(project.id) == 2
+    assert schedule.labelled_count(other.id) == 4
+
+
 def test_no_round_until_enough_new_labels_then_the_cadence_grows():
     project, annotator = text_project(300, eval_share=0.0, retrain_every=10)
     label_next(project, annotator, 9)
