@@ -4,13 +4,19 @@ The annotation is already committed in PostgreSQL, which is what makes a round d
 shortens the wait. Kicks are coalesced per process and project (four a second at most), and
 sent from a background thread with no retries: with the broker down the request still answers
 at once, and the worker's sweep starts the round once the broker is back.
+
+No kick goes out while a round of the project is in flight: when it closes, the round itself
+starts the next one if labels made it due (rounds.after_round). Those kicks were no-ops that
+cost the worker 15-50 ms each; during a 1M round, a quarter of its only process's time.
 """
 
 import logging
 import threading
 import time
+from datetime import timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL_S = 0.25
@@ -19,8 +25,9 @@ _lock = threading.Lock()
 
 
 def kick(project_id: int) -> bool:
-    """Ask a worker to check the project; False when a kick went out less than MIN_INTERVAL_S ago
-    (or kicks are off: HITL_KICK_ROUNDS, which the tests turn on only where they test it)."""
+    """Ask a worker to check the project; False when a kick went out less than MIN_INTERVAL_S ago,
+    when a round is in flight, or when kicks are off (HITL_KICK_ROUNDS, which the tests turn on
+    only where they test it)."""
     if not settings.HITL_KICK_ROUNDS:
         return False
     now = time.monotonic()
@@ -28,8 +35,24 @@ def kick(project_id: int) -> bool:
         if now - _last_kick.get(project_id, -MIN_INTERVAL_S) < MIN_INTERVAL_S:
             return False
         _last_kick[project_id] = now
+    if round_in_flight(project_id):
+        return False
     threading.Thread(target=_send, args=(project_id,), daemon=True).start()
     return True
+
+
+def round_in_flight(project_id: int) -> bool:
+    """A version of the project is being trained or scored by a live round (one left by a dead
+    worker, older than HITL_TRAINING_STALE_SECONDS, does not count: a kick lets a worker take
+    over)."""
+    from models_service.models import ModelVersion
+
+    live = timezone.now() - timedelta(seconds=settings.HITL_TRAINING_STALE_SECONDS)
+    return ModelVersion.objects.filter(
+        project_id=project_id,
+        status__in=[ModelVersion.Status.TRAINING, ModelVersion.Status.SCORING],
+        created_at__gte=live,
+    ).exists()
 
 
 TRAIN_PROJECT = "models_service.tasks.train_project"

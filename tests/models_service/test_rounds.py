@@ -401,6 +401,25 @@ def test_kicks_are_coalesced_to_one_a_second_per_project(settings):
     assert sent.count(True) == 1
 
 
+def test_no_kick_goes_out_while_a_round_is_in_flight_unless_its_worker_died(settings):
+    settings.HITL_KICK_ROUNDS = True
+    project, _annotator = text_project(40, eval_share=0.0)
+    version = ModelVersion.objects.create(project=project, number=1, model="logistic_regression")
+    assert version.status == ModelVersion.Status.TRAINING
+    kick._last_kick.clear()
+    assert kick.kick(project.id) is False  # the round starts the next one itself if due
+    ModelVersion.objects.filter(id=version.id).update(
+        created_at=timezone.now() - timedelta(seconds=settings.HITL_TRAINING_STALE_SECONDS + 1)
+    )
+    kick._last_kick.clear()
+    assert kick.kick(project.id) is True  # a dead worker's round: a live one should take over
+    ModelVersion.objects.filter(id=version.id).update(
+        status=ModelVersion.Status.READY, created_at=timezone.now()
+    )
+    kick._last_kick.clear()
+    assert kick.kick(project.id) is True
+
+
 def test_a_committee_round_ranks_by_the_members_disagreement():
     project, annotator = text_project(300, eval_share=0.0, strategy="committee")
     label_next(project, annotator, 30)
