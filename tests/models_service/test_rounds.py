@@ -92,7 +92,7 @@ def test_the_first_diverse_batch_is_not_all_near_duplicates():
     assert len(predicted) > 1
 
 
-def test_a_round_serves_last_the_cluster_of_an_item_another_annotator_holds():
+def test_a_round_serves_last_the_cluster_of_an_item_another_annotator_holds(monkeypatch):
     # Every text twice: whichever item is held, its twin has the same features and score.
     rows = texts(200)
     twins = rows + [row | {"external_id": row["external_id"] + "-twin"} for row in rows]
@@ -107,7 +107,21 @@ def test_a_round_serves_last_the_cluster_of_an_item_another_annotator_holds():
     run_round(project.id, cross_validate=False)
     held = services.next_item_for(project=project, user=second)  # the top: not answered yet
     label_next(project, first, 5)
+    orders = []  # the batch's order without and with the items in hand, as the round saw them
+
+    def recording(X, scores, k, covered=None):
+        orders.append((real(X, scores, k), real(X, scores, k, covered=covered), covered))
+        return orders[-1][1]
+
+    real = engine.diverse_order
+    monkeypatch.setattr(engine, "diverse_order", recording)
     version = run_round(project.id, cross_validate=False)
+    unaware, aware, covered = orders[-1]
+    # the held item, and only it, was in hand: its features are what the clusters were kept from
+    held_row = rounds._features(rounds.load(version), [held.id], [held.data])
+    assert covered.shape[0] == 1 and (covered != held_row).nnz == 0
+    # the same clusters' best items, one of them (the held item's cluster's) moved to the end
+    assert list(aware[:-1]) == [i for i in unaware if i != aware[-1]]
     pair = set(
         Item.objects.filter(project=project, data__text=held.data["text"]).values_list(
             "id", flat=True
@@ -121,7 +135,7 @@ def test_a_round_serves_last_the_cluster_of_an_item_another_annotator_holds():
         .values_list("item_id", flat=True)
     )
     assert len(batch) == rounds.DIVERSE_BATCH
-    assert batch[-1] in pair and not pair & set(batch[:-1])
+    assert not pair & set(batch[:-1])  # neither twin is served before the rest of the batch
 
 
 def test_items_in_hand_are_those_held_or_answered_since_the_model_read_its_labels():
