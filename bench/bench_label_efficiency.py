@@ -31,6 +31,7 @@ from models_service.ml.estimators import make_estimator  # noqa: E402
 STRATEGIES = ["random", "least_confidence", "margin", "entropy", "committee", "diverse_margin"]
 SEEDS_FIRST = 10
 BUDGETS = {"digits": 300, "texts": 800}  # labels each run spends
+C_OVERRIDE: float | None = None  # --C: the logistic regression's C, to try another (default 10)
 
 
 def featurize(data, pool_items, test_items):
@@ -48,7 +49,10 @@ def fit(X, y, seed, topics=0):
         kw_args={"columns": topics, "weight": features.topic_weight(X.shape[0])},
         accept_sparse=True,
     )
-    return make_pipeline(weigh, make_estimator("logistic_regression", seed=seed)).fit(X, y)
+    model = make_estimator("logistic_regression", seed=seed)
+    if C_OVERRIDE is not None:
+        model.set_params(C=C_OVERRIDE)
+    return make_pipeline(weigh, model).fit(X, y)
 
 
 def accuracy(model, X, y) -> float:
@@ -141,7 +145,10 @@ def main() -> None:
     parser.add_argument("--budget", type=int, help="labels per run (default: per data set)")
     parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
     parser.add_argument("--curves", type=Path, default=Path("docs/label-efficiency-core.json"))
+    parser.add_argument("--C", type=float, help="the logistic regression's C (default: 10)")
     args = parser.parse_args()
+    global C_OVERRIDE
+    C_OVERRIDE = args.C
     rows, curves = [], {}
     for name in args.datasets:
         for seed in range(args.seeds):
