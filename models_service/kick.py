@@ -13,10 +13,10 @@ cost the worker 15-50 ms each; during a 1M round, a quarter of its only process'
 import logging
 import threading
 import time
-from datetime import timedelta
 
 from django.conf import settings
-from django.utils import timezone
+
+from models_service import schedule
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL_S = 0.25
@@ -35,24 +35,10 @@ def kick(project_id: int) -> bool:
         if now - _last_kick.get(project_id, -MIN_INTERVAL_S) < MIN_INTERVAL_S:
             return False
         _last_kick[project_id] = now
-    if round_in_flight(project_id):
+    if schedule.round_in_flight(project_id):
         return False
     threading.Thread(target=_send, args=(project_id,), daemon=True).start()
     return True
-
-
-def round_in_flight(project_id: int) -> bool:
-    """A version of the project is being trained or scored by a live round (one left by a dead
-    worker, older than HITL_TRAINING_STALE_SECONDS, does not count: a kick lets a worker take
-    over)."""
-    from models_service.models import ModelVersion
-
-    live = timezone.now() - timedelta(seconds=settings.HITL_TRAINING_STALE_SECONDS)
-    return ModelVersion.objects.filter(
-        project_id=project_id,
-        status__in=[ModelVersion.Status.TRAINING, ModelVersion.Status.SCORING],
-        created_at__gte=live,
-    ).exists()
 
 
 TRAIN_PROJECT = "models_service.tasks.train_project"

@@ -75,10 +75,9 @@ def claim(project_id: int) -> str | None:
     Trainer.objects.get_or_create(project_id=project_id)
     now = timezone.now()
     token = str(uuid.uuid4())
-    stale = now - timedelta(seconds=settings.HITL_TRAINING_STALE_SECONDS)
     taken = (
         Trainer.objects.filter(project_id=project_id)
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=stale))
+        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=_live_since(now)))
         .update(claimed_at=now, claim=token)
     )
     if not taken:
@@ -89,6 +88,21 @@ def claim(project_id: int) -> str | None:
         status__in=[ModelVersion.Status.TRAINING, ModelVersion.Status.SCORING],
     ).update(status=ModelVersion.Status.FAILED, error="abandoned: its worker stopped")
     return token
+
+
+def _live_since(now):
+    """Anything of a round older than this belongs to a dead worker."""
+    return now - timedelta(seconds=settings.HITL_TRAINING_STALE_SECONDS)
+
+
+def round_in_flight(project_id: int) -> bool:
+    """A version of the project is being trained or scored by a live round (one left by a dead
+    worker does not count: a kick lets a worker take over)."""
+    return ModelVersion.objects.filter(
+        project_id=project_id,
+        status__in=[ModelVersion.Status.TRAINING, ModelVersion.Status.SCORING],
+        created_at__gte=_live_since(timezone.now()),
+    ).exists()
 
 
 def release(project_id: int, token: str) -> None:
