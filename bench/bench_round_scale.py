@@ -152,6 +152,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     extra = dict(pair.split("=", 1) for pair in args.env)
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
     rows, queue_rows, phase_rows = [], [], []
     for size in args.sizes:
         database_url = fresh_postgres("hitl_bench_rounds")
