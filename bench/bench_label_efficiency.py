@@ -15,7 +15,6 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 from sklearn.pipeline import make_pipeline
@@ -32,34 +31,25 @@ from models_service.ml.estimators import make_estimator  # noqa: E402
 STRATEGIES = ["random", "least_confidence", "margin", "entropy", "committee", "diverse_margin"]
 SEEDS_FIRST = 10
 BUDGETS = {"digits": 300, "texts": 800}  # labels each run spends
-C_OVERRIDE: float | None = None  # --C: the logistic regression's C, to try another
-
-
-class Space(NamedTuple):
-    """What the model needs to know of the features: how many of the last columns are the
-    pool's directions, and whether they come from a text featurizer (a stronger penalty)."""
-
-    topics: int = 0
-    text: bool = False
+C_OVERRIDE: float | None = None  # --C: the logistic regression's C, to try another (default 10)
 
 
 def featurize(data, pool_items, test_items):
     """Featurizer fitted on the pool's texts (unlabelled text is free to use), or the items'
-    own vectors; and the Space they make."""
+    own vectors; and how many of its last columns are the pool's directions."""
     featurizer, X_pool = features.fit_transform("tfidf", pool_items)
-    space = Space(features.topic_columns(featurizer), featurizer is not None)
-    return X_pool, features.transform(featurizer, test_items), space
+    return X_pool, features.transform(featurizer, test_items), features.topic_columns(featurizer)
 
 
-def fit(X, y, seed, space):
-    """The platform's model: the pool's directions (the last `space.topics` columns) weighed
-    by the size of the labelled set, as engine.train does."""
+def fit(X, y, seed, topics=0):
+    """The platform's model: the pool's directions (the last `topics` columns) weighed by the
+    size of the labelled set, as engine.train does."""
     weigh = FunctionTransformer(
         features.weigh_topics,
-        kw_args={"columns": space.topics, "weight": features.topic_weight(X.shape[0])},
+        kw_args={"columns": topics, "weight": features.topic_weight(X.shape[0])},
         accept_sparse=True,
     )
-    model = make_estimator("logistic_regression", seed=seed, text=space.text)
+    model = make_estimator("logistic_regression", seed=seed)
     if C_OVERRIDE is not None:
         model.set_params(C=C_OVERRIDE)
     return make_pipeline(weigh, model).fit(X, y)
@@ -69,7 +59,7 @@ def accuracy(model, X, y) -> float:
     return float((model.predict(X) == y).mean())
 
 
-def scores_for(strategy, model, X, rng, committee_seed, X_lab, y_lab, n_classes, space):
+def scores_for(strategy, model, X, rng, committee_seed, X_lab, y_lab, n_classes, topics):
     if strategy == "random":
         return rng.random(X.shape[0])
     proba_raw = model.predict_proba(X)
@@ -83,13 +73,13 @@ def scores_for(strategy, model, X, rng, committee_seed, X_lab, y_lab, n_classes,
             )
             if len(np.unique(y_lab[picks])) < 2:
                 picks = np.arange(len(y_lab))
-            votes.append(fit(X_lab[picks], y_lab[picks], member, space).predict(X))
+            votes.append(fit(X_lab[picks], y_lab[picks], member, topics).predict(X))
         return strategies.vote_entropy(np.stack(votes, axis=0), n_classes)
     name = "margin" if strategy == "diverse_margin" else strategy
     return strategies.scorer(name)(proba)
 
 
-def run(data, X_pool, X_test, strategy, seed, budget, space):
+def run(data, X_pool, X_test, strategy, seed, budget, topics=0):
     """One simulated annotator: after each retrain, the strategy orders the pool and items are
     labelled in that order until the next retrain (the diverse strategy orders the batch one
     per cluster of the top candidates, as the platform does)."""
@@ -108,7 +98,7 @@ def run(data, X_pool, X_test, strategy, seed, budget, space):
             labelled.append(int(rng.choice(rest)))
             continue
         if not queue:
-            model = fit(X_pool[labelled], y_lab, seed, space)
+            model = fit(X_pool[labelled], y_lab, seed, topics)
             curve.append((n, accuracy(model, X_test, data.test_y)))
             batch = max(1, n // 20)  # the platform's cadence: retrain after this many labels
             scores = scores_for(
@@ -120,7 +110,7 @@ def run(data, X_pool, X_test, strategy, seed, budget, space):
                 X_pool[labelled],
                 y_lab,
                 n_classes,
-                space,
+                topics,
             )
             open_items = np.setdiff1d(np.arange(len(data.pool)), labelled)
             if strategy == "diverse_margin" and batch > 1:
@@ -129,7 +119,7 @@ def run(data, X_pool, X_test, strategy, seed, budget, space):
                 order = strategies.top_k(scores[open_items], batch)
             queue = [int(open_items[i]) for i in order]
         labelled.append(queue.pop(0))
-    model = fit(X_pool[labelled], data.pool_y[labelled], seed, space)
+    model = fit(X_pool[labelled], data.pool_y[labelled], seed, topics)
     curve.append((len(labelled), accuracy(model, X_test, data.test_y)))
     return curve
 
@@ -155,9 +145,7 @@ def main() -> None:
     parser.add_argument("--budget", type=int, help="labels per run (default: per data set)")
     parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
     parser.add_argument("--curves", type=Path, default=Path("docs/label-efficiency-core.json"))
-    parser.add_argument(
-        "--C", type=float, help="the logistic regression's C (default: 3 on texts, 10 on vectors)"
-    )
+    parser.add_argument("--C", type=float, help="the logistic regression's C (default: 10)")
     args = parser.parse_args()
     global C_OVERRIDE
     C_OVERRIDE = args.C
@@ -165,15 +153,15 @@ def main() -> None:
     for name in args.datasets:
         for seed in range(args.seeds):
             data = split(name, seed)
-            X_pool, X_test, space = featurize(data, data.pool, data.test)
-            full = accuracy(fit(X_pool, data.pool_y, seed, space), X_test, data.test_y)
+            X_pool, X_test, topics = featurize(data, data.pool, data.test)
+            full = accuracy(fit(X_pool, data.pool_y, seed, topics), X_test, data.test_y)
             for strategy in args.strategies:
                 started = time.perf_counter()
                 # random runs to the whole pool, so that its labels-to-95% is a number, not ">"
                 budget = args.budget or BUDGETS[name]
                 if strategy == "random":
                     budget = len(data.pool)
-                curve = run(data, X_pool, X_test, strategy, seed, budget, space)
+                curve = run(data, X_pool, X_test, strategy, seed, budget, topics)
                 curves.setdefault(name, {}).setdefault(strategy, []).append(
                     {"seed": seed, "full_pool_accuracy": full, "curve": curve}
                 )

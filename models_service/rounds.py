@@ -512,7 +512,6 @@ def cross_validate(version_id: int) -> bool:
         project.is_multi_label,
         version.number,
         out_of=None if sample is None else len(data["train"][0]),
-        text=bundle.featurizer is not None,
     )
     ModelVersion.objects.filter(id=version.id).update(cv_metrics=figures)
     return bool(figures)

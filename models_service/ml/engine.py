@@ -150,15 +150,14 @@ def train(
     X = features.weigh_topics(features.transform(featurizer, train_items), columns, weight)
     y = np.asarray(train_targets)
     featurized = time.perf_counter()
-    text = featurizer is not None
-    model = make_estimator(model_name, multi_label=multi_label, seed=seed, text=text).fit(X, y)
+    model = make_estimator(model_name, multi_label=multi_label, seed=seed).fit(X, y)
     fitted = time.perf_counter()
     committee = None
     if strategy == "committee" and not multi_label:
         # members unweighted: a bootstrap sample that misses a class gives that class weight
         # 0 / 0 under balanced weights, and the member's fit fails on NaN
         bagging = BaggingClassifier(
-            make_estimator(model_name, seed=seed, balanced=False, text=text),
+            make_estimator(model_name, seed=seed, balanced=False),
             n_estimators=COMMITTEE_SIZE,
             random_state=seed,
         ).fit(X, y)
@@ -168,7 +167,7 @@ def train(
     if len(eval_items):
         bundle.metrics = measure(bundle, eval_items, list(eval_targets))
     if cross_validate:
-        bundle.cv_metrics = cross_validated(model_name, X, y, classes, multi_label, seed, text=text)
+        bundle.cv_metrics = cross_validated(model_name, X, y, classes, multi_label, seed)
     bundle.timings = {
         "featurize_s": round(featurized - started, 3),
         "fit_s": round(fitted - featurized, 3),
@@ -243,9 +242,7 @@ def cv_sample(n_labels: int, seed: int) -> np.ndarray | None:
     return np.sort(rng.choice(n_labels, CV_MAX_LABELS, replace=False))
 
 
-def cross_validated(
-    model_name, X, y, classes, multi_label, seed, out_of=None, *, text: bool = False
-) -> dict:
+def cross_validated(model_name, X, y, classes, multi_label, seed, out_of=None) -> dict:
     """3-fold cross-validation on the training labels (classes rarer than the folds are
     predicted as best the folds allow; sklearn warns, and we accept that at this size). Empty
     when no class has as many labels as there are folds: sklearn refuses to split that.
@@ -256,11 +253,7 @@ def cross_validated(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         proba = cross_val_predict(
-            make_estimator(model_name, seed=seed, text=text),
-            X,
-            y,
-            cv=folds,
-            method="predict_proba",
+            make_estimator(model_name, seed=seed), X, y, cv=folds, method="predict_proba"
         )
     full = np.zeros((len(y), len(classes)))
     full[:, np.unique(y).astype(int)] = proba

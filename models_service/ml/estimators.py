@@ -11,18 +11,11 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.naive_bayes import ComplementNB
 
-# The logistic regression's inverse regularization. Text features (TF-IDF or hashing: tens of
-# thousands of sparse columns) take a stronger penalty than client-given vectors: on the
-# shipped texts, one label at a time, C = 3 reached the 95% mark in 210 labels where C = 10
-# took 225.5 and C = 30 248 (10 seeds); on digits' vectors C = 3 was worse (70 against 59.5).
-TEXT_C = 3.0
-VECTOR_C = 10.0
 
-
-def logistic_regression(seed: int, *, balanced: bool = True, text: bool = False):
+def logistic_regression(seed: int, *, balanced: bool = True):
     return LogisticRegression(
         solver="saga",
-        C=TEXT_C if text else VECTOR_C,
+        C=10.0,
         max_iter=300,
         tol=1e-3,
         class_weight="balanced" if balanced else None,
@@ -49,22 +42,16 @@ ESTIMATORS: dict[str, Callable] = {
 
 
 def make_estimator(
-    name: str,
-    *,
-    multi_label: bool = False,
-    seed: int = 0,
-    balanced: bool | None = None,
-    text: bool = False,
+    name: str, *, multi_label: bool = False, seed: int = 0, balanced: bool | None = None
 ):
     """A fresh, unfitted estimator by name; one-vs-rest for multi-label. Classes are weighted
-    to balance (where the model takes weights) unless multi-label or `balanced` says no.
-    `text`: the features come from a text featurizer (see TEXT_C)."""
+    to balance (where the model takes weights) unless multi-label or `balanced` says no."""
     if name not in ESTIMATORS:
         known = ", ".join(sorted(ESTIMATORS))
         raise ValueError(f"unknown model {name!r}; known: {known}")
     balanced = not multi_label if balanced is None else balanced
     if name == "logistic_regression":
-        estimator = logistic_regression(seed, balanced=balanced, text=text)
+        estimator = logistic_regression(seed, balanced=balanced)
     else:
         estimator = ESTIMATORS[name](seed)
     return OneVsRestClassifier(estimator) if multi_label else estimator

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_digits
 
-from models_service.ml import engine, estimators, features
+from models_service.ml import engine, features
 
 TEXTS = Path(__file__).resolve().parents[3] / "data" / "texts.jsonl"
 CLASSES = ["sound", "science", "games", "graphics", "mail", "database"]
@@ -80,35 +80,3 @@ def test_a_model_scores_with_the_weight_on_the_pools_directions_it_was_trained_w
     weighed = features.weigh_topics(x, 200, 2.0)
     assert np.allclose(bundle.proba(x), bundle.model.predict_proba(weighed))
     assert not np.allclose(bundle.proba(x), bundle.model.predict_proba(x))
-
-
-def test_text_features_train_under_a_stronger_penalty_than_client_vectors():
-    """Text featurizers give tens of thousands of sparse columns, where fewer labels go further
-    under a stronger penalty; client vectors keep the milder one. The same rule holds for the
-    committee and for cross-validation, so their figures describe the model that serves."""
-    rows = [json.loads(line) for line in TEXTS.read_text().splitlines()[:120]]
-    text_bundle = engine.train(
-        rows,
-        [CLASSES.index(r["label"]) for r in rows],
-        classes=CLASSES,
-        multi_label=False,
-        model_name="logistic_regression",
-        strategy="committee",
-        pool_size=len(rows),
-    )
-    digits = load_digits()
-    vectors = [{"features": (row / 16.0).tolist()} for row in digits.data[:120]]
-    vector_bundle = engine.train(
-        vectors,
-        list(digits.target[:120]),
-        classes=[str(c) for c in range(10)],
-        multi_label=False,
-        model_name="logistic_regression",
-        strategy="committee",
-        pool_size=len(vectors),
-    )
-
-    assert text_bundle.model.C == estimators.TEXT_C < estimators.VECTOR_C
-    assert {member.estimator.C for member in text_bundle.committee} == {estimators.TEXT_C}
-    assert vector_bundle.model.C == estimators.VECTOR_C
-    assert {member.estimator.C for member in vector_bundle.committee} == {estimators.VECTOR_C}
