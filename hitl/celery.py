@@ -52,9 +52,11 @@ def _own_scheduling_group(nice: int) -> None:
 
     Why: where Linux groups processes by session (autogroup, on by default on many
     distributions), a nice value ranks a process only within its session's group, and the
-    groups share the CPU as equals. A worker started beside the web server then competed
-    with it, and with PostgreSQL's sessions, at full weight: next-item p99 21-23 ms while two
-    pool processes scored a million items, 13-14 ms with each in a group of its own.
+    groups share the CPU as equals. A worker started in the web server's session ranked
+    below the web inside that group, but the group, worker's load and all, competed at full
+    weight with PostgreSQL's, where the web's own queries run: next-item p99 21.1-24.7 ms
+    while two pool processes scored a million items, 13.4-18.1 ms with each in a group of
+    its own (docs/benchmarks.md, tenth run).
 
     A new session is the only way into a new group, and it takes the process out of the
     worker's process group. So the process first asks to be killed with the worker: killing
