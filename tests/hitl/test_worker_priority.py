@@ -59,11 +59,9 @@ def test_pool_processes_run_lowered_in_a_group_of_their_own_and_die_with_the_wor
         assert len(pool) == 2, log.read_text()
         # the pool processes have run worker_process_init once their nice is lowered
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(
-            os.getpriority(os.PRIO_PROCESS, p) != 10 for p in pool
-        ):
+        while time.monotonic() < deadline and _nice(pool) != [10, 10]:
             time.sleep(0.1)
-        assert [os.getpriority(os.PRIO_PROCESS, p) for p in pool] == [10, 10]
+        assert _nice(pool) == [10, 10]
         if AUTOGROUP.exists():
             for process in pool:
                 assert os.getsid(process) == process != os.getsid(worker.pid)
