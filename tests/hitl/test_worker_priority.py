@@ -8,8 +8,6 @@ from pathlib import Path
 import hitl.celery as worker_app
 from tests.worker import start_worker, wait_until_ready
 
-AUTOGROUP = Path("/proc/self/autogroup")
-
 
 def _children(pid: int) -> list[int]:
     found = []
@@ -62,7 +60,7 @@ def test_pool_processes_run_lowered_in_a_group_of_their_own_and_die_with_the_wor
         while time.monotonic() < deadline and _nice(pool) != [10, 10]:
             time.sleep(0.1)
         assert _nice(pool) == [10, 10]
-        if AUTOGROUP.exists():
+        if worker_app.AUTOGROUP.exists():
             for process in pool:
                 assert os.getsid(process) == process != os.getsid(worker.pid)
                 assert Path(f"/proc/{process}/autogroup").read_text().strip().endswith("nice 10")
