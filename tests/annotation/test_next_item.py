@@ -3,8 +3,10 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from annotation import queue
 from annotation.models import Annotation, Item, Lease, Membership
 from tests.factories import ItemFactory, MembershipFactory, UserFactory
 
@@ -160,6 +162,14 @@ def test_an_annotator_holds_at_most_three_leases_the_newest_ones(project, annota
     assert set(Lease.objects.values_list("item_id", flat=True)) == set(served[-3:])
 
 
+def test_renewing_a_held_lease_keeps_the_others(project, annotator):
+    for _ in range(3):
+        ItemFactory(project=project)
+    served = [_next(_client_for(annotator), project)["id"] for _ in range(3)]
+    queue.lease(item_id=served[0], project_id=project.id, user_id=annotator.id, now=timezone.now())
+    assert set(Lease.objects.values_list("item_id", flat=True)) == set(served)
+
+
 @pytest.mark.parametrize(
     ("labels", "multi", "status"),
     [
@@ -207,27 +217,31 @@ def test_raising_the_overlap_reopens_done_items(api_client, project, admin, anno
 
 
 # eval_share 1.0: every serve is an evaluation draw, the path with the most queries
-@pytest.mark.parametrize(("eval_share", "queries"), [(0.0, 6), (1.0, 8)])
+@pytest.mark.parametrize("eval_share", [0.0, 1.0])
 def test_next_item_query_count_does_not_grow_with_the_pool(
-    project, annotator, django_assert_max_num_queries, eval_share, queries
+    project, annotator, django_assert_num_queries, eval_share
 ):
     project.eval_share = eval_share
     project.save()
     Item.objects.bulk_create(Item(project=project, data={"text": f"t{n}"}) for n in range(500))
     client = _client_for(annotator)
-    # membership with project, the queue (model order, seeds, random: one statement), lease
-    # with re-check, stale-lease delete (+ two test savepoints); an evaluation draw also
-    # counts the evaluation sample and marks the item
-    with django_assert_max_num_queries(queries):
+    # membership with project, the queue (model order, seeds, random: one statement), the
+    # lease with its re-check and the stale-lease delete (one statement on PostgreSQL, two on
+    # SQLite), two test savepoints; an evaluation draw also counts the evaluation sample and
+    # marks the item
+    queries = (5 if connection.vendor == "postgresql" else 6) + (2 if eval_share else 0)
+    with django_assert_num_queries(queries):
         assert _next(client, project) is not None
 
 
 def test_submitting_an_answer_takes_a_fixed_number_of_queries(
-    project, annotator, django_assert_max_num_queries
+    project, annotator, django_assert_num_queries
 ):
     item = ItemFactory(project=project)
     client = _client_for(annotator)
-    # item with project and role, lock with the existing answer, insert, label rows found by
-    # name, count, lease (+ two test savepoints)
-    with django_assert_max_num_queries(8):
+    # item with project and role, lock with the existing answer, then the writes: on
+    # PostgreSQL one statement, on SQLite the answer, its label rows, the count, the
+    # rankings' open flag (the item leaves the queue) and the lease (+ two test savepoints)
+    queries = 5 if connection.vendor == "postgresql" else 9
+    with django_assert_num_queries(queries):
         _label(client, item.id)
