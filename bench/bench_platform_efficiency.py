@@ -12,6 +12,8 @@ second. At 0.3 s (10 labels a second) the rounds, 0.1-0.3 s each on digits, fall
 behind; docs/benchmarks.md has both paces.
 
 Run: .venv/bin/python bench/bench_platform_efficiency.py [--seeds 3] [--think 1.0]
+Random through the platform, the like-for-like baseline (it pays the evaluation draws too):
+  ... --set 'strategy="random"' --curves random.json, then --random-curves random.json
 """
 
 import argparse
@@ -139,18 +141,28 @@ def change_after(curve: list, labels: int) -> float | None:
     return None if later is None else later - first_accuracy
 
 
-def report(results: dict, core: dict, budget: int, think: float, annotators: int) -> None:
+def labels_to_mark(runs: list, fulls: dict) -> float | None:
+    """Median over runs of the labels spent when a version first reached 95% of the seed's
+    full-pool accuracy. A run that never reached the mark counts as infinitely many labels:
+    the median is a number while fewer than half of the runs missed it."""
+    needed = []
+    for run in runs:
+        mark = 0.95 * fulls.get(run["seed"], float("nan"))
+        needed.append(next((labels for labels, acc, _t in run["curve"] if acc >= mark), None))
+    median = float(np.median([np.inf if n is None else n for n in needed]))
+    return None if np.isinf(median) else median
+
+
+def report(
+    results: dict, core: dict, budget: int, think: float, annotators: int, random: dict
+) -> None:
+    """The table; `random` holds curves of a platform run with the random strategy (same
+    settings otherwise), the like-for-like baseline: it pays the evaluation draws too."""
     rows = []
     for name, runs in results.items():
         fulls = {r["seed"]: r["full_pool_accuracy"] for r in core.get(name, {}).get("random", [])}
-        needed = []
-        for run in runs:
-            mark = 0.95 * fulls.get(run["seed"], float("nan"))
-            needed.append(next((labels for labels, acc, _t in run["curve"] if acc >= mark), None))
-        # a run that never reached the mark counts as infinitely many labels: the median is a
-        # number while fewer than half of the runs missed it
-        median = float(np.median([np.inf if n is None else n for n in needed]))
-        median = None if np.isinf(median) else median
+        median = labels_to_mark(runs, fulls)
+        random_platform = labels_to_mark(random[name], fulls) if name in random else None
 
         def core_median(strategy, name=name):
             runs_core = core.get(name, {}).get(strategy, [])
@@ -173,6 +185,8 @@ def report(results: dict, core: dict, budget: int, think: float, annotators: int
                 f"{median:.0f}" if median else f">{budget or BUDGETS[name]}",
                 f"{random_core:.0f}" if random_core else "?",
                 f"{median / random_core:.2f}" if median and random_core else "?",
+                f"{random_platform:.0f}" if random_platform else "?",
+                f"{median / random_platform:.2f}" if median and random_platform else "?",
                 f"{default_core:.0f}" if default_core else "?",
                 f"{median / default_core:.2f}" if median and default_core else "?",
                 f"{np.mean([r['curve'][0][1] for r in runs if r['curve']]):.3f}",
@@ -189,6 +203,8 @@ def report(results: dict, core: dict, budget: int, think: float, annotators: int
             "labels to 95% (median)",
             "random, core",
             "ratio (target <= 0.5)",
+            "random, platform",
+            "ratio",
             "default, core one-at-a-time",
             "ratio (target <= 1.25)",
             "first model acc.",
@@ -210,6 +226,11 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=ANNOTATORS)
     parser.add_argument("--report-only", action="store_true", help="table from --curves")
     parser.add_argument(
+        "--random-curves",
+        type=Path,
+        help="curves of a run with --set strategy='\"random\"': random through the platform",
+    )
+    parser.add_argument(
         "--set",
         nargs="*",
         default=[],
@@ -222,8 +243,16 @@ def main() -> None:
     args = parser.parse_args()
     settings = {field: json.loads(value) for field, value in (s.split("=", 1) for s in args.set)}
     core = json.loads(args.core.read_text()) if args.core.exists() else {}
+    random = json.loads(args.random_curves.read_text()) if args.random_curves else {}
     if args.report_only:  # the table again from the curves of the last run
-        report(json.loads(args.curves.read_text()), core, args.budget, args.think, args.annotators)
+        report(
+            json.loads(args.curves.read_text()),
+            core,
+            args.budget,
+            args.think,
+            args.annotators,
+            random,
+        )
         return
     database_url = fresh_postgres("hitl_bench_efficiency")
     results = {}
@@ -265,7 +294,7 @@ def main() -> None:
                     )
                     args.curves.parent.mkdir(parents=True, exist_ok=True)
                     args.curves.write_text(json.dumps(results))  # a cut-short run keeps these
-    report(results, core, args.budget, args.think, args.annotators)
+    report(results, core, args.budget, args.think, args.annotators, random)
 
 
 if __name__ == "__main__":
