@@ -94,7 +94,7 @@ def _upsert_lease(condition: str) -> str:
 # alone: with a project condition too, a planner without fresh statistics (just after a large
 # import) was seen scanning the whole project (15 ms, not 0.1 ms).
 _STILL_SERVABLE = f"EXISTS (SELECT 1 FROM {ITEM} i WHERE i.id = %(item)s AND {_SERVABLE})"
-# The user's leases beyond the limit, oldest first, once the new one is written.
+# Drops the user's leases beyond the newest `keep`, once the new one is written.
 _DROP_OLDER_LEASES = f"""
     DELETE FROM {LEASE} WHERE project_id = %(project)s AND user_id = %(user)s AND id NOT IN (
         SELECT id FROM {LEASE} WHERE project_id = %(project)s AND user_id = %(user)s
