@@ -17,21 +17,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import table  # noqa: E402
 from datasets import split  # noqa: E402  (bench/ is not a package)
 
-from models_service.ml import features, strategies  # noqa: E402
-from models_service.ml.estimators import make_estimator  # noqa: E402
+from models_service.ml import engine, features, strategies  # noqa: E402
 
 STRATEGIES = ["random", "least_confidence", "margin", "entropy", "committee", "diverse_margin"]
 SEEDS_FIRST = 10
 BUDGETS = {"digits": 300, "texts": 800}  # labels each run spends
-C_OVERRIDE: float | None = None  # --C: the logistic regression's C, to try another (default 10)
+SELF_TRAINING = True  # --no-self-training: models fitted on the labels alone
 
 
 def featurize(data, pool_items, test_items):
@@ -41,18 +38,37 @@ def featurize(data, pool_items, test_items):
     return X_pool, features.transform(featurizer, test_items), features.topic_columns(featurizer)
 
 
-def fit(X, y, seed, topics=0):
-    """The platform's model: the pool's directions (the last `topics` columns) weighed by the
-    size of the labelled set, as engine.train does."""
-    weigh = FunctionTransformer(
-        features.weigh_topics,
-        kw_args={"columns": topics, "weight": features.topic_weight(X.shape[0])},
-        accept_sparse=True,
+class Weighed:
+    """A fitted model that reads rows with the pool's directions (the last `topics` columns)
+    weighed as they were when it was fitted, as engine.Bundle does."""
+
+    def __init__(self, model, topics: int, weight: float):
+        self.model, self.topics, self.weight = model, topics, weight
+        self.classes_ = model.classes_
+
+    def predict(self, X):
+        return self.model.predict(features.weigh_topics(X, self.topics, self.weight))
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(features.weigh_topics(X, self.topics, self.weight))
+
+
+def fit(X, y, seed, topics=0, unlabelled=None):
+    """The platform's model (engine.fit_model): the pool's directions weighed by the size of
+    the labelled set, and self-trained on the `unlabelled` rows unless --no-self-training."""
+    weight = features.topic_weight(X.shape[0])
+    if not SELF_TRAINING:
+        unlabelled = None
+    if unlabelled is not None:
+        unlabelled = features.weigh_topics(unlabelled, topics, weight)
+    model = engine.fit_model(
+        "logistic_regression",
+        features.weigh_topics(X, topics, weight),
+        y,
+        seed=seed,
+        unlabelled=unlabelled,
     )
-    model = make_estimator("logistic_regression", seed=seed)
-    if C_OVERRIDE is not None:
-        model.set_params(C=C_OVERRIDE)
-    return make_pipeline(weigh, model).fit(X, y)
+    return Weighed(model, topics, weight)
 
 
 def accuracy(model, X, y) -> float:
@@ -98,7 +114,8 @@ def run(data, X_pool, X_test, strategy, seed, budget, topics=0):
             labelled.append(int(rng.choice(rest)))
             continue
         if not queue:
-            model = fit(X_pool[labelled], y_lab, seed, topics)
+            open_items = np.setdiff1d(np.arange(len(data.pool)), labelled)
+            model = fit(X_pool[labelled], y_lab, seed, topics, X_pool[open_items])
             curve.append((n, accuracy(model, X_test, data.test_y)))
             batch = max(1, n // 20)  # the platform's cadence: retrain after this many labels
             scores = scores_for(
@@ -112,14 +129,14 @@ def run(data, X_pool, X_test, strategy, seed, budget, topics=0):
                 n_classes,
                 topics,
             )
-            open_items = np.setdiff1d(np.arange(len(data.pool)), labelled)
             if strategy == "diverse_margin" and batch > 1:
                 order = strategies.diverse_batch(scores[open_items], X_pool[open_items], batch)
             else:
                 order = strategies.top_k(scores[open_items], batch)
             queue = [int(open_items[i]) for i in order]
         labelled.append(queue.pop(0))
-    model = fit(X_pool[labelled], data.pool_y[labelled], seed, topics)
+    open_items = np.setdiff1d(np.arange(len(data.pool)), labelled)
+    model = fit(X_pool[labelled], data.pool_y[labelled], seed, topics, X_pool[open_items])
     curve.append((len(labelled), accuracy(model, X_test, data.test_y)))
     return curve
 
@@ -145,10 +162,12 @@ def main() -> None:
     parser.add_argument("--budget", type=int, help="labels per run (default: per data set)")
     parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
     parser.add_argument("--curves", type=Path, default=Path("docs/label-efficiency-core.json"))
-    parser.add_argument("--C", type=float, help="the logistic regression's C (default: 10)")
+    parser.add_argument(
+        "--no-self-training", action="store_true", help="fit models on the labels alone"
+    )
     args = parser.parse_args()
-    global C_OVERRIDE
-    C_OVERRIDE = args.C
+    global SELF_TRAINING
+    SELF_TRAINING = not args.no_self_training
     rows, curves = [], {}
     for name in args.datasets:
         for seed in range(args.seeds):

@@ -120,6 +120,13 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
         pool_size = Item.objects.filter(project_id=project_id).count()
         featurizer_key = None if vectors else _featurizer_key(project_id, pool_size, sample_ids)
         featurizer = None if vectors else _pool_featurizer(featurizer_key, sample)
+        unlabelled = None
+        if engine.self_trains(len(train_items), project.is_multi_label):
+            labelled = data["train"][0] + data["eval"][0]
+            width = len(train_items[0]["features"]) if vectors else None
+            unlabelled = _unlabelled_features(
+                featurizer_key, featurizer, sample_ids, sample, labelled, width
+            )
         bundle = engine.train(
             train_items,
             train_targets,
@@ -133,6 +140,7 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
             featurizer=featurizer,
             seed=number,
             cross_validate=False,  # after the switch: see cross_validate
+            unlabelled=unlabelled,
         )
         bundle.featurizer_key = featurizer_key
         _save(bundle, version)
@@ -155,6 +163,23 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
     except BaseException:
         release(project_id, token)
         raise
+
+
+def _unlabelled_features(key, featurizer, sample_ids, sample, labelled_ids, width=None):
+    """Features of the pool sample's items that carry no label, for the model to self-train
+    on (engine.fit_model); evaluation items stay out, so that the sample stays unseen. On a
+    project of vectors (`width` long), items without such a vector are left out."""
+    labelled = set(labelled_ids)
+    keep = [
+        k
+        for k, item_id in enumerate(sample_ids)
+        if item_id not in labelled
+        and (width is None or len(sample[k].get("features") or ()) == width)
+    ]
+    if not keep:
+        return None
+    ids = [sample_ids[k] for k in keep]
+    return _rows.features(key, featurizer, ids, [sample[k] for k in keep])
 
 
 def _trainable(targets: list, multi_label: bool) -> bool:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 from sklearn.ensemble import BaggingClassifier
 from sklearn.metrics import (
     accuracy_score,
@@ -29,6 +30,12 @@ CV_FOLDS = 3
 CV_MAX_LABELS = 2_000
 ADAPTABLE = {"sgd", "complement_nb"}  # estimators with partial_fit
 LARGE_POOL = 200_000  # above this, hash words instead of fitting word and character n-grams
+# Self-training (fit_model): while the labelled set is small, the model is fitted again with
+# this many of its own most confident guesses on unlabelled items per label, each weighing this
+# much of a human label (docs/benchmarks.md, "Twelfth run").
+GUESSES_PER_LABEL = 5
+GUESS_WEIGHT = 0.3
+SELF_TRAINING_BELOW = 2_000  # labels: from here on the guesses add time, not accuracy
 
 
 def consensus(answers: Sequence[Sequence[int]], *, multi_label: bool, n_classes: int):
@@ -137,11 +144,13 @@ def train(
     featurizer=None,
     seed: int = 0,
     cross_validate: bool = True,
+    unlabelled=None,
 ) -> Bundle:
     """Fit the featurizer on the training items (unless one fitted on a sample of the pool is
     given), the model on the training labels; measure on the evaluation sample (unbiased) and,
     unless told not to (the platform does it after the round), by cross-validation on the
-    training labels (biased, reported apart)."""
+    training labels (biased, reported apart). `unlabelled`: features of unlabelled items
+    (under `featurizer`) for the model to self-train on (fit_model)."""
     started = time.perf_counter()
     if featurizer is None:
         featurizer = features.fit(featurizer_for(pool_size), train_items)
@@ -150,7 +159,9 @@ def train(
     X = features.weigh_topics(features.transform(featurizer, train_items), columns, weight)
     y = np.asarray(train_targets)
     featurized = time.perf_counter()
-    model = make_estimator(model_name, multi_label=multi_label, seed=seed).fit(X, y)
+    if unlabelled is not None:
+        unlabelled = features.weigh_topics(unlabelled, columns, weight)
+    model = fit_model(model_name, X, y, multi_label=multi_label, seed=seed, unlabelled=unlabelled)
     fitted = time.perf_counter()
     committee = None
     if strategy == "committee" and not multi_label:
@@ -174,6 +185,49 @@ def train(
         "evaluate_s": round(time.perf_counter() - fitted, 3),
     }
     return bundle
+
+
+def fit_model(model_name, X, y, *, multi_label=False, seed=0, unlabelled=None):
+    """The project's estimator fitted on the labels and, while they are few, self-trained:
+    fitted again with its own most confident guesses on `unlabelled` rows added at a lower
+    weight (confident_guesses). Multi-label models are fitted on the labels alone.
+
+    Why: on a few hundred labels the guesses carry what the pool knows about each class into
+    the model; on the shipped texts they were worth 1-2 points of accuracy from 30 to 300
+    random labels (docs/benchmarks.md, "Twelfth run")."""
+    model = make_estimator(model_name, multi_label=multi_label, seed=seed).fit(X, y)
+    if not self_trains(len(y), multi_label) or unlabelled is None or not unlabelled.shape[0]:
+        return model
+    rows, guesses = confident_guesses(
+        model.predict_proba(unlabelled), model.classes_, y, GUESSES_PER_LABEL * len(y)
+    )
+    if not len(rows):
+        return model
+    stack = sparse.vstack if sparse.issparse(X) else np.vstack
+    weights = np.concatenate([np.ones(len(y)), np.full(len(rows), GUESS_WEIGHT)])
+    return make_estimator(model_name, seed=seed).fit(
+        stack([X, unlabelled[rows]]), np.concatenate([y, guesses]), sample_weight=weights
+    )
+
+
+def self_trains(n_labels: int, multi_label: bool) -> bool:
+    """Whether fit_model adds guesses on unlabelled rows for a training set of this size."""
+    return not multi_label and 0 < n_labels < SELF_TRAINING_BELOW
+
+
+def confident_guesses(proba: np.ndarray, classes: np.ndarray, y: np.ndarray, how_many: int):
+    """(rows, guessed classes): about `how_many` unlabelled rows the model is surest of, shared
+    among the classes as the labels are (at least one each), so that the guesses do not all
+    reinforce the class the model already knows best."""
+    predicted = proba.argmax(axis=1)
+    confidence = proba.max(axis=1)
+    rows = []
+    for column, label in enumerate(classes):
+        mine = np.flatnonzero(predicted == column)
+        share = max(1, int(how_many * np.mean(y == label)))
+        rows.append(mine[np.argsort(-confidence[mine], kind="stable")[:share]])
+    rows = np.concatenate(rows).astype(int)
+    return rows, np.asarray(classes)[predicted[rows]]
 
 
 class _Member:

@@ -171,6 +171,35 @@ def test_evaluation_draws_are_kept_out_of_training_and_measure_the_model():
     assert sum(map(sum, version.metrics["confusion_matrix"])) == 12
 
 
+def test_a_round_self_trains_on_the_unlabelled_items_and_never_on_evaluation_items(monkeypatch):
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 30)
+    project.eval_share = 1.0
+    project.save()
+    label_next(project, annotator, 12)
+    seen = []
+    train = engine.train
+
+    def train_and_note(*args, unlabelled=None, **kwargs):
+        seen.append(unlabelled.shape[0])
+        return train(*args, unlabelled=unlabelled, **kwargs)
+
+    monkeypatch.setattr(rounds.engine, "train", train_and_note)
+    run_round(project.id)
+    assert seen == [300 - 30 - 12]  # the whole pool is its own sample here
+
+
+def test_items_without_a_vector_of_the_models_width_are_not_self_trained_on():
+    sample = [
+        {"features": [0.1, 0.2]},
+        {"features": [0.3]},
+        {"features": None},
+        {"features": [0, 1]},
+    ]
+    X = rounds._unlabelled_features(None, None, [1, 2, 3, 4], sample, labelled_ids=[4], width=2)
+    assert X.tolist() == [[0.1, 0.2]]
+
+
 def test_evaluation_draws_stop_once_the_sample_has_its_size():
     project, annotator = text_project(300, eval_share=0.0)
     label_next(project, annotator, 30)

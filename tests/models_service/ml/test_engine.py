@@ -80,3 +80,78 @@ def test_a_model_scores_with_the_weight_on_the_pools_directions_it_was_trained_w
     weighed = features.weigh_topics(x, 200, 2.0)
     assert np.allclose(bundle.proba(x), bundle.model.predict_proba(weighed))
     assert not np.allclose(bundle.proba(x), bundle.model.predict_proba(x))
+
+
+def _bridged_words(rng, words, n):
+    """n rows of word counts drawn from `words` (column indices), three words a row."""
+    rows = np.zeros((n, 40))
+    for row in rows:
+        row[rng.choice(words, 3, replace=False)] = 1.0
+    return rows
+
+
+def test_self_training_carries_the_labels_over_words_only_unlabelled_items_share_with_them():
+    """Labelled items use words 0-9 (class 0) and 20-29 (class 1); test items use only words
+    10-19 and 30-39, which no label ever shows. Unlabelled items mix both halves, so a model
+    that adds its confident guesses on them learns the unseen words; one fitted on the labels
+    alone cannot tell the test items apart."""
+    rng = np.random.default_rng(0)
+    X_labelled = np.vstack(
+        [_bridged_words(rng, range(0, 10), 10), _bridged_words(rng, range(20, 30), 10)]
+    )
+    y = np.repeat([0, 1], 10)
+    unlabelled = np.vstack(
+        [
+            _bridged_words(rng, range(0, 10), 100) + _bridged_words(rng, range(10, 20), 100),
+            _bridged_words(rng, range(20, 30), 100) + _bridged_words(rng, range(30, 40), 100),
+        ]
+    )
+    X_test = np.vstack(
+        [_bridged_words(rng, range(10, 20), 50), _bridged_words(rng, range(30, 40), 50)]
+    )
+    y_test = np.repeat([0, 1], 50)
+
+    alone = engine.fit_model("logistic_regression", X_labelled, y, seed=0)
+    self_trained = engine.fit_model(
+        "logistic_regression", X_labelled, y, seed=0, unlabelled=unlabelled
+    )
+
+    assert (alone.predict(X_test) == y_test).mean() <= 0.6
+    assert (self_trained.predict(X_test) == y_test).mean() >= 0.95
+
+
+def test_confident_guesses_take_the_surest_rows_shared_among_classes_as_the_labels_are():
+    proba = np.array(
+        [
+            [0.9, 0.1],  # class 0, surest
+            [0.6, 0.4],  # class 0, least sure
+            [0.8, 0.2],  # class 0
+            [0.3, 0.7],  # class 1
+            [0.1, 0.9],  # class 1, surest
+        ]
+    )
+    labels = np.array([0, 0, 0, 1])  # three quarters of the labels are class 0
+
+    rows, guesses = engine.confident_guesses(proba, np.array([0, 1]), labels, how_many=3)
+
+    assert rows.tolist() == [0, 2, 4]  # two for class 0 (int(2.25)), at least one for class 1
+    assert guesses.tolist() == [0, 0, 1]
+
+
+def test_no_guesses_are_added_for_multi_label_models_or_once_labels_are_many():
+    assert engine.self_trains(10, multi_label=False)
+    assert not engine.self_trains(10, multi_label=True)
+    assert not engine.self_trains(engine.SELF_TRAINING_BELOW, multi_label=False)
+    X = np.eye(4)
+    unlabelled = np.eye(4)[::-1]
+    y = np.array([0, 1, 0, 1])
+    with_rows = engine.fit_model("logistic_regression", X, y, seed=0, unlabelled=unlabelled)
+    alone = engine.fit_model("logistic_regression", X, y, seed=0)
+    assert not np.allclose(with_rows.coef_, alone.coef_)  # below the threshold, guesses count
+    labels_y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    multi = engine.fit_model(
+        "logistic_regression", X, labels_y, multi_label=True, seed=0, unlabelled=unlabelled
+    )
+    multi_alone = engine.fit_model("logistic_regression", X, labels_y, multi_label=True, seed=0)
+    for member, member_alone in zip(multi.estimators_, multi_alone.estimators_, strict=True):
+        assert np.allclose(member.coef_, member_alone.coef_)
