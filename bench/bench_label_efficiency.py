@@ -4,8 +4,10 @@ label at a time, and every strategy's learning curve is measured on a held-out t
 For each data set, strategy and seed: 10 cold-start seeds (k-means diverse seeds for the
 uncertainty strategies, random ones for random), then one annotator labels in the strategy's
 order, the model retrained on a cadence that grows with the labelled set (every label at
-first, then every twentieth of it). Reports area under the learning curve, labels needed to
-reach 95% of the accuracy of a model trained on the whole pool, and the first batch's effect.
+first, then every twentieth of it), and self-trained on the pool's unlabelled items as the
+platform's models are (engine.fit_model; --no-self-training fits on the labels alone). Reports
+area under the learning curve, labels needed to reach 95% of the accuracy of a model trained
+on the whole pool, and the first batch's effect.
 
 Run: .venv/bin/python bench/bench_label_efficiency.py [--seeds 5] [--budget N]
 """

@@ -121,11 +121,12 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
         featurizer_key = None if vectors else _featurizer_key(project_id, pool_size, sample_ids)
         featurizer = None if vectors else _pool_featurizer(featurizer_key, sample)
         unlabelled = None
-        if engine.self_trains(len(train_items), project.is_multi_label):
+        if engine.self_trains(
+            len(train_items), multi_label=project.is_multi_label, sparse_features=not vectors
+        ):
             labelled = data["train"][0] + data["eval"][0]
-            width = len(train_items[0]["features"]) if vectors else None
             unlabelled = _unlabelled_features(
-                featurizer_key, featurizer, sample_ids, sample, labelled, width
+                featurizer_key, featurizer, sample_ids, sample, labelled
             )
         bundle = engine.train(
             train_items,
@@ -165,17 +166,12 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
         raise
 
 
-def _unlabelled_features(key, featurizer, sample_ids, sample, labelled_ids, width=None):
-    """Features of the pool sample's items that carry no label, for the model to self-train
-    on (engine.fit_model); evaluation items stay out, so that the sample stays unseen. On a
-    project of vectors (`width` long), items without such a vector are left out."""
+def _unlabelled_features(key, featurizer, sample_ids, sample, labelled_ids):
+    """Text features of the pool sample's items that carry no label, for the model to
+    self-train on (engine.fit_model); evaluation items stay out, so that the sample stays
+    unseen."""
     labelled = set(labelled_ids)
-    keep = [
-        k
-        for k, item_id in enumerate(sample_ids)
-        if item_id not in labelled
-        and (width is None or len(sample[k].get("features") or ()) == width)
-    ]
+    keep = [k for k, item_id in enumerate(sample_ids) if item_id not in labelled]
     if not keep:
         return None
     ids = [sample_ids[k] for k in keep]

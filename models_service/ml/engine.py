@@ -188,15 +188,17 @@ def train(
 
 
 def fit_model(model_name, X, y, *, multi_label=False, seed=0, unlabelled=None):
-    """The project's estimator fitted on the labels and, while they are few, self-trained:
-    fitted again with its own most confident guesses on `unlabelled` rows added at a lower
-    weight (confident_guesses). Multi-label models are fitted on the labels alone.
+    """The project's estimator fitted on the labels and, where self_trains says so, fitted
+    again with its own most confident guesses on `unlabelled` rows added at a lower weight
+    (confident_guesses).
 
     Why: on a few hundred labels the guesses carry what the pool knows about each class into
     the model; on the shipped texts they were worth 1-2 points of accuracy from 30 to 300
     random labels (docs/benchmarks.md, "Twelfth run")."""
     model = make_estimator(model_name, multi_label=multi_label, seed=seed).fit(X, y)
-    if not self_trains(len(y), multi_label) or unlabelled is None or not unlabelled.shape[0]:
+    if unlabelled is None or not unlabelled.shape[0]:
+        return model
+    if not self_trains(len(y), multi_label=multi_label, sparse_features=sparse.issparse(X)):
         return model
     rows, guesses = confident_guesses(
         model.predict_proba(unlabelled), model.classes_, y, GUESSES_PER_LABEL * len(y)
@@ -210,9 +212,15 @@ def fit_model(model_name, X, y, *, multi_label=False, seed=0, unlabelled=None):
     )
 
 
-def self_trains(n_labels: int, multi_label: bool) -> bool:
-    """Whether fit_model adds guesses on unlabelled rows for a training set of this size."""
-    return not multi_label and 0 < n_labels < SELF_TRAINING_BELOW
+def self_trains(n_labels: int, *, multi_label: bool, sparse_features: bool) -> bool:
+    """Whether fit_model adds guesses on unlabelled rows: for single-label models on sparse
+    features (text's words and n-grams) while the labels are few.
+
+    Why not on a client's dense vectors: there every label already informs every column, so
+    the guesses only pull the model towards what it believes; on the digits they cost labels
+    (platform 72 -> 84 to the mark, docs/benchmarks.md, "Twelfth run"). Words, by contrast,
+    are mostly absent from a few hundred labelled texts, and the guesses teach them."""
+    return sparse_features and not multi_label and 0 < n_labels < SELF_TRAINING_BELOW
 
 
 def confident_guesses(proba: np.ndarray, classes: np.ndarray, y: np.ndarray, how_many: int):

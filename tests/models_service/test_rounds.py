@@ -171,33 +171,28 @@ def test_evaluation_draws_are_kept_out_of_training_and_measure_the_model():
     assert sum(map(sum, version.metrics["confusion_matrix"])) == 12
 
 
+def _unlabelled_rows_trained_on(monkeypatch) -> list:
+    """A list that gets, for each training, how many unlabelled rows it was given (or None)."""
+    seen = []
+    train = engine.train
+
+    def train_and_note(*args, unlabelled=None, **kwargs):
+        seen.append(None if unlabelled is None else unlabelled.shape[0])
+        return train(*args, unlabelled=unlabelled, **kwargs)
+
+    monkeypatch.setattr(rounds.engine, "train", train_and_note)
+    return seen
+
+
 def test_a_round_self_trains_on_the_unlabelled_items_and_never_on_evaluation_items(monkeypatch):
     project, annotator = text_project(300, eval_share=0.0)
     label_next(project, annotator, 30)
     project.eval_share = 1.0
     project.save()
     label_next(project, annotator, 12)
-    seen = []
-    train = engine.train
-
-    def train_and_note(*args, unlabelled=None, **kwargs):
-        seen.append(unlabelled.shape[0])
-        return train(*args, unlabelled=unlabelled, **kwargs)
-
-    monkeypatch.setattr(rounds.engine, "train", train_and_note)
+    seen = _unlabelled_rows_trained_on(monkeypatch)
     run_round(project.id)
     assert seen == [300 - 30 - 12]  # the whole pool is its own sample here
-
-
-def test_items_without_a_vector_of_the_models_width_are_not_self_trained_on():
-    sample = [
-        {"features": [0.1, 0.2]},
-        {"features": [0.3]},
-        {"features": None},
-        {"features": [0, 1]},
-    ]
-    X = rounds._unlabelled_features(None, None, [1, 2, 3, 4], sample, labelled_ids=[4], width=2)
-    assert X.tolist() == [[0.1, 0.2]]
 
 
 def test_evaluation_draws_stop_once_the_sample_has_its_size():
@@ -500,7 +495,7 @@ def test_between_rounds_a_model_without_partial_fit_is_left_alone():
     assert set(Ranking.objects.filter(version=version).values_list("item_id", "score")) == before
 
 
-def test_items_with_client_feature_vectors_are_trained_and_scored_on_those_vectors():
+def test_items_with_client_feature_vectors_are_trained_and_scored_on_those_vectors(monkeypatch):
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -515,7 +510,9 @@ def test_items_with_client_feature_vectors_are_trained_and_scored_on_those_vecto
     annotator = UserFactory()
     MembershipFactory(project=project, user=annotator, role="annotator")
     label_next(project, annotator, 60)
+    seen = _unlabelled_rows_trained_on(monkeypatch)
     version = run_round(project.id)
+    assert seen == [None]  # client vectors: the labels alone (engine.self_trains)
     assert version.status == ModelVersion.Status.READY
     assert rounds.load(version).featurizer is None  # the vectors, not the texts "image 12"
     assert version.items_scored == 400

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 from sklearn.datasets import load_digits
 
 from models_service.ml import engine, features
@@ -96,18 +97,20 @@ def test_self_training_carries_the_labels_over_words_only_unlabelled_items_share
     that adds its confident guesses on them learns the unseen words; one fitted on the labels
     alone cannot tell the test items apart."""
     rng = np.random.default_rng(0)
-    X_labelled = np.vstack(
-        [_bridged_words(rng, range(0, 10), 10), _bridged_words(rng, range(20, 30), 10)]
+    X_labelled = sparse.csr_matrix(
+        np.vstack([_bridged_words(rng, range(0, 10), 10), _bridged_words(rng, range(20, 30), 10)])
     )
     y = np.repeat([0, 1], 10)
-    unlabelled = np.vstack(
-        [
-            _bridged_words(rng, range(0, 10), 100) + _bridged_words(rng, range(10, 20), 100),
-            _bridged_words(rng, range(20, 30), 100) + _bridged_words(rng, range(30, 40), 100),
-        ]
+    unlabelled = sparse.csr_matrix(
+        np.vstack(
+            [
+                _bridged_words(rng, range(0, 10), 100) + _bridged_words(rng, range(10, 20), 100),
+                _bridged_words(rng, range(20, 30), 100) + _bridged_words(rng, range(30, 40), 100),
+            ]
+        )
     )
-    X_test = np.vstack(
-        [_bridged_words(rng, range(10, 20), 50), _bridged_words(rng, range(30, 40), 50)]
+    X_test = sparse.csr_matrix(
+        np.vstack([_bridged_words(rng, range(10, 20), 50), _bridged_words(rng, range(30, 40), 50)])
     )
     y_test = np.repeat([0, 1], 50)
 
@@ -138,20 +141,40 @@ def test_confident_guesses_take_the_surest_rows_shared_among_classes_as_the_labe
     assert guesses.tolist() == [0, 0, 1]
 
 
-def test_no_guesses_are_added_for_multi_label_models_or_once_labels_are_many():
-    assert engine.self_trains(10, multi_label=False)
-    assert not engine.self_trains(10, multi_label=True)
-    assert not engine.self_trains(engine.SELF_TRAINING_BELOW, multi_label=False)
-    X = np.eye(4)
-    unlabelled = np.eye(4)[::-1]
-    y = np.array([0, 1, 0, 1])
-    with_rows = engine.fit_model("logistic_regression", X, y, seed=0, unlabelled=unlabelled)
-    alone = engine.fit_model("logistic_regression", X, y, seed=0)
-    assert not np.allclose(with_rows.coef_, alone.coef_)  # below the threshold, guesses count
-    labels_y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
-    multi = engine.fit_model(
-        "logistic_regression", X, labels_y, multi_label=True, seed=0, unlabelled=unlabelled
+def _coefficients_with_and_without_guesses(X, y, unlabelled, multi_label=False):
+    def coefficients(model):
+        members = model.estimators_ if multi_label else [model]
+        return np.vstack([member.coef_ for member in members])
+
+    with_guesses = engine.fit_model(
+        "logistic_regression", X, y, multi_label=multi_label, seed=0, unlabelled=unlabelled
     )
-    multi_alone = engine.fit_model("logistic_regression", X, labels_y, multi_label=True, seed=0)
-    for member, member_alone in zip(multi.estimators_, multi_alone.estimators_, strict=True):
-        assert np.allclose(member.coef_, member_alone.coef_)
+    alone = engine.fit_model("logistic_regression", X, y, multi_label=multi_label, seed=0)
+    return coefficients(with_guesses), coefficients(alone)
+
+
+def test_guesses_count_for_sparse_single_label_features_while_the_labels_are_few():
+    y = np.array([0, 1, 0, 1])
+    with_guesses, alone = _coefficients_with_and_without_guesses(
+        sparse.csr_matrix(np.eye(4)), y, sparse.csr_matrix(np.eye(4)[::-1])
+    )
+    assert not np.allclose(with_guesses, alone)
+
+
+def test_no_guesses_for_dense_vectors_multi_label_models_or_many_labels():
+    y = np.array([0, 1, 0, 1])
+    dense = _coefficients_with_and_without_guesses(np.eye(4), y, np.eye(4)[::-1])
+    assert np.allclose(*dense)
+    multi = _coefficients_with_and_without_guesses(
+        sparse.csr_matrix(np.eye(4)),
+        np.array([[1, 0], [0, 1], [1, 1], [0, 0]]),
+        sparse.csr_matrix(np.eye(4)[::-1]),
+        multi_label=True,
+    )
+    assert np.allclose(*multi)
+    assert not engine.self_trains(
+        engine.SELF_TRAINING_BELOW, multi_label=False, sparse_features=True
+    )
+    assert engine.self_trains(
+        engine.SELF_TRAINING_BELOW - 1, multi_label=False, sparse_features=True
+    )
