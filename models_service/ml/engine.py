@@ -205,10 +205,11 @@ def fit_model(model_name, X, y, *, multi_label=False, seed=0, unlabelled=None):
     )
     if not len(rows):
         return model
-    stack = sparse.vstack if sparse.issparse(X) else np.vstack
     weights = np.concatenate([np.ones(len(y)), np.full(len(rows), GUESS_WEIGHT)])
     return make_estimator(model_name, seed=seed).fit(
-        stack([X, unlabelled[rows]]), np.concatenate([y, guesses]), sample_weight=weights
+        sparse.vstack([X, unlabelled[rows]], format="csr"),
+        np.concatenate([y, guesses]),
+        sample_weight=weights,
     )
 
 
