@@ -99,8 +99,8 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
             release(project_id, token)
             return None
         data = training_data(project)
-        _train_ids, train_items, train_targets = data["train"]
-        _eval_ids, eval_items, eval_targets = data["eval"]
+        train_ids, train_items, train_targets = data["train"]
+        eval_ids, eval_items, eval_targets = data["eval"]
         if not _trainable(train_targets, project.is_multi_label):
             release(project_id, token)
             return None
@@ -124,9 +124,8 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
         if engine.self_trains(
             len(train_items), multi_label=project.is_multi_label, sparse_features=not vectors
         ):
-            labelled = data["train"][0] + data["eval"][0]
             unlabelled = _unlabelled_features(
-                featurizer_key, featurizer, sample_ids, sample, labelled
+                featurizer_key, featurizer, sample_ids, sample, train_ids + eval_ids
             )
         bundle = engine.train(
             train_items,
