@@ -159,6 +159,9 @@ def area(curve, budget):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds run: first-seed .. first-seed+seeds-1"
+    )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--datasets", nargs="+", default=["digits", "texts"])
     parser.add_argument("--budget", type=int, help="labels per run (default: per data set)")
@@ -172,7 +175,7 @@ def main() -> None:
     SELF_TRAINING = not args.no_self_training
     rows, curves = [], {}
     for name in args.datasets:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             data = split(name, seed)
             X_pool, X_test, topics = featurize(data, data.pool, data.test)
             full = accuracy(fit(X_pool, data.pool_y, seed, topics), X_test, data.test_y)

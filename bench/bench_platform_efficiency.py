@@ -217,6 +217,9 @@ def report(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds run: first-seed .. first-seed+seeds-1"
+    )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--datasets", nargs="+", default=["digits", "texts"])
     parser.add_argument("--budget", type=int, help="labels per run (default: per data set)")
@@ -270,7 +273,7 @@ def main() -> None:
         with server(env) as (base, _web), worker(env, log=Path(tmp) / "worker.log"):
             tokens = make_users(env, ["admin"] + [f"sim{n}" for n in range(args.annotators)])
             for name in args.datasets:
-                for seed in range(args.seeds):
+                for seed in range(args.first_seed, args.first_seed + args.seeds):
                     data = split(name, seed)
                     budget = args.budget or BUDGETS[name]
                     curve, round_s, elapsed = run_one(
