@@ -40,7 +40,11 @@ class Project(models.Model):
         COMPLEMENT_NB = "complement_nb", "Complement naive Bayes"
 
     class Strategy(models.TextChoices):
-        DIVERSE_MARGIN = "diverse_margin", "Margin, one per cluster of the top (default)"
+        DIVERSE_MARGIN = (
+            "diverse_margin",
+            "Margin (on text also the labelled neighbours' disagreement), one per cluster "
+            "of the top (default)",
+        )
         MARGIN = "margin", "Margin"
         LEAST_CONFIDENCE = "least_confidence", "Least confidence"
         ENTROPY = "entropy", "Entropy"

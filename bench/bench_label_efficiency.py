@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
+from sklearn.preprocessing import normalize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -80,9 +82,7 @@ def accuracy(model, X, y) -> float:
 def scores_for(strategy, model, X, rng, committee_seed, X_lab, y_lab, n_classes, topics):
     if strategy == "random":
         return rng.random(X.shape[0])
-    proba_raw = model.predict_proba(X)
-    proba = np.zeros((X.shape[0], n_classes))
-    proba[:, model.classes_] = proba_raw
+    proba = proba_of(model, X, n_classes)
     if strategy == "committee":
         votes = []
         for member in range(5):
@@ -93,8 +93,21 @@ def scores_for(strategy, model, X, rng, committee_seed, X_lab, y_lab, n_classes,
                 picks = np.arange(len(y_lab))
             votes.append(fit(X_lab[picks], y_lab[picks], member, topics).predict(X))
         return strategies.vote_entropy(np.stack(votes, axis=0), n_classes)
+    if strategy == "diverse_margin" and engine.uses_neighbours(
+        len(y_lab), multi_label=False, sparse_features=sparse.issparse(X)
+    ):  # as engine.Bundle scores: the margin plus the labelled neighbours' disagreement
+        labelled, labelled_proba = normalize(X_lab), proba_of(model, X_lab, n_classes)
+        disagreement = engine.neighbour_disagreement(X, proba, labelled, labelled_proba)
+        return strategies.contrastive_margin(proba, disagreement)
     name = "margin" if strategy == "diverse_margin" else strategy
     return strategies.scorer(name)(proba)
+
+
+def proba_of(model, X, n_classes):
+    """The model's probabilities over all classes (columns of classes it never saw are 0)."""
+    proba = np.zeros((X.shape[0], n_classes))
+    proba[:, model.classes_] = model.predict_proba(X)
+    return proba
 
 
 def run(data, X_pool, X_test, strategy, seed, budget, topics=0):

@@ -18,6 +18,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.preprocessing import normalize
 
 from models_service.ml import features, strategies
 from models_service.ml.estimators import make_estimator
@@ -36,6 +37,10 @@ LARGE_POOL = 200_000  # above this, hash words instead of fitting word and chara
 GUESSES_PER_LABEL = 5
 GUESS_WEIGHT = 0.3
 SELF_TRAINING_BELOW = 2_000  # labels: from here on the guesses add time, not accuracy
+# The default strategy on text adds the labelled neighbours' disagreement while the labels are
+# fewer than this (uses_neighbours): measured to 320 labels, and its cost grows with them.
+NEIGHBOURS_BELOW = 500
+NEIGHBOUR_BLOCK = 1_024  # items compared with the labelled ones at a time (memory: block x labels)
 
 
 def consensus(answers: Sequence[Sequence[int]], *, multi_label: bool, n_classes: int):
@@ -73,6 +78,10 @@ class Bundle:
     featurizer_file: str | None = None  # where the platform stored the featurizer apart
     topic_columns: int = 0  # the featurizer's last columns that are the pool's directions
     topic_weight: float = 1.0  # their weight in this model (features.topic_weight)
+    # the default strategy on text while labels are few (uses_neighbours): the labelled items'
+    # rows at unit length and the model's probabilities on them
+    neighbours: object = None
+    neighbour_proba: np.ndarray | None = None
 
     def model_input(self, X):
         """The featurizer's rows as this model reads them (its weight on the directions)."""
@@ -115,8 +124,24 @@ class Bundle:
             X = self.model_input(X)
             votes = np.stack([member.predict(X) for member in self.committee], axis=0)
             return strategies.vote_entropy(votes.astype(int), len(self.classes))
+        if self.strategy == "diverse_margin" and self.neighbours is not None:
+            disagreement = neighbour_disagreement(X, proba, self.neighbours, self.neighbour_proba)
+            return strategies.contrastive_margin(proba, disagreement)
         name = "margin" if self.strategy in ("diverse_margin", "committee") else self.strategy
         return strategies.scorer(name)(proba)
+
+
+def neighbour_disagreement(X, proba, neighbours, neighbour_proba) -> np.ndarray:
+    """strategies.neighbour_disagreement for the rows of X (a featurizer's rows) against the
+    labelled items' unit-length rows `neighbours`, by cosine similarity, a block at a time."""
+    rows = normalize(X)
+    out = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], NEIGHBOUR_BLOCK):
+        block = slice(start, start + NEIGHBOUR_BLOCK)
+        similarity = rows[block] @ neighbours.T
+        similarity = similarity.toarray() if sparse.issparse(similarity) else similarity
+        out[block] = strategies.neighbour_disagreement(proba[block], neighbour_proba, similarity)
+    return out
 
 
 def featurizer_for(pool_size: int) -> str:
@@ -156,7 +181,8 @@ def train(
         featurizer = features.fit(featurizer_for(pool_size), train_items)
     columns = features.topic_columns(featurizer)
     weight = features.topic_weight(len(train_items))
-    X = features.weigh_topics(features.transform(featurizer, train_items), columns, weight)
+    rows = features.transform(featurizer, train_items)
+    X = features.weigh_topics(rows, columns, weight)
     y = np.asarray(train_targets)
     featurized = time.perf_counter()
     if unlabelled is not None:
@@ -175,6 +201,11 @@ def train(
         committee = list(_committee_members(bagging))
     bundle = Bundle(featurizer, model, committee, list(classes), multi_label, strategy)
     bundle.topic_columns, bundle.topic_weight = columns, weight
+    if strategy == "diverse_margin" and uses_neighbours(
+        len(y), multi_label=multi_label, sparse_features=sparse.issparse(rows)
+    ):
+        bundle.neighbours = normalize(rows)
+        bundle.neighbour_proba = bundle.proba(rows)
     if len(eval_items):
         bundle.metrics = measure(bundle, eval_items, list(eval_targets))
     if cross_validate:
@@ -222,6 +253,19 @@ def self_trains(n_labels: int, *, multi_label: bool, sparse_features: bool) -> b
     (platform 72 -> 84 to the mark, docs/benchmarks.md, "Twelfth run"). Words, by contrast,
     are mostly absent from a few hundred labelled texts, and the guesses teach them."""
     return sparse_features and not multi_label and 0 < n_labels < SELF_TRAINING_BELOW
+
+
+def uses_neighbours(n_labels: int, *, multi_label: bool, sparse_features: bool) -> bool:
+    """Whether the default strategy adds the labelled neighbours' disagreement to the margin
+    (strategies.contrastive_margin): on text (sparse features), single-label, while fewer than
+    NEIGHBOURS_BELOW items are labelled.
+
+    Why: on the shipped texts it took the core from 174 to 152 labels to the mark (20 seeds);
+    on the digits' dense vectors it cost labels (66 -> 83; docs/benchmarks.md, "Fourteenth
+    run"). Why the limit: every item is compared with every label (on the shipped texts'
+    TF-IDF rows 0.07 ms per item at 200 labels, 0.19 ms at 499), and more labels were not
+    measured."""
+    return sparse_features and not multi_label and 0 < n_labels < NEIGHBOURS_BELOW
 
 
 def confident_guesses(proba: np.ndarray, classes: np.ndarray, y: np.ndarray, how_many: int):

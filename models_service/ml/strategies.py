@@ -63,6 +63,40 @@ def vote_entropy(committee_votes: np.ndarray, n_classes: int) -> np.ndarray:
     return entropy(shares)
 
 
+def neighbour_disagreement(
+    proba: np.ndarray, neighbour_proba: np.ndarray, similarity: np.ndarray, k: int = 10
+) -> np.ndarray:
+    """How far each item's predicted classes are from those of its k most similar labelled
+    items: the mean KL divergence (nats) from each neighbour's class distribution to the item's.
+
+    `similarity` is (n_items, n_labelled); `neighbour_proba` the model's probabilities on the
+    labelled items. High where the model draws a boundary between an item and the labelled
+    items it resembles most: a place where its reasons may be wrong, not only unsure.
+    """
+    proba = _check(proba)
+    neighbour_proba = _check(neighbour_proba)
+    similarity = np.asarray(similarity, dtype=float)
+    if similarity.shape != (proba.shape[0], neighbour_proba.shape[0]):
+        raise ValueError(
+            f"similarity is {similarity.shape}, expected "
+            f"{(proba.shape[0], neighbour_proba.shape[0])}"
+        )
+    k = min(k, neighbour_proba.shape[0])
+    if k == 0:
+        return np.zeros(proba.shape[0])
+    nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+    p = np.clip(proba, 1e-9, 1.0)[:, None, :]
+    q = np.clip(neighbour_proba, 1e-9, 1.0)[nearest]
+    return (q * np.log(q / p)).sum(axis=2).mean(axis=1)
+
+
+def contrastive_margin(proba: np.ndarray, disagreement: np.ndarray) -> np.ndarray:
+    """Margin uncertainty plus the neighbours' disagreement squeezed into [0, 1) (d / (1 + d)),
+    so that both count alike and a chunk's score does not depend on the rest of the pool."""
+    disagreement = np.asarray(disagreement, dtype=float)
+    return margin_uncertainty(proba) + disagreement / (1.0 + disagreement)
+
+
 def random_scores(n_items: int, seed: int) -> np.ndarray:
     """Uniform random scores: the baseline every strategy is measured against."""
     return np.random.default_rng(seed).random(n_items)

@@ -128,13 +128,15 @@ def test_a_round_serves_last_the_cluster_of_an_item_another_annotator_holds(monk
         )
     )
     assert len(pair) == 2
-    # margin scores are at most 1; the diverse batch is re-scored above them, first served first
-    batch = list(
-        Ranking.objects.filter(version=version, score__gt=1.0)
+    # the diverse batch is re-scored one apart above the rest, first served first
+    ranked = list(
+        Ranking.objects.filter(version=version)
         .order_by("-score")
-        .values_list("item_id", flat=True)
+        .values_list("item_id", "score")[: rounds.DIVERSE_BATCH + 1]
     )
-    assert len(batch) == rounds.DIVERSE_BATCH
+    scores = [score for _id, score in ranked]
+    assert np.allclose(np.diff(scores[:-1]), -1.0) and scores[-2] - scores[-1] >= 1 - 1e-9
+    batch = [item_id for item_id, _score in ranked[:-1]]
     assert not pair & set(batch[:-1])  # neither twin is served before the rest of the batch
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 from sklearn.datasets import load_digits
+from sklearn.preprocessing import normalize
 
-from models_service.ml import engine, features
+from models_service.ml import engine, features, strategies
 
 TEXTS = Path(__file__).resolve().parents[3] / "data" / "texts.jsonl"
 CLASSES = ["sound", "science", "games", "graphics", "mail", "database"]
@@ -60,22 +61,28 @@ def test_a_committee_trains_when_a_members_sample_misses_a_rare_class():
     assert np.isfinite(scores).all()
 
 
-def test_a_model_scores_with_the_weight_on_the_pools_directions_it_was_trained_with():
-    # A model on 20 labels weighs the pool's directions by 2 (features.topic_weight); scoring
-    # must apply the same weight to the rows it reads, or its predictions drift.
-    rows = [json.loads(line) for line in TEXTS.read_text().splitlines()[:300]]
-    train, pool = rows[:20], rows[20:]
-    featurizer = features.fit("tfidf", pool)
+def _text_round(strategy, n_labels=40):
+    """A round on the first n_labels of 400 shipped texts, its featurizer fitted on all 400."""
+    rows = [json.loads(line) for line in TEXTS.read_text().splitlines()[:400]]
+    train, pool = rows[:n_labels], rows[n_labels:]
     bundle = engine.train(
         train,
         [CLASSES.index(r["label"]) for r in train],
         classes=CLASSES,
         multi_label=False,
         model_name="logistic_regression",
-        strategy="diverse_margin",
-        pool_size=len(pool),
-        featurizer=featurizer,
+        strategy=strategy,
+        pool_size=len(rows),
+        featurizer=features.fit("tfidf", rows),
+        cross_validate=False,
     )
+    return bundle, train, pool
+
+
+def test_a_model_scores_with_the_weight_on_the_pools_directions_it_was_trained_with():
+    # A model on 20 labels weighs the pool's directions by 2 (features.topic_weight); scoring
+    # must apply the same weight to the rows it reads, or its predictions drift.
+    bundle, _train, pool = _text_round("diverse_margin", n_labels=20)
     assert bundle.topic_weight == 2.0 and bundle.topic_columns == 200
     x = bundle.features(pool)
     weighed = features.weigh_topics(x, 200, 2.0)
@@ -178,3 +185,44 @@ def test_no_guesses_for_dense_vectors_multi_label_models_or_many_labels():
     assert engine.self_trains(
         engine.SELF_TRAINING_BELOW - 1, multi_label=False, sparse_features=True
     )
+
+
+def test_the_default_strategy_on_text_adds_the_labelled_neighbours_disagreement_to_the_margin():
+    bundle, train, pool = _text_round("diverse_margin")
+    assert bundle.neighbours.shape[0] == len(train)
+
+    X = bundle.features(pool)
+    proba = bundle.proba(X)
+    scores, _predicted, _confidence = bundle.score_features(X)
+    margin = strategies.margin_uncertainty(proba)
+    lift = scores - margin
+    assert (lift >= 0).all() and (lift < 1).all() and lift.max() > 0.1
+    # computed a block at a time, the same as all at once
+    assert np.allclose(
+        engine.neighbour_disagreement(X, proba, bundle.neighbours, bundle.neighbour_proba),
+        strategies.neighbour_disagreement(
+            proba, bundle.neighbour_proba, (normalize(X) @ bundle.neighbours.T).toarray()
+        ),
+    )
+
+
+def test_plain_margin_dense_vectors_and_many_labels_score_without_neighbours():
+    bundle, _train, _pool = _text_round("margin")
+    assert bundle.neighbours is None
+    digits = load_digits()
+    items = [{"features": (row / 16.0).tolist()} for row in digits.data[:40]]
+    dense = engine.train(
+        items,
+        list(digits.target[:40]),
+        classes=[str(c) for c in range(10)],
+        multi_label=False,
+        model_name="logistic_regression",
+        strategy="diverse_margin",
+        pool_size=len(digits.target),
+        cross_validate=False,
+    )
+    assert dense.neighbours is None
+    below = engine.NEIGHBOURS_BELOW
+    assert engine.uses_neighbours(below - 1, multi_label=False, sparse_features=True)
+    assert not engine.uses_neighbours(below, multi_label=False, sparse_features=True)
+    assert not engine.uses_neighbours(below - 1, multi_label=True, sparse_features=True)

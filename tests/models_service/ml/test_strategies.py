@@ -128,3 +128,27 @@ def test_the_ml_core_never_imports_django():
         ]
         names += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
         assert not [name for name in names if name.split(".")[0] == "django"], path
+
+
+def test_neighbour_disagreement_is_zero_where_the_nearest_labelled_items_agree_with_the_item():
+    proba = np.array([[0.9, 0.1], [0.9, 0.1]])
+    neighbour_proba = np.array([[0.9, 0.1], [0.1, 0.9], [0.1, 0.9]])
+    # item 0 resembles labelled item 0 most, item 1 the two others
+    similarity = np.array([[1.0, 0.2, 0.1], [0.1, 0.8, 0.9]])
+
+    d = s.neighbour_disagreement(proba, neighbour_proba, similarity, k=1)
+
+    assert d[0] == pytest.approx(0.0, abs=1e-9)
+    assert d[1] == pytest.approx(0.9 * np.log(9) + 0.1 * np.log(1 / 9))  # KL(0.1,0.9 || 0.9,0.1)
+    both = s.neighbour_disagreement(proba, neighbour_proba, similarity, k=2)
+    assert both[0] == pytest.approx(d[1] / 2)  # the mean over its two nearest: 0 and d[1]
+
+
+def test_contrastive_margin_lifts_a_sure_item_its_neighbours_contradict_above_a_sure_one():
+    proba = np.array([[0.95, 0.05], [0.95, 0.05], [0.5, 0.5]])
+    scores = s.contrastive_margin(proba, np.array([0.0, 3.0, 0.0]))
+    assert scores[1] > scores[0]
+    assert scores[2] == pytest.approx(1.0)  # a tie with no disagreement: the margin alone
+    assert scores[1] < 2.0  # the disagreement counts at most as much as the margin
+    with pytest.raises(ValueError):
+        s.neighbour_disagreement(proba, proba, np.zeros((2, 3)))
