@@ -2,10 +2,11 @@
 accuracy against labels spent, one line per strategy (pure core) and one for the platform run.
 
 Reads a pure-core curves file (docs/label-efficiency-core.json, every strategy, unless --core
-names another) and docs/label-efficiency-platform.json (written by the two label-efficiency
-benchmarks); writes docs/plots/learning-curve-<data set>.svg.
+names another) and docs/label-efficiency-platform.json (unless --platform names another; both
+written by the two label-efficiency benchmarks); writes docs/plots/learning-curve-<data set>.svg.
 
-Run: .venv/bin/python bench/plot_curves.py [--core docs/label-efficiency-core-10-seeds.json]
+Run: .venv/bin/python bench/plot_curves.py [--core docs/label-efficiency-core-20-seeds.json]
+    [--platform docs/label-efficiency-platform-20-seeds.json]
 """
 
 import argparse
@@ -94,9 +95,10 @@ def svg(title: str, lines: dict[str, tuple], limit: int, mark: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--core", type=Path, default=DOCS / "label-efficiency-core.json")
-    core = json.loads(parser.parse_args().core.read_text())
-    platform_file = DOCS / "label-efficiency-platform.json"
-    platform = json.loads(platform_file.read_text()) if platform_file.exists() else {}
+    parser.add_argument("--platform", type=Path, default=DOCS / "label-efficiency-platform.json")
+    args = parser.parse_args()
+    core = json.loads(args.core.read_text())
+    platform = json.loads(args.platform.read_text()) if args.platform.exists() else {}
     (DOCS / "plots").mkdir(exist_ok=True)
     for name, by_strategy in core.items():
         limit = max(p[0] for r in by_strategy["diverse_margin"] for p in r["curve"])

@@ -71,7 +71,8 @@ def neighbour_disagreement(
 
     `similarity` is (n_items, n_labelled); `neighbour_proba` the model's probabilities on the
     labelled items. High where the model draws a boundary between an item and the labelled
-    items it resembles most: a place where its reasons may be wrong, not only unsure.
+    items it resembles most: a place where its reasons may be wrong, not only unsure. The
+    measure is that of contrastive active learning (Margatina et al., EMNLP 2021).
     """
     proba = _check(proba)
     neighbour_proba = _check(neighbour_proba)
