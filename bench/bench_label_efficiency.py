@@ -57,9 +57,10 @@ class Weighed:
         return self.model.predict_proba(features.weigh_topics(X, self.topics, self.weight))
 
 
-def fit(X, y, seed, topics=0, unlabelled=None):
+def fit(X, y, seed, topics=0, unlabelled=None, previous=None):
     """The platform's model (engine.fit_model): the pool's directions weighed by the size of
-    the labelled set, and self-trained on the `unlabelled` rows unless --no-self-training."""
+    the labelled set, and self-trained on the `unlabelled` rows unless --no-self-training,
+    starting from the `previous` round's model (a Weighed) as the platform's rounds do."""
     weight = features.topic_weight(X.shape[0])
     if not SELF_TRAINING:
         unlabelled = None
@@ -71,6 +72,7 @@ def fit(X, y, seed, topics=0, unlabelled=None):
         y,
         seed=seed,
         unlabelled=unlabelled,
+        start_from=None if previous is None else previous.model,
     )
     return Weighed(model, topics, weight)
 
@@ -120,7 +122,7 @@ def run(data, X_pool, X_test, strategy, seed, budget, topics=0):
         labelled = list(rng.choice(len(data.pool), SEEDS_FIRST, replace=False))
     else:
         labelled = list(strategies.cold_start(X_pool, SEEDS_FIRST, seed=seed))
-    curve, queue = [], []
+    curve, queue, model = [], [], None
     while len(labelled) < budget:
         n = len(labelled)
         y_lab = data.pool_y[labelled]
@@ -130,7 +132,7 @@ def run(data, X_pool, X_test, strategy, seed, budget, topics=0):
             continue
         if not queue:
             open_items = np.setdiff1d(np.arange(len(data.pool)), labelled)
-            model = fit(X_pool[labelled], y_lab, seed, topics, X_pool[open_items])
+            model = fit(X_pool[labelled], y_lab, seed, topics, X_pool[open_items], model)
             curve.append((n, accuracy(model, X_test, data.test_y)))
             batch = max(1, n // 20)  # the platform's cadence: retrain after this many labels
             scores = scores_for(
@@ -151,7 +153,7 @@ def run(data, X_pool, X_test, strategy, seed, budget, topics=0):
             queue = [int(open_items[i]) for i in order]
         labelled.append(queue.pop(0))
     open_items = np.setdiff1d(np.arange(len(data.pool)), labelled)
-    model = fit(X_pool[labelled], data.pool_y[labelled], seed, topics, X_pool[open_items])
+    model = fit(X_pool[labelled], data.pool_y[labelled], seed, topics, X_pool[open_items], model)
     curve.append((len(labelled), accuracy(model, X_test, data.test_y)))
     return curve
 

@@ -120,13 +120,14 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
         pool_size = Item.objects.filter(project_id=project_id).count()
         featurizer_key = None if vectors else _featurizer_key(project_id, pool_size, sample_ids)
         featurizer = None if vectors else _pool_featurizer(featurizer_key, sample)
-        unlabelled = None
+        unlabelled = start_from = None
         if engine.self_trains(
             len(train_items), multi_label=project.is_multi_label, sparse_features=not vectors
         ):
             unlabelled = _unlabelled_features(
                 featurizer_key, featurizer, sample_ids, sample, train_ids + eval_ids
             )
+            start_from = _serving_model(project_id)
         bundle = engine.train(
             train_items,
             train_targets,
@@ -141,6 +142,10 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
             seed=number,
             cross_validate=False,  # after the switch: see cross_validate
             unlabelled=unlabelled,
+            rows=None
+            if vectors
+            else _rows.features(featurizer_key, featurizer, train_ids, train_items),
+            start_from=start_from,
         )
         bundle.featurizer_key = featurizer_key
         _save(bundle, version)
@@ -175,6 +180,18 @@ def _unlabelled_features(key, featurizer, sample_ids, sample, labelled_ids):
         return None
     ids = [sample_ids[k] for k in keep]
     return _rows.features(key, featurizer, ids, [sample[k] for k in keep])
+
+
+def _serving_model(project_id: int):
+    """The serving version's model, for the new one's fit to start from (engine.fit_model);
+    None if there is none or its file is gone."""
+    version = serving_version(project_id)
+    if version is None:
+        return None
+    try:
+        return load(version).model
+    except FileNotFoundError:
+        return None
 
 
 def _trainable(targets: list, multi_label: bool) -> bool:
@@ -331,7 +348,7 @@ def _stop_set_predictions(bundle: engine.Bundle, ids: list[int], stop_set: list[
     """Predictions on the stop set, for the stabilizing rule to compare across versions."""
     if not stop_set:
         return []
-    _scores, predicted, _confidence = bundle.score_features(_features(bundle, ids, stop_set))
+    predicted, _confidence = bundle.predictions(bundle.proba(_features(bundle, ids, stop_set)))
     return np.asarray(predicted).astype(int).ravel().tolist()
 
 

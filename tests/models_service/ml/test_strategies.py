@@ -152,3 +152,13 @@ def test_contrastive_margin_lifts_a_sure_item_its_neighbours_contradict_above_a_
     assert scores[1] < 2.0  # the disagreement counts at most as much as the margin
     with pytest.raises(ValueError):
         s.neighbour_disagreement(proba, proba, np.zeros((2, 3)))
+
+
+def test_compact_projects_as_a_projection_drawn_afresh_for_these_columns_would():
+    from sklearn.random_projection import SparseRandomProjection
+
+    first = sparse.random(300, 2_000, density=0.01, format="csr", random_state=1)
+    second = sparse.random(400, 2_000, density=0.01, format="csr", random_state=2)
+    for rows in (first, second, first):  # the projection is kept between calls
+        fresh = SparseRandomProjection(256, dense_output=True, random_state=3).fit_transform(rows)
+        assert np.allclose(s.compact(rows, seed=3), fresh)
