@@ -57,10 +57,9 @@ class Weighed:
         return self.model.predict_proba(features.weigh_topics(X, self.topics, self.weight))
 
 
-def fit(X, y, seed, topics=0, unlabelled=None, previous=None):
+def fit(X, y, seed, topics=0, unlabelled=None):
     """The platform's model (engine.fit_model): the pool's directions weighed by the size of
-    the labelled set, and self-trained on the `unlabelled` rows unless --no-self-training,
-    starting from the `previous` round's model (a Weighed) as the platform's rounds do."""
+    the labelled set, and self-trained on the `unlabelled` rows unless --no-self-training."""
     weight = features.topic_weight(X.shape[0])
     if not SELF_TRAINING:
         unlabelled = None
@@ -72,7 +71,6 @@ def fit(X, y, seed, topics=0, unlabelled=None, previous=None):
         y,
         seed=seed,
         unlabelled=unlabelled,
-        start_from=None if previous is None else previous.model,
     )
     return Weighed(model, topics, weight)
 
@@ -122,7 +120,7 @@ def run(data, X_pool, X_test, strategy, seed, budget, topics=0):
         labelled = list(rng.choice(len(data.pool), SEEDS_FIRST, replace=False))
     else:
         labelled = list(strategies.cold_start(X_pool, SEEDS_FIRST, seed=seed))
-    curve, queue, model = [], [], None
+    curve, queue = [], []
     while len(labelled) < budget:
         n = len(labelled)
         y_lab = data.pool_y[labelled]
@@ -132,7 +130,7 @@ def run(data, X_pool, X_test, strategy, seed, budget, topics=0):
             continue
         if not queue:
             open_items = np.setdiff1d(np.arange(len(data.pool)), labelled)
-            model = fit(X_pool[labelled], y_lab, seed, topics, X_pool[open_items], model)
+            model = fit(X_pool[labelled], y_lab, seed, topics, X_pool[open_items])
             curve.append((n, accuracy(model, X_test, data.test_y)))
             batch = max(1, n // 20)  # the platform's cadence: retrain after this many labels
             scores = scores_for(
@@ -153,7 +151,7 @@ def run(data, X_pool, X_test, strategy, seed, budget, topics=0):
             queue = [int(open_items[i]) for i in order]
         labelled.append(queue.pop(0))
     open_items = np.setdiff1d(np.arange(len(data.pool)), labelled)
-    model = fit(X_pool[labelled], data.pool_y[labelled], seed, topics, X_pool[open_items], model)
+    model = fit(X_pool[labelled], data.pool_y[labelled], seed, topics, X_pool[open_items])
     curve.append((len(labelled), accuracy(model, X_test, data.test_y)))
     return curve
 

@@ -120,14 +120,13 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
         pool_size = Item.objects.filter(project_id=project_id).count()
         featurizer_key = None if vectors else _featurizer_key(project_id, pool_size, sample_ids)
         featurizer = None if vectors else _pool_featurizer(featurizer_key, sample)
-        unlabelled = start_from = None
+        unlabelled = None
         if engine.self_trains(
             len(train_items), multi_label=project.is_multi_label, sparse_features=not vectors
         ):
             unlabelled = _unlabelled_features(
                 featurizer_key, featurizer, sample_ids, sample, train_ids + eval_ids
             )
-            start_from = _serving_model(project_id)
         bundle = engine.train(
             train_items,
             train_targets,
@@ -145,7 +144,6 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
             rows=None
             if vectors
             else _rows.features(featurizer_key, featurizer, train_ids, train_items),
-            start_from=start_from,
         )
         bundle.featurizer_key = featurizer_key
         _save(bundle, version)
@@ -180,18 +178,6 @@ def _unlabelled_features(key, featurizer, sample_ids, sample, labelled_ids):
         return None
     ids = [sample_ids[k] for k in keep]
     return _rows.features(key, featurizer, ids, [sample[k] for k in keep])
-
-
-def _serving_model(project_id: int):
-    """The serving version's model, for the new one's fit to start from (engine.fit_model);
-    None if there is none or its file is gone."""
-    version = serving_version(project_id)
-    if version is None:
-        return None
-    try:
-        return load(version).model
-    except FileNotFoundError:
-        return None
 
 
 def _trainable(targets: list, multi_label: bool) -> bool:

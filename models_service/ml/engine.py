@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 from sklearn.ensemble import BaggingClassifier
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -173,15 +172,13 @@ def train(
     cross_validate: bool = True,
     unlabelled=None,
     rows=None,
-    start_from=None,
 ) -> Bundle:
     """Fit the featurizer on the training items (unless one fitted on a sample of the pool is
     given), the model on the training labels; measure on the evaluation sample (unbiased) and,
     unless told not to (the platform does it after the round), by cross-validation on the
     training labels (biased, reported apart). `unlabelled`: features of unlabelled items
-    (under `featurizer`) for the model to self-train on; `start_from`: the previous round's
-    model (both: fit_model). `rows`: the training items' features under `featurizer`, where
-    the caller has them already."""
+    (under `featurizer`) for the model to self-train on (fit_model). `rows`: the training
+    items' features under `featurizer`, where the caller has them already."""
     started = time.perf_counter()
     if featurizer is None:
         featurizer = features.fit(featurizer_for(pool_size), train_items)
@@ -194,15 +191,7 @@ def train(
     featurized = time.perf_counter()
     if unlabelled is not None:
         unlabelled = features.weigh_topics(unlabelled, columns, weight)
-    model = fit_model(
-        model_name,
-        X,
-        y,
-        multi_label=multi_label,
-        seed=seed,
-        unlabelled=unlabelled,
-        start_from=start_from,
-    )
+    model = fit_model(model_name, X, y, multi_label=multi_label, seed=seed, unlabelled=unlabelled)
     fitted = time.perf_counter()
     committee = None
     if strategy == "committee" and not multi_label:
@@ -233,11 +222,10 @@ def train(
     return bundle
 
 
-def fit_model(model_name, X, y, *, multi_label=False, seed=0, unlabelled=None, start_from=None):
+def fit_model(model_name, X, y, *, multi_label=False, seed=0, unlabelled=None):
     """The project's estimator fitted on the labels and, where self_trains says so, fitted
     again with its own most confident guesses on `unlabelled` rows added at a lower weight
-    (confident_guesses). That second fit starts at the coefficients of `start_from` (the
-    previous round's model) or else of the first fit (start_at).
+    (confident_guesses).
 
     Why: on a few hundred labels the guesses carry what the pool knows about each class into
     the model; on the shipped texts they were worth 1-2 points of accuracy from 30 to 300
@@ -253,32 +241,11 @@ def fit_model(model_name, X, y, *, multi_label=False, seed=0, unlabelled=None, s
     if not len(rows):
         return model
     weights = np.concatenate([np.ones(len(y)), np.full(len(rows), GUESS_WEIGHT)])
-    second = make_estimator(model_name, seed=seed)
-    if not start_at(second, start_from, model.classes_, X.shape[1]):
-        start_at(second, model, model.classes_, X.shape[1])
-    return second.fit(
+    return make_estimator(model_name, seed=seed).fit(
         sparse.vstack([X, unlabelled[rows]], format="csr"),
         np.concatenate([y, guesses]),
         sample_weight=weights,
     )
-
-
-def start_at(estimator, model, classes: np.ndarray, n_columns: int) -> bool:
-    """Make a logistic regression begin its next fit at `model`'s coefficients (saga's warm
-    start), where `model` is one over the same classes and columns; whether it did.
-
-    Why: a round's self-trained fit was most of a text round (0.6 s at 150 labels, 1.7 s at
-    300 on the shipped texts), and a few new labels move its optimum little: started at the
-    previous round's, saga needs about half the passes (docs/benchmarks.md, "Fifteenth
-    run"). The labels-only fit is not started there: its optimum lies elsewhere, and it took
-    more passes, not fewer."""
-    if not isinstance(estimator, LogisticRegression) or not isinstance(model, LogisticRegression):
-        return False
-    if not np.array_equal(model.classes_, classes) or model.coef_.shape[1] != n_columns:
-        return False
-    estimator.set_params(warm_start=True)
-    estimator.coef_, estimator.intercept_ = model.coef_.copy(), model.intercept_.copy()
-    return True
 
 
 def self_trains(n_labels: int, *, multi_label: bool, sparse_features: bool) -> bool:

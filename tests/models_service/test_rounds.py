@@ -197,24 +197,6 @@ def test_a_round_self_trains_on_the_unlabelled_items_and_never_on_evaluation_ite
     assert seen == [300 - 30 - 12]  # the whole pool is its own sample here
 
 
-def test_a_rounds_self_trained_fit_starts_from_the_serving_versions_model(monkeypatch):
-    project, annotator = text_project(300, eval_share=0.0)
-    label_next(project, annotator, 20)
-    first = run_round(project.id)
-    label_next(project, annotator, 5)
-    started_from = []
-    train = engine.train
-
-    def train_and_note(*args, start_from=None, **kwargs):
-        started_from.append(start_from)
-        return train(*args, start_from=start_from, **kwargs)
-
-    monkeypatch.setattr(rounds.engine, "train", train_and_note)
-    run_round(project.id)
-    assert len(started_from) == 1
-    assert np.array_equal(started_from[0].coef_, rounds.load(first).model.coef_)
-
-
 def test_evaluation_draws_stop_once_the_sample_has_its_size():
     project, annotator = text_project(300, eval_share=0.0)
     label_next(project, annotator, 30)

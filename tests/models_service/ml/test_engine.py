@@ -9,7 +9,6 @@ from sklearn.datasets import load_digits
 from sklearn.preprocessing import normalize
 
 from models_service.ml import engine, features, strategies
-from models_service.ml.estimators import make_estimator
 
 TEXTS = Path(__file__).resolve().parents[3] / "data" / "texts.jsonl"
 CLASSES = ["sound", "science", "games", "graphics", "mail", "database"]
@@ -229,41 +228,25 @@ def test_plain_margin_dense_vectors_and_many_labels_score_without_neighbours():
     assert not engine.uses_neighbours(below - 1, multi_label=True, sparse_features=True)
 
 
-def _two_topic_texts(rng, n):
-    """Sparse rows: class 0 uses words 0-19, class 1 words 20-39."""
-    y = np.arange(n) % 2
-    X = np.zeros((n, 40))
-    for row, label in enumerate(y):
-        X[row, rng.choice(20, 5, replace=False) + 20 * label] = 1.0
-    return sparse.csr_matrix(X), y
+def test_train_fits_on_the_rows_a_caller_already_has_instead_of_featurizing_again():
+    texts = [f"{word} {word} common" for word in ("apple", "pear", "plum", "fig")] * 5
+    items = [{"text": text} for text in texts]
+    featurizer = features.fit("tfidf", items)
+    rows = features.transform(featurizer, items)
+    kept = {
+        "classes": ["a", "b"],
+        "multi_label": False,
+        "model_name": "logistic_regression",
+        "strategy": "margin",
+        "pool_size": 20,
+        "featurizer": featurizer,
+        "cross_validate": False,
+    }
+    targets = [0, 1] * 10
 
+    own = engine.train(items, targets, **kept)
+    given = engine.train(items, targets, rows=rows, **kept)
+    swapped = engine.train(items, targets, rows=rows[::-1], **kept)
 
-def test_the_self_trained_fit_started_at_the_previous_rounds_model_needs_fewer_passes():
-    rng = np.random.default_rng(0)
-    X, y = _two_topic_texts(rng, 60)
-    unlabelled, _ = _two_topic_texts(rng, 300)
-    previous = engine.fit_model(
-        "logistic_regression", X[:54], y[:54], seed=0, unlabelled=unlabelled
-    )
-
-    fresh = engine.fit_model("logistic_regression", X, y, seed=0, unlabelled=unlabelled)
-    warm = engine.fit_model(
-        "logistic_regression", X, y, seed=0, unlabelled=unlabelled, start_from=previous
-    )
-
-    assert warm.n_iter_[0] < fresh.n_iter_[0]
-    assert (warm.predict(unlabelled) == fresh.predict(unlabelled)).all()  # the same optimum
-
-
-def test_a_fit_starts_at_a_model_only_over_the_same_classes_and_columns():
-    rng = np.random.default_rng(1)
-    X, y = _two_topic_texts(rng, 20)
-    model = make_estimator("logistic_regression").fit(X, y)
-    three_classes = make_estimator("logistic_regression").fit(X, np.arange(20) % 3)
-
-    assert not engine.start_at(make_estimator("logistic_regression"), three_classes, [0, 1], 40)
-    assert not engine.start_at(make_estimator("logistic_regression"), model, [0, 1], 41)
-    assert not engine.start_at(make_estimator("complement_nb"), model, [0, 1], 40)
-    fresh = make_estimator("logistic_regression")
-    assert engine.start_at(fresh, model, [0, 1], 40)
-    assert np.array_equal(fresh.coef_, model.coef_) and fresh.coef_ is not model.coef_
+    assert np.allclose(own.model.coef_, given.model.coef_)
+    assert not np.allclose(own.model.coef_, swapped.model.coef_)  # the rows, not the items
