@@ -24,7 +24,7 @@ from sklearn.preprocessing import normalize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import table  # noqa: E402
+from common import add_run_options, table  # noqa: E402
 from datasets import split  # noqa: E402  (bench/ is not a package)
 
 from models_service.ml import engine, features, strategies  # noqa: E402
@@ -172,12 +172,7 @@ def area(curve, budget):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--first-seed", type=int, default=0, help="seeds run: first-seed .. first-seed+seeds-1"
-    )
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--datasets", nargs="+", default=["digits", "texts"])
-    parser.add_argument("--budget", type=int, help="labels per run (default: per data set)")
+    add_run_options(parser, seeds=5)
     parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
     parser.add_argument("--curves", type=Path, default=Path("docs/label-efficiency-core.json"))
     parser.add_argument(

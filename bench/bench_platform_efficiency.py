@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import (  # noqa: E402
     add_members,
+    add_run_options,
     client,
     create_project,
     fresh_postgres,
@@ -217,12 +218,7 @@ def report(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--first-seed", type=int, default=0, help="seeds run: first-seed .. first-seed+seeds-1"
-    )
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--datasets", nargs="+", default=["digits", "texts"])
-    parser.add_argument("--budget", type=int, help="labels per run (default: per data set)")
+    add_run_options(parser, seeds=3)
     parser.add_argument("--think", type=float, default=1.0, help="seconds an annotator reads")
     parser.add_argument("--core", type=Path, default=Path("docs/label-efficiency-core.json"))
     parser.add_argument("--curves", type=Path, default=Path("docs/label-efficiency-platform.json"))

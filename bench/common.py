@@ -231,6 +231,16 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
+def add_run_options(parser, *, seeds: int) -> None:
+    """The options of both label-efficiency benches: which seeds, data sets and budget."""
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds run: first-seed .. first-seed+seeds-1"
+    )
+    parser.add_argument("--seeds", type=int, default=seeds)
+    parser.add_argument("--datasets", nargs="+", default=["digits", "texts"])
+    parser.add_argument("--budget", type=int, help="labels per run (default: per data set)")
+
+
 def table(title: str, header: list[str], rows: list[list]) -> str:
     """Print and return a Markdown table."""
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
