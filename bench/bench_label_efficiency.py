@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy import sparse
-from sklearn.preprocessing import normalize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -96,7 +95,7 @@ def scores_for(strategy, model, X, rng, committee_seed, X_lab, y_lab, n_classes,
     if strategy == "diverse_margin" and engine.uses_neighbours(
         len(y_lab), multi_label=False, sparse_features=sparse.issparse(X)
     ):  # as engine.Bundle scores: the margin plus the labelled neighbours' disagreement
-        labelled, labelled_proba = normalize(X_lab), proba_of(model, X_lab, n_classes)
+        labelled, labelled_proba = X_lab, proba_of(model, X_lab, n_classes)
         disagreement = engine.neighbour_disagreement(X, proba, labelled, labelled_proba)
         return strategies.contrastive_margin(proba, disagreement)
     name = "margin" if strategy == "diverse_margin" else strategy

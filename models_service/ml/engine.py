@@ -79,7 +79,7 @@ class Bundle:
     topic_columns: int = 0  # the featurizer's last columns that are the pool's directions
     topic_weight: float = 1.0  # their weight in this model (features.topic_weight)
     # the default strategy on text while labels are few (uses_neighbours): the labelled items'
-    # rows at unit length and the model's probabilities on them
+    # rows and the model's probabilities on them
     neighbours: object = None
     neighbour_proba: np.ndarray | None = None
 
@@ -134,8 +134,8 @@ class Bundle:
 
 def neighbour_disagreement(X, proba, neighbours, neighbour_proba) -> np.ndarray:
     """strategies.neighbour_disagreement for the rows of X (a featurizer's rows) against the
-    labelled items' unit-length rows `neighbours`, by cosine similarity, a block at a time."""
-    rows = normalize(X)
+    labelled items' rows `neighbours`, by cosine similarity, a block at a time."""
+    rows, neighbours = normalize(X), normalize(neighbours)
     out = np.empty(X.shape[0])
     for start in range(0, X.shape[0], NEIGHBOUR_BLOCK):
         block = slice(start, start + NEIGHBOUR_BLOCK)
@@ -208,7 +208,7 @@ def train(
     if strategy == "diverse_margin" and uses_neighbours(
         len(y), multi_label=multi_label, sparse_features=sparse.issparse(rows)
     ):
-        bundle.neighbours = normalize(rows)
+        bundle.neighbours = rows
         bundle.neighbour_proba = bundle.proba(rows)
     if len(eval_items):
         bundle.metrics = measure(bundle, eval_items, list(eval_targets))
@@ -397,6 +397,8 @@ def adapt(bundle: Bundle, items: Sequence[dict], targets: list) -> int:
         return 0
     X = bundle.features([item for item, kept in zip(items, keep, strict=True) if kept])
     model.partial_fit(bundle.model_input(X), y[keep])
+    if bundle.neighbours is not None:  # the neighbours' guesses are the model's: refresh them
+        bundle.neighbour_proba = bundle.proba(bundle.neighbours)
     return int(keep.sum())
 
 

@@ -61,7 +61,7 @@ def test_a_committee_trains_when_a_members_sample_misses_a_rare_class():
     assert np.isfinite(scores).all()
 
 
-def _text_round(strategy, n_labels=40):
+def _text_round(strategy, n_labels=40, model="logistic_regression"):
     """A round on the first n_labels of 400 shipped texts, its featurizer fitted on all 400."""
     rows = [json.loads(line) for line in TEXTS.read_text().splitlines()[:400]]
     train, pool = rows[:n_labels], rows[n_labels:]
@@ -70,7 +70,7 @@ def _text_round(strategy, n_labels=40):
         [CLASSES.index(r["label"]) for r in train],
         classes=CLASSES,
         multi_label=False,
-        model_name="logistic_regression",
+        model_name=model,
         strategy=strategy,
         pool_size=len(rows),
         featurizer=features.fit("tfidf", rows),
@@ -201,7 +201,9 @@ def test_the_default_strategy_on_text_adds_the_labelled_neighbours_disagreement_
     assert np.allclose(
         engine.neighbour_disagreement(X, proba, bundle.neighbours, bundle.neighbour_proba),
         strategies.neighbour_disagreement(
-            proba, bundle.neighbour_proba, (normalize(X) @ bundle.neighbours.T).toarray()
+            proba,
+            bundle.neighbour_proba,
+            (normalize(X) @ normalize(bundle.neighbours).T).toarray(),
         ),
     )
 
@@ -250,3 +252,14 @@ def test_train_fits_on_the_rows_a_caller_already_has_instead_of_featurizing_agai
 
     assert np.allclose(own.model.coef_, given.model.coef_)
     assert not np.allclose(own.model.coef_, swapped.model.coef_)  # the rows, not the items
+
+
+def test_an_incremental_update_refreshes_the_models_guesses_on_the_labelled_neighbours():
+    bundle, _train, pool = _text_round("diverse_margin", model="sgd")
+    before = bundle.neighbour_proba.copy()
+    new = pool[:30]
+
+    assert engine.adapt(bundle, new, [CLASSES.index(r["label"]) for r in new]) == 30
+
+    assert not np.allclose(bundle.neighbour_proba, before)
+    assert np.allclose(bundle.neighbour_proba, bundle.proba(bundle.neighbours))
