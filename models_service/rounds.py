@@ -141,9 +141,7 @@ def start_round(project_id: int) -> tuple[ModelVersion, list[tuple[int, int]]] |
             seed=number,
             cross_validate=False,  # after the switch: see cross_validate
             unlabelled=unlabelled,
-            rows=None
-            if vectors
-            else _rows.features(featurizer_key, featurizer, train_ids, train_items),
+            rows=_rows.features(featurizer_key, featurizer, train_ids, train_items),
         )
         bundle.featurizer_key = featurizer_key
         _save(bundle, version)
