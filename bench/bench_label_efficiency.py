@@ -10,6 +10,7 @@ area under the learning curve, labels needed to reach 95% of the accuracy of a m
 on the whole pool, and the first batch's effect.
 
 Run: .venv/bin/python bench/bench_label_efficiency.py [--seeds 5] [--budget N]
+Runs split over processes (by seeds or strategies) merge with --report-only A.json B.json.
 """
 
 import argparse
@@ -169,50 +170,28 @@ def area(curve, budget):
     return total / (budget - curve[0][0])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    add_run_options(parser, seeds=5)
-    parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
-    parser.add_argument("--curves", type=Path, default=Path("docs/label-efficiency-core.json"))
-    parser.add_argument(
-        "--no-self-training", action="store_true", help="fit models on the labels alone"
-    )
-    args = parser.parse_args()
-    global SELF_TRAINING
-    SELF_TRAINING = not args.no_self_training
-    rows, curves = [], {}
-    for name in args.datasets:
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            data = split(name, seed)
-            X_pool, X_test, topics = featurize(data, data.pool, data.test)
-            full = accuracy(fit(X_pool, data.pool_y, seed, topics), X_test, data.test_y)
-            for strategy in args.strategies:
-                started = time.perf_counter()
-                # random runs to the whole pool, so that its labels-to-95% is a number, not ">"
-                budget = args.budget or BUDGETS[name]
-                if strategy == "random":
-                    budget = len(data.pool)
-                curve = run(data, X_pool, X_test, strategy, seed, budget, topics)
-                curves.setdefault(name, {}).setdefault(strategy, []).append(
-                    {"seed": seed, "full_pool_accuracy": full, "curve": curve}
-                )
-                print(
-                    f"{name} seed {seed} {strategy}: {time.perf_counter() - started:.1f}s",
-                    file=sys.stderr,
-                )
+def median_needed(runs: list) -> tuple[float | None, int]:
+    """Median labels to 95% of each run's full-pool accuracy (None unless every run got
+    there), and how many runs got there."""
+    needed = [labels_to_reach(r["curve"], 0.95 * r["full_pool_accuracy"]) for r in runs]
+    reached = [n for n in needed if n is not None]
+    return (float(np.median(reached)) if len(reached) == len(needed) else None), len(reached)
+
+
+def report(curves: dict, budget_arg: int | None) -> None:
+    """The table: per data set and strategy, area, labels to the mark and the first batch."""
+    rows = []
     for name, by_strategy in curves.items():
-        random_needed = []
-        for strategy, runs in by_strategy.items():
-            needed = [labels_to_reach(r["curve"], 0.95 * r["full_pool_accuracy"]) for r in runs]
-            budget = args.budget or BUDGETS[name]
+        budget = budget_arg or BUDGETS[name]
+        random_needed = median_needed(by_strategy["random"])[0] if "random" in by_strategy else None
+        order = sorted(by_strategy, key=lambda s: STRATEGIES.index(s) if s in STRATEGIES else 99)
+        for strategy in order:
+            runs = by_strategy[strategy]
+            median, reached = median_needed(runs)
             areas = [area(r["curve"], budget) for r in runs]
             seed_acc = [r["curve"][0][1] for r in runs]
             after_first = [min(acc for n, acc in r["curve"] if n <= 2 * SEEDS_FIRST) for r in runs]
             after_first = [a - s for a, s in zip(after_first, seed_acc, strict=True)]
-            reached = [n for n in needed if n is not None]
-            median = float(np.median(reached)) if len(reached) == len(needed) else None
-            if strategy == "random":
-                random_needed = median
             rows.append(
                 [
                     name,
@@ -220,9 +199,7 @@ def main() -> None:
                     len(runs),
                     f"{np.mean([r['full_pool_accuracy'] for r in runs]):.3f}",
                     f"{np.mean(areas):.3f}",
-                    f"{median:.0f}"
-                    if median is not None
-                    else f">{budget} ({len(reached)}/{len(needed)})",
+                    f"{median:.0f}" if median is not None else f">{budget} ({reached}/{len(runs)})",
                     ""
                     if strategy == "random" or median is None or not random_needed
                     else f"{median / random_needed:.2f}",
@@ -245,6 +222,57 @@ def main() -> None:
         ],
         rows,
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    add_run_options(parser, seeds=5)
+    parser.add_argument("--strategies", nargs="+", default=STRATEGIES)
+    parser.add_argument("--curves", type=Path, default=Path("docs/label-efficiency-core.json"))
+    parser.add_argument(
+        "--no-self-training", action="store_true", help="fit models on the labels alone"
+    )
+    parser.add_argument(
+        "--report-only",
+        nargs="+",
+        type=Path,
+        metavar="CURVES",
+        help="no runs: merge these curve files (runs of other seeds or strategies), print "
+        "their table and write the merge to --curves",
+    )
+    args = parser.parse_args()
+    if args.report_only:
+        merged = {}
+        for path in args.report_only:
+            for name, by_strategy in json.loads(path.read_text()).items():
+                for strategy, runs in by_strategy.items():
+                    merged.setdefault(name, {}).setdefault(strategy, []).extend(runs)
+        report(merged, args.budget)
+        args.curves.write_text(json.dumps(merged))
+        return
+    global SELF_TRAINING
+    SELF_TRAINING = not args.no_self_training
+    curves = {}
+    for name in args.datasets:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            data = split(name, seed)
+            X_pool, X_test, topics = featurize(data, data.pool, data.test)
+            full = accuracy(fit(X_pool, data.pool_y, seed, topics), X_test, data.test_y)
+            for strategy in args.strategies:
+                started = time.perf_counter()
+                # random runs to the whole pool, so that its labels-to-95% is a number, not ">"
+                budget = args.budget or BUDGETS[name]
+                if strategy == "random":
+                    budget = len(data.pool)
+                curve = run(data, X_pool, X_test, strategy, seed, budget, topics)
+                curves.setdefault(name, {}).setdefault(strategy, []).append(
+                    {"seed": seed, "full_pool_accuracy": full, "curve": curve}
+                )
+                print(
+                    f"{name} seed {seed} {strategy}: {time.perf_counter() - started:.1f}s",
+                    file=sys.stderr,
+                )
+    report(curves, args.budget)
     args.curves.parent.mkdir(parents=True, exist_ok=True)
     args.curves.write_text(json.dumps(curves))
 
