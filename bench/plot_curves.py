@@ -5,8 +5,11 @@ Reads a pure-core curves file (docs/label-efficiency-core.json, every strategy, 
 names another) and docs/label-efficiency-platform.json (unless --platform names another; both
 written by the two label-efficiency benchmarks); writes docs/plots/learning-curve-<data set>.svg.
 
+Random run through the platform is drawn too where its curves exist (--platform-random).
+
 Run: .venv/bin/python bench/plot_curves.py [--core docs/label-efficiency-core-20-seeds.json]
     [--platform docs/label-efficiency-platform-20-seeds.json]
+    .venv/bin/python bench/plot_curves.py --core-only --prefix strategies   # every strategy
 """
 
 import argparse
@@ -26,6 +29,7 @@ COLOURS = {
     "committee": "#8c564b",
     "diverse_margin": "#d62728",
     "platform (3 annotators)": "#ff7f0e",
+    "random, platform (3 annotators)": "#17becf",
 }
 WIDTH, HEIGHT, PAD = 720, 420, 50
 
@@ -96,20 +100,37 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--core", type=Path, default=DOCS / "label-efficiency-core.json")
     parser.add_argument("--platform", type=Path, default=DOCS / "label-efficiency-platform.json")
+    parser.add_argument(
+        "--platform-random",
+        type=Path,
+        default=DOCS / "label-efficiency-platform-random.json",
+        help="random run through the platform (bench_platform_efficiency --set strategy=random)",
+    )
+    parser.add_argument(
+        "--core-only", action="store_true", help="the core's strategies alone, no platform line"
+    )
+    parser.add_argument("--prefix", default="learning-curve", help="the plots' file names")
     args = parser.parse_args()
     core = json.loads(args.core.read_text())
-    platform = json.loads(args.platform.read_text()) if args.platform.exists() else {}
+    platform, platform_random = {}, {}
+    if not args.core_only:
+        if args.platform.exists():
+            platform = json.loads(args.platform.read_text())
+        if args.platform_random.exists():
+            platform_random = json.loads(args.platform_random.read_text())
     (DOCS / "plots").mkdir(exist_ok=True)
     for name, by_strategy in core.items():
         limit = max(p[0] for r in by_strategy["diverse_margin"] for p in r["curve"])
         full = float(np.mean([r["full_pool_accuracy"] for r in by_strategy["random"]]))
         lines = {s: mean_curve(runs, limit) for s, runs in by_strategy.items()}
-        if platform.get(name):
-            lines["platform (3 annotators)"] = mean_curve(platform[name], limit)
         seeds = f"{len(by_strategy['random'])} seeds"
         if platform.get(name):
+            lines["platform (3 annotators)"] = mean_curve(platform[name], limit)
             seeds += f", platform {len(platform[name])}"
-        out = DOCS / "plots" / f"learning-curve-{name}.svg"
+        if platform_random.get(name):
+            lines["random, platform (3 annotators)"] = mean_curve(platform_random[name], limit)
+            seeds += f", platform random {len(platform_random[name])}"
+        out = DOCS / "plots" / f"{args.prefix}-{name}.svg"
         title = f"{name}: mean test accuracy ({seeds})"
         out.write_text(svg(title, lines, limit, 0.95 * full))
         print(out)
