@@ -3,9 +3,25 @@ from django.contrib import admin
 from annotation.models import Annotation, ImportJob, Item, Label, Lease, Membership, Project
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never edited here: items, answers and leases are written by annotation's
+    services only, which keep each item's count, status and queue place in step (an edit
+    here would not)."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class LabelInline(admin.TabularInline):
     model = Label
     extra = 0
+    can_delete = False  # a label in use goes through the settings page, which checks
 
 
 class MembershipInline(admin.TabularInline):
@@ -19,6 +35,8 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "task_type", "overlap", "created_at"]
     search_fields = ["name"]
     inlines = [LabelInline, MembershipInline]
+    # the overlap decides which items are done: the settings page changes it with them
+    readonly_fields = ["overlap", "task_type"]
 
 
 @admin.register(Membership)
@@ -29,7 +47,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(ReadOnlyAdmin):
     list_display = ["id", "project", "external_id", "status", "annotation_count"]
     list_filter = ["status"]
     search_fields = ["external_id"]
@@ -38,17 +56,16 @@ class ItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lease)
-class LeaseAdmin(admin.ModelAdmin):
+class LeaseAdmin(ReadOnlyAdmin):
     list_display = ["item", "user", "expires_at"]
     raw_id_fields = ["item", "user", "project"]
 
 
 @admin.register(Annotation)
-class AnnotationAdmin(admin.ModelAdmin):
+class AnnotationAdmin(ReadOnlyAdmin):
     list_display = ["id", "item", "annotator", "skipped", "lead_time_ms", "created_at"]
     list_filter = ["skipped", "ambiguous", "needs_expert"]
     raw_id_fields = ["item", "annotator"]
-    filter_horizontal = ["labels"]
 
 
 @admin.register(ImportJob)

@@ -10,7 +10,16 @@ from annotation.models import Project
 from annotation.selectors import export_batches
 
 CONTENT_TYPES = {"json": "application/json", "jsonl": "application/x-ndjson", "csv": "text/csv"}
-CSV_COLUMNS = ["id", "external_id", "text", "status", "annotation_count", "labels", "annotators"]
+CSV_COLUMNS = [
+    "id",
+    "external_id",
+    "text",
+    "status",
+    "annotation_count",
+    "labels",
+    "needs_review",
+    "annotators",
+]
 
 
 def export_stream(project: Project, file_format: str) -> Iterator[bytes]:
@@ -25,7 +34,10 @@ def _as_json(item: dict) -> bytes:
         "external_id": item["external_id"],
         "data": orjson.Fragment(item["data_json"]),
     }
-    row |= {key: item[key] for key in ("status", "annotation_count", "labels", "annotations")}
+    row |= {
+        key: item[key]
+        for key in ("status", "annotation_count", "labels", "needs_review", "annotations")
+    }
     return orjson.dumps(row)
 
 
@@ -59,6 +71,7 @@ def _csv(project: Project) -> Iterator[bytes]:
                     item["status"],
                     item["annotation_count"],
                     "|".join(item["labels"]),
+                    "true" if item["needs_review"] else "false",
                     "|".join(annotators),
                 ]
             )

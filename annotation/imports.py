@@ -13,10 +13,12 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotation.errors import Conflict, ImportRejected
+from annotation.events import announce_after_commit, items_imported
 from annotation.models import ImportJob, Item, Project
 from annotation.parsing import ParsedRow, RowReader, parse_upload
-from models_service.kick import kick
+from hitl.celery import app
 
+RUN_IMPORT = "annotation.tasks.run_import"
 _LOOKUP_CHUNK = 5_000
 ANALYZE_AFTER_ROWS = 10_000  # an import this large changes what the planner should know
 
@@ -32,8 +34,7 @@ def import_items(*, project: Project, raw: bytes, file_format: str) -> int:
     with _taken_ids_reported(project, inserted), transaction.atomic():
         _insert(project, _remembering(reader, inserted))
         reader.raise_if_invalid()
-        # a worker chooses the diverse seeds of a new pool (the sweep does, if this is lost)
-        transaction.on_commit(lambda: kick(project.id))
+        announce_after_commit(items_imported, project_id=project.id, count=len(inserted))
         transaction.on_commit(lambda: analyze_if_large(len(inserted)))
     return len(inserted)
 
@@ -142,8 +143,6 @@ def _copy(project: Project, rows: Iterable[ParsedRow], now) -> None:
 
 def queue_import(*, project: Project, raw: bytes, file_format: str, user) -> ImportJob:
     """Keep the upload in a job row and ask a worker to run it once this transaction commits."""
-    from annotation.tasks import run_import  # tasks import this module
-
     job = ImportJob.objects.create(
         project=project,
         created_by=user,
@@ -151,7 +150,8 @@ def queue_import(*, project: Project, raw: bytes, file_format: str, user) -> Imp
         payload=raw,
         size_bytes=len(raw),
     )
-    transaction.on_commit(lambda: run_import.delay(job.id))
+    # by name: annotation.tasks imports this module, and this one never imports it back
+    transaction.on_commit(lambda: app.send_task(RUN_IMPORT, (job.id,)))
     return job
 
 
@@ -181,6 +181,7 @@ def run_import_job(*, job_id: int) -> None:
             _insert(job.project, rows)
             _finish(job_id, ImportJob.Status.SUCCEEDED, created_count=len(rows))
             transaction.on_commit(lambda: analyze_if_large(len(rows)))
+            announce_after_commit(items_imported, project_id=job.project_id, count=len(rows))
     except (ImportRejected, Conflict) as rejected:
         errors = getattr(rejected, "errors", None) or [
             {"line": None, "field": rejected.field, "message": rejected.message}

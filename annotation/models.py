@@ -158,7 +158,7 @@ class Item(models.Model):
 
     `random_key` is drawn once at import: ordering by it gives a random queue that an index can
     serve (the order until a model exists, and the random draws for evaluation later). Model
-    scores live in their own table per model version (models_service), never on this row, so
+    scores live in their own table per ranking (RankedItem), never on this row, so
     rewriting a round of scores neither bloats items nor locks rows the next-item query needs.
     """
 
@@ -304,3 +304,94 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.id} into {self.project_id}: {self.status}"
+
+
+class Ranking(models.Model):
+    """One serving order of a project's pool: the scores of one model version's round.
+
+    The engine names a ranking by its model version's id (so a served suggestion says which
+    version made it) and writes it chunk by chunk while `writing`; `switch` makes it the
+    project's one `serving` ranking in the row update that ends the round, and the one it
+    replaces is `retired` until `prune` drops it. Its items' rows are in RankedItem.
+    """
+
+    class Status(models.TextChoices):
+        WRITING = "writing", "Being written"
+        SERVING = "serving", "Serving"
+        RETIRED = "retired", "Retired"
+
+    id = models.BigIntegerField(primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.WRITING)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # the queue's ranked stage reads "the" serving ranking of a project
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(status="serving"), name="ranking_one_serving"
+            )
+        ]
+        indexes = [models.Index(fields=["project", "status"], name="ranking_project_status")]
+
+    def __str__(self) -> str:
+        return f"ranking {self.id} of project {self.project_id} ({self.status})"
+
+
+class RankedItem(models.Model):
+    """One item's score, predicted labels and confidence in one ranking.
+
+    Derived data, rewritten by every round: the foreign keys carry no database constraint,
+    because checking them cost a scoring round more than writing the rows did (about 0.2 s per
+    20,000 rows at commit). Rows go with their ranking (pruned after each round, cascaded on
+    delete); a deleted item's row is left to its ranking, since every reader joins to the item.
+    """
+
+    ranking = models.ForeignKey(
+        Ranking, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    item = models.ForeignKey(
+        Item, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
+    score = models.FloatField()
+    predicted = models.JSONField()  # label names
+    confidence = models.FloatField()
+    # Whether the item is open, kept in step by annotation.answers (the owner of the item's
+    # count and status): only open items' rows are in the queue's index, so the ranked walk
+    # never passes the items answered since the ranking was written (at a million items and
+    # fast answers, thousands a call).
+    item_open = models.BooleanField(default=True, db_default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ranking", "item"], name="ranked_item_unique")
+        ]
+        # The next-item query walks this index from the top score down.
+        indexes = [
+            models.Index(
+                "ranking",
+                models.F("score").desc(),
+                name="ranked_item_queue",
+                condition=Q(item_open=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} in ranking {self.ranking_id}: {self.score:.3f}"
+
+
+class Seed(models.Model):
+    """Before a project's first model, the items to serve first: the one nearest each k-means
+    centre of a sample of the pool, so that the first model sees every corner of the pool
+    instead of what a random draw happened to bring."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "item"], name="seed_unique")]
+        indexes = [models.Index(fields=["project", "rank"], name="seed_rank")]
+
+    def __str__(self) -> str:
+        return f"seed {self.rank} of project {self.project_id}: item {self.item_id}"

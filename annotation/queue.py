@@ -10,12 +10,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
-from annotation.models import Annotation, Item, Lease
-from models_service.models import ModelVersion, Ranking, Seed
+from annotation.models import Annotation, Item, Lease, RankedItem, Ranking, Seed
 
 ITEM, LEASE, ANSWER = Item._meta.db_table, Lease._meta.db_table, Annotation._meta.db_table
-RANKING, VERSION = Ranking._meta.db_table, ModelVersion._meta.db_table
-SEED = Seed._meta.db_table
+RANKING, RANKED, SEED = Ranking._meta.db_table, RankedItem._meta.db_table, Seed._meta.db_table
 
 # An item the user may be served: open, not answered or held by them, with room left for one
 # more person once live leases are counted. The two NOT EXISTS carry `LIMIT 1 OFFSET 0`, which
@@ -42,14 +40,13 @@ _FIRST_SERVABLE = f"""
     WHERE i.project_id = %(project)s AND {_SERVABLE}
     ORDER BY i.random_key LIMIT 1
 """
-# In the serving model version's order (its ranking table, highest score first); evaluation
-# items are only ever served as random draws.
+# In the project's serving ranking (highest score first); evaluation items are only ever served
+# as random draws.
 _FIRST_RANKED = f"""
-    SELECT i.id, i.external_id, i.data, r.predicted, r.confidence, r.version_id
-    FROM {RANKING} r JOIN {ITEM} i ON i.id = r.item_id
-    WHERE r.version_id = (
-        SELECT v.id FROM {VERSION} v WHERE v.project_id = %(project)s AND v.status = 'ready'
-        ORDER BY v.number DESC LIMIT 1)
+    SELECT i.id, i.external_id, i.data, r.predicted, r.confidence, r.ranking_id
+    FROM {RANKED} r JOIN {ITEM} i ON i.id = r.item_id
+    WHERE r.ranking_id = (
+        SELECT k.id FROM {RANKING} k WHERE k.project_id = %(project)s AND k.status = 'serving')
       AND r.item_open AND NOT i.in_eval AND {_SERVABLE}
     ORDER BY r.score DESC LIMIT 1
 """
@@ -59,21 +56,6 @@ _FIRST_SEEDED = f"""
     FROM {SEED} s JOIN {ITEM} i ON i.id = s.item_id
     WHERE s.project_id = %(project)s AND NOT i.in_eval AND {_SERVABLE}
     ORDER BY s.rank LIMIT 1
-"""
-# Rankings of the project's serving and in-flight versions follow their item's status (see
-# Ranking.item_open); the last condition leaves rows already in step unwritten.
-_LIVE_VERSIONS = f"""
-    SELECT v.id FROM {VERSION} v
-    WHERE v.project_id = %(project)s AND v.status IN ('ready', 'scoring')
-"""
-SYNC_RANKED_ITEM = f"""
-    UPDATE {RANKING} SET item_open = %(open)s
-    WHERE item_id = %(item)s AND version_id IN ({_LIVE_VERSIONS}) AND item_open <> %(open)s
-"""
-_SYNC_RANKED_PROJECT = f"""
-    UPDATE {RANKING} SET item_open = NOT item_open
-    WHERE version_id IN ({_LIVE_VERSIONS})
-      AND item_open <> (SELECT i.status = 'open' FROM {ITEM} i WHERE i.id = {RANKING}.item_id)
 """
 _MARK_EVALUATION = f"UPDATE {ITEM} SET in_eval = TRUE WHERE id = %(item)s AND NOT in_eval"
 
@@ -210,18 +192,6 @@ def evaluation_sample_size(project_id: int) -> int:
             [project_id],
         )
         return cursor.fetchone()[0]
-
-
-def sync_ranked(*, project_id: int, item_id: int | None = None, is_open: bool | None = None):
-    """Bring the live rankings' item_open in step with one item's status (`is_open`), or with
-    every item's of the project (item_id None: after the overlap changed)."""
-    with connection.cursor() as cursor:
-        if item_id is None:
-            cursor.execute(_SYNC_RANKED_PROJECT, {"project": project_id})
-        else:
-            cursor.execute(
-                SYNC_RANKED_ITEM, {"project": project_id, "item": item_id, "open": is_open}
-            )
 
 
 def lease(*, item_id: int, project_id: int, user_id: int, now: datetime) -> None:

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from annotation import answers, queue
 from annotation.errors import Conflict, DomainError, InvalidLabels
+from annotation.events import announce_after_commit, answers_recorded
 from annotation.models import Annotation, Item, Label, Lease, Membership, Project
-from models_service.kick import kick
 
 PALETTE = [
     "#4c78a8",
@@ -117,14 +117,7 @@ def _replace_labels(project: Project, specs: list[dict]) -> None:
 
 def refresh_item_statuses(*, project: Project) -> None:
     """Recompute every item's open/done status from its annotation count and the overlap."""
-    items = Item.objects.filter(project=project)
-    items.filter(annotation_count__gte=project.overlap).exclude(status=Item.Status.DONE).update(
-        status=Item.Status.DONE
-    )
-    items.filter(annotation_count__lt=project.overlap).exclude(status=Item.Status.OPEN).update(
-        status=Item.Status.OPEN
-    )
-    queue.sync_ranked(project_id=project.id)
+    answers.apply_overlap(project_id=project.id, overlap=project.overlap)
 
 
 @transaction.atomic
@@ -212,13 +205,6 @@ def _record(item: Item, annotator: AbstractBaseUser, *, labels: list[str], **fie
     return annotation
 
 
-def _set_status(item: Item) -> None:
-    done = item.annotation_count >= item.project.overlap
-    item.status = Item.Status.DONE if done else Item.Status.OPEN
-    item.save(update_fields=["annotation_count", "status"])
-    queue.sync_ranked(project_id=item.project_id, item_id=item.id, is_open=not done)
-
-
 @transaction.atomic
 def submit_annotation(
     *,
@@ -237,8 +223,7 @@ def submit_annotation(
     Raises InvalidLabels for names the project lacks or a count its task type forbids.
     """
     _check_label_names(item.project, labels)
-    project_id = item.project_id
-    transaction.on_commit(lambda: kick(project_id))  # a round may be due; never waits
+    announce_after_commit(answers_recorded, project_id=item.project_id)  # a round may be due
     return _record(
         item,
         annotator,
@@ -275,19 +260,11 @@ def skip_item(
 @transaction.atomic
 def undo_annotation(*, annotation: Annotation) -> Item:
     """Delete the annotation and lease its item back to the annotator, to answer again."""
-    locked = (
-        Item.objects.select_for_update(of=("self",))
-        .select_related("project")
-        .get(id=annotation.item_id)
-    )
-    if not annotation.skipped:
-        locked.annotation_count -= 1
-        _set_status(locked)
-    annotation.delete()
+    answers.remove(annotation=annotation, overlap=annotation.item.project.overlap)
     queue.lease(
-        item_id=locked.id,
-        project_id=locked.project_id,
+        item_id=annotation.item_id,
+        project_id=annotation.item.project_id,
         user_id=annotation.annotator_id,
         now=timezone.now(),
     )
-    return locked
+    return Item.objects.select_related("project").get(id=annotation.item_id)

@@ -73,7 +73,7 @@ def wait_for_seeds(database_url, project_id, timeout=30.0) -> float:
     started = time.perf_counter()
     with psycopg.connect(database_url, autocommit=True) as conn:
         while time.perf_counter() - started < timeout:
-            query = "SELECT COUNT(*) FROM models_service_seed WHERE project_id = %s"
+            query = "SELECT COUNT(*) FROM annotation_seed WHERE project_id = %s"
             if conn.execute(query, [project_id]).fetchone()[0]:
                 break
             time.sleep(0.05)

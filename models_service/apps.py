@@ -6,3 +6,11 @@ class ModelsServiceConfig(AppConfig):
 
     name = "models_service"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Listen to what annotation announces: answers and imports may make a round due."""
+        from annotation import events
+        from models_service import kick
+
+        events.answers_recorded.connect(kick.on_answers_recorded, dispatch_uid="kick-answers")
+        events.items_imported.connect(kick.on_items_imported, dispatch_uid="kick-imports")

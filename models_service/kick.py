@@ -52,3 +52,14 @@ def _send(project_id: int) -> None:
         app.send_task(TRAIN_PROJECT, (project_id,), retry=False)
     except Exception as error:  # broker down: the sweep will find the round due
         log.warning("could not ask for a round of project %s: %s", project_id, error)
+
+
+def on_answers_recorded(*, project_id: int, **_facts) -> None:
+    """A round may be due (annotation.events.answers_recorded)."""
+    kick(project_id)
+
+
+def on_items_imported(*, project_id: int, **_facts) -> None:
+    """A new pool needs its diverse seeds (annotation.events.items_imported); the sweep
+    chooses them too, if this kick is lost."""
+    kick(project_id)

@@ -4,14 +4,11 @@ rule's state in words, and every item's prediction."""
 from collections.abc import Iterator
 
 import orjson
-from django.db import connection
 
-from annotation import selectors
-from annotation.models import Item, Project
+from annotation import ranking, selectors
+from annotation.models import Project
 from models_service import schedule
-from models_service.models import ModelVersion, Ranking
-
-ITEM, RANKING = Item._meta.db_table, Ranking._meta.db_table
+from models_service.models import ModelVersion
 
 
 def state(project: Project) -> dict:
@@ -26,7 +23,7 @@ def state(project: Project) -> dict:
         None,
     )
     serving = ready[-1] if ready else None
-    labelled = schedule.labelled_count(project.id)
+    labelled = selectors.labelled_count(project.id)
     seen = serving.trained_on + serving.eval_size if serving else 0
     progress = selectors.project_progress(project)
     return {
@@ -66,18 +63,9 @@ def prediction_lines(
     project: Project, version: ModelVersion, batch: int = 5_000
 ) -> Iterator[bytes]:
     """One JSON line per item, in id order, streamed a batch at a time (memory stays flat)."""
-    sql = (
-        f"SELECT i.id, i.external_id, r.predicted, r.confidence, r.score FROM {ITEM} i "
-        f"LEFT JOIN {RANKING} r ON r.item_id = i.id AND r.version_id = %s "
-        "WHERE i.project_id = %s AND i.id > %s ORDER BY i.id LIMIT %s"
-    )
-    last = 0
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [version.id if version else None, project.id, last, batch])
-            rows = cursor.fetchall()
-        if not rows:
-            return
+    for rows in ranking.predictions(
+        project_id=project.id, ranking_id=version.id if version else None, batch=batch
+    ):
         lines = []
         for item_id, external_id, predicted, confidence, score in rows:
             labels = predicted if isinstance(predicted, list | None) else orjson.loads(predicted)
@@ -94,4 +82,3 @@ def prediction_lines(
                 )
             )
         yield b"\n".join(lines) + b"\n"
-        last = rows[-1][0]

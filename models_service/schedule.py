@@ -7,15 +7,12 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from annotation.models import Item, Project
-from models_service.models import ModelVersion, Ranking, Trainer
-
-ITEM = Item._meta.db_table
-
+from annotation import ranking, selectors
+from annotation.models import Project
+from models_service.models import ModelVersion, Trainer
 
 FIRST_MODEL_LABELS = 10  # the first model waits for this many labels (the diverse seeds)
 
@@ -32,18 +29,6 @@ def cadence(labelled: int, retrain_every: int) -> int:
     return max(retrain_every, labelled // 20)
 
 
-def labelled_count(project_id: int) -> int:
-    """Items with at least one real (not skipped) answer: the item's own count of them, read
-    through the index of labelled items (the join of answers to items it replaces read the
-    whole pool, 0.2 s a call at 1M items, and every kick for a round asks)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT COUNT(*) FROM {ITEM} WHERE project_id = %s AND annotation_count > 0",
-            [project_id],
-        )
-        return cursor.fetchone()[0]
-
-
 def serving_version(project_id: int) -> ModelVersion | None:
     return (
         ModelVersion.objects.filter(project_id=project_id, status=ModelVersion.Status.READY)
@@ -57,14 +42,10 @@ def needs_training(project: Project) -> bool:
     if trainer is not None and trainer.requested:
         return True
     current = serving_version(project.id)
-    if current is not None and current.items_scored and not _has_ranking(current):
+    if current is not None and current.items_scored and not ranking.has_rows(current.id):
         return True  # its ranking is gone: PostgreSQL empties the unlogged table in a crash
     seen = current.trained_on + current.eval_size if current else 0
-    return labelled_count(project.id) - seen >= cadence(seen, project.retrain_every)
-
-
-def _has_ranking(version: ModelVersion) -> bool:
-    return Ranking.objects.filter(version=version).exists()
+    return selectors.labelled_count(project.id) - seen >= cadence(seen, project.retrain_every)
 
 
 # --- the claim: one round per project at a time ----------------------------------------------
@@ -103,6 +84,15 @@ def round_in_flight(project_id: int) -> bool:
         status__in=[ModelVersion.Status.TRAINING, ModelVersion.Status.SCORING],
         created_at__gte=_live_since(timezone.now()),
     ).exists()
+
+
+def keep_claim(project_id: int) -> None:
+    """The round is alive: keep its claim fresh, so that a long round is not taken for a dead
+    worker's (HITL_TRAINING_STALE_SECONDS is then the longest gap between chunks, not the
+    longest round)."""
+    Trainer.objects.filter(project_id=project_id, claimed_at__isnull=False).update(
+        claimed_at=timezone.now()
+    )
 
 
 def release(project_id: int, token: str) -> None:

@@ -1,52 +1,64 @@
-"""Celery tasks of the engine: thin wrappers over models_service.rounds, all idempotent.
+"""Celery tasks of the engine: thin and idempotent, each loads by id and calls one service;
+which task follows which is decided here and nowhere else.
 
 A round is a training task followed by a group of scoring chunks; the chunk that completes
 the round closes it (a counter in PostgreSQL plays the chord's part, so no result backend is
-needed and a broker restart loses nothing that the sweeper cannot start again).
+needed and a broker restart loses nothing that the sweep cannot start again). After a round:
+tidy up, then the next round if labels made one due, else cross-validate the new version.
 """
-
-import logging
 
 from celery import group, shared_task
 from django.db import transaction
 
 from annotation.models import Project
-from models_service import rounds, schedule
-
-log = logging.getLogger(__name__)
+from models_service import schedule
+from models_service.models import ModelVersion
+from models_service.rounds import adapting, evaluation, lifecycle, seeding
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def train_project(project_id: int) -> int | None:
-    started = rounds.start_round(project_id)
+    started = lifecycle.start_round(project_id)
     if started is None:
-        rounds.seed_pool(project_id)  # no model yet: choose what to serve first
-        rounds.adapt(project_id)  # no round due: let the serving model learn the newest labels
+        seeding.seed_pool(project_id)  # no model yet: choose what to serve first
+        adapting.adapt(project_id)  # no round due: let the serving model learn the newest labels
         return None
-    version, chunks = started
-    if chunks:
-        fan_out = group(
-            score_chunk.s(version.id, index, low, high) for index, (low, high) in enumerate(chunks)
-        )
-        transaction.on_commit(fan_out.apply_async)
+    version = started.version
+    if not started.chunks:
+        _after_round(version)
+        return version.id
+    fan_out = group(
+        score_chunk.s(version.id, index, low, high)
+        for index, (low, high) in enumerate(started.chunks)
+    )
+    transaction.on_commit(fan_out.apply_async)
     return version.id
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def score_chunk(version_id: int, index: int, low: int, high: int) -> None:
-    rounds.score_chunk(version_id, index, low, high)
+    finished = lifecycle.score_chunk(version_id, index, low, high)
+    if finished is not None:
+        _after_round(finished)
+
+
+def _after_round(version: ModelVersion) -> None:
+    tidy.delay(version.project_id)
+    if schedule.needs_training(Project.objects.get(id=version.project_id)):
+        train_project.delay(version.project_id)
+    else:
+        cross_validate.delay(version.id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
-def prune_rankings(project_id: int, keep_version_id: int) -> int:
-    """Older versions' rankings, and all but the newest versions' model files."""
-    rounds.prune_model_files(project_id)
-    return rounds.prune_rankings(project_id, keep_version_id)
+def tidy(project_id: int) -> int:
+    """The rankings the round replaced, and all but the newest versions' model files."""
+    return lifecycle.tidy(project_id)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def cross_validate(version_id: int) -> bool:
-    return rounds.cross_validate(version_id)
+    return evaluation.cross_validate(version_id)
 
 
 @shared_task
@@ -56,6 +68,6 @@ def sweep() -> list[int]:
     due = [p.id for p in projects if schedule.needs_training(p)]
     for project_id in due:
         train_project.delay(project_id)
-    for project_id in rounds.unseeded([p.id for p in projects if p.id not in due]):
+    for project_id in seeding.unseeded([p.id for p in projects if p.id not in due]):
         train_project.delay(project_id)  # no round due, but its seeds are still to choose
     return due

@@ -41,3 +41,14 @@ def outsider(db):
     user = UserFactory(username="otto-outsider")
     MembershipFactory(user=user, role=Membership.Role.ADMIN)
     return user
+
+
+@pytest.fixture(autouse=True)
+def fresh_artifacts(settings, tmp_path):
+    """Each test its own model folder and a worker's memory emptied after it: a test database
+    hands out the same ids again, which production never does."""
+    settings.HITL_MODEL_DIR = tmp_path / "models"
+    yield
+    from models_service.rounds.artifacts import store
+
+    store.reset()

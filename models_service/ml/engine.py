@@ -4,7 +4,6 @@ scoring any batch of items. The Django side (models_service.rounds) only moves r
 
 import time
 import warnings
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -41,24 +40,6 @@ SELF_TRAINING_BELOW = 2_000  # labels: from here on the guesses add time, not ac
 # fewer than this (uses_neighbours): measured to 320 labels, and its cost grows with them.
 NEIGHBOURS_BELOW = 500
 NEIGHBOUR_BLOCK = 1_024  # items compared with the labelled ones at a time (memory: block x labels)
-
-
-def consensus(answers: Sequence[Sequence[int]], *, multi_label: bool, n_classes: int):
-    """One training target from several annotators' answers (each a list of class indices).
-
-    Single-label: the most chosen class (ties go to the lowest index, deterministic).
-    Multi-label: every class chosen by at least half of the annotators.
-    """
-    if multi_label:
-        votes = np.zeros(n_classes)
-        for answer in answers:
-            votes[list(answer)] += 1
-        return (votes >= len(answers) / 2).astype(int)
-    counts = Counter(index for answer in answers for index in answer[:1])
-    if not counts:
-        return None
-    best = max(counts.values())
-    return min(index for index, count in counts.items() if count == best)
 
 
 @dataclass

@@ -102,3 +102,59 @@ def _kappa(a: np.ndarray, b: np.ndarray) -> float:
     if np.array_equal(a, b):
         return 1.0  # identical predictions, even a single class, are full agreement
     return float(cohen_kappa_score(a, b))
+
+
+Rule = LabelBudget | TargetMetric | StabilizingPredictions
+KINDS = {"stabilizing": StabilizingPredictions, "budget": LabelBudget, "target": TargetMetric}
+# Each kind's settings: the spec's key, the rule's field, its type and bounds (inclusive).
+_SETTINGS: dict[str, dict[str, tuple[str, type, float, float]]] = {
+    "stabilizing": {
+        "threshold": ("threshold", float, 0.0, 1.0),
+        "rounds": ("rounds", int, 1, 100),
+    },
+    "budget": {"labels": ("budget", int, 1, 10_000_000)},
+    "target": {"metric": ("target", float, 0.0, 1.0)},
+}
+_REQUIRED = {"budget": "labels", "target": "metric"}
+
+
+class SpecError(ValueError):
+    """A stopping rule's spec that describes no rule; `key` names the part at fault."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+def rule_from_spec(spec: dict | None, *, eval_sample_size: int = 500) -> Rule:
+    """The rule a project's spec describes: {"kind": "stabilizing", "threshold", "rounds"},
+    {"kind": "budget", "labels"} or {"kind": "target", "metric"}; empty, the stabilizing rule
+    with its defaults. A target is judged on 50 evaluation items, or on the whole sample where
+    the project keeps fewer. Raises SpecError naming the key at fault."""
+    spec = dict(spec or {})
+    kind = spec.pop("kind", "stabilizing")
+    if kind not in KINDS:
+        raise SpecError("kind", f"kind must be one of {', '.join(KINDS)}")
+    if (needed := _REQUIRED.get(kind)) and needed not in spec:
+        raise SpecError(needed, f"required for kind {kind}")
+    arguments: dict = {}
+    for key, value in spec.items():
+        if key not in _SETTINGS[kind]:
+            raise SpecError(key, f"not a setting of kind {kind}")
+        name, kind_of, low, high = _SETTINGS[kind][key]
+        arguments[name] = _number(key, value, kind_of, low, high)
+    if kind == "target":
+        enough = min(TargetMetric.min_evaluated, max(1, eval_sample_size))
+        arguments["min_evaluated"] = enough
+    rule: Rule = KINDS[kind](**arguments)
+    return rule
+
+
+def _number(key: str, value: object, kind_of: type, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SpecError(key, "must be a number")
+    if kind_of is int and value != int(value):
+        raise SpecError(key, "must be a whole number")
+    if not low <= value <= high:
+        raise SpecError(key, f"must be between {low:g} and {high:g}")
+    return kind_of(value)

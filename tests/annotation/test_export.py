@@ -83,7 +83,7 @@ def test_export_of_an_empty_project_is_valid(api_client, project, admin):
     assert json.loads(_export(api_client, project, "json")) == []
     assert _export(api_client, project, "jsonl") == b""
     assert _export(api_client, project, "csv").decode().splitlines() == [
-        "id,external_id,text,status,annotation_count,labels,annotators"
+        "id,external_id,text,status,annotation_count,labels,needs_review,annotators"
     ]
 
 

@@ -154,14 +154,18 @@ def test_keys_toggle_labels_in_a_multi_label_project(browser_page, live_server):
 def test_the_models_suggestion_is_shown_and_taken_with_one_key(
     browser_page, live_server, settings, tmp_path
 ):
-    from models_service.models import Ranking
+    from annotation.models import RankedItem
     from tests.models_service.helpers import label_next, run_round, text_project
 
     settings.HITL_MODEL_DIR = tmp_path / "models"
     project, user = text_project(200, eval_share=0.0)
     label_next(project, user, 30)
     version = run_round(project.id)
-    top = Ranking.objects.filter(version=version, item__status="open").order_by("-score").first()
+    top = (
+        RankedItem.objects.filter(ranking_id=version.id, item__status="open")
+        .order_by("-score")
+        .first()
+    )
     page = browser_page
     _log_in(page, live_server.url, user.username)
     page.goto(f"{live_server.url}/projects/{project.id}/label/")

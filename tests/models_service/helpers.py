@@ -52,15 +52,15 @@ def truth_set(data: dict) -> list[str]:
 def run_round(project_id: int, *, cross_validate: bool = True):
     """One round in this process, as the worker would run it: train, then every chunk, then
     (unless told not to) the cross-validation that follows the switch."""
-    from models_service import rounds
+    from models_service.rounds import evaluation, lifecycle
 
-    started = rounds.start_round(project_id)
+    started = lifecycle.start_round(project_id)
     if started is None:
         return None
-    version, chunks = started
-    for index, (low, high) in enumerate(chunks):
-        rounds.score_chunk(version.id, index, low, high)
+    version = started.version
+    for index, (low, high) in enumerate(started.chunks):
+        lifecycle.score_chunk(version.id, index, low, high)
     if cross_validate:
-        rounds.cross_validate(version.id)
+        evaluation.cross_validate(version.id)
     version.refresh_from_db()
     return version

@@ -18,9 +18,10 @@ import pytest
 from celery import current_app
 from rest_framework.test import APIClient
 
-from annotation.models import Item, Membership
+from annotation import selectors
+from annotation.models import Item, Membership, RankedItem, Seed
 from models_service import kick, schedule
-from models_service.models import ModelVersion, Ranking, Seed
+from models_service.models import ModelVersion
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.models_service.helpers import texts
 from tests.services import require_postgres, unavailable, worker_environment
@@ -179,7 +180,7 @@ def _state(project) -> str:
         .order_by("number")
         .values_list("number", "status", "trained_on", "eval_size", "chunks_done", "chunks_total")
     )
-    return f"labelled {schedule.labelled_count(project.id)}; versions {versions}"
+    return f"labelled {selectors.labelled_count(project.id)}; versions {versions}"
 
 
 def _wait_for(predicate, timeout: float = 90, what: str = "the condition", loop=None, state=None):
@@ -213,7 +214,7 @@ def test_labels_through_the_api_train_a_version_and_next_serves_its_top_item(loo
     version = _wait_for(lambda: _ready(project, 1), what="the first model version")
     assert version.trained_on == 10 and version.items_scored == 300
     top = (
-        Ranking.objects.filter(version=version, item__status=Item.Status.OPEN)
+        RankedItem.objects.filter(ranking_id=version.id, item__status=Item.Status.OPEN)
         .order_by("-score")
         .first()
     )

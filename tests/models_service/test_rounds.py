@@ -11,11 +11,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from annotation import imports, services
-from annotation.models import Annotation, Item, Membership
-from models_service import kick, rounds, schedule
+from annotation import imports, ranking, selectors, services
+from annotation.models import Annotation, Item, Membership, RankedItem, Seed
+from models_service import kick, schedule
 from models_service.ml import engine
-from models_service.models import ModelVersion, Ranking, Seed, Trainer
+from models_service.models import ModelVersion, Trainer
+from models_service.rounds import adapting, diversity, evaluation, lifecycle, seeding
+from models_service.rounds.artifacts import store
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.models_service.helpers import label_next, run_round, text_project, texts
 from tests.services import require_postgres
@@ -29,10 +31,10 @@ def test_a_round_writes_a_version_and_next_serves_its_highest_scored_open_item()
     version = run_round(project.id)
     assert version.status == ModelVersion.Status.READY
     assert (version.number, version.trained_on, version.items_scored) == (1, 40, 300)
-    assert Ranking.objects.filter(version=version).count() == 300
+    assert RankedItem.objects.filter(ranking_id=version.id).count() == 300
     assert version.cv_metrics["note"] == "cross-validated on training labels"
     top = (
-        Ranking.objects.filter(version=version, item__status="open")
+        RankedItem.objects.filter(ranking_id=version.id, item__status="open")
         .order_by("-score")
         .select_related("item")
         .first()
@@ -49,15 +51,15 @@ def test_cross_validation_follows_the_switch_and_skips_a_replaced_version():
     first = run_round(project.id, cross_validate=False)
     assert first.status == ModelVersion.Status.READY and first.cv_metrics == {}  # serving
     label_next(project, annotator, 5)  # answers given after the version: not in its figures
-    assert rounds.cross_validate(first.id)
+    assert evaluation.cross_validate(first.id)
     first.refresh_from_db()
     assert first.cv_metrics["note"] == "cross-validated on training labels"
     assert sum(sum(row) for row in first.cv_metrics["confusion_matrix"]) == 40
-    assert not rounds.cross_validate(first.id)  # done already
+    assert not evaluation.cross_validate(first.id)  # done already
     second = run_round(project.id, cross_validate=False)
     label_next(project, annotator, 5)
     third = run_round(project.id, cross_validate=False)
-    assert third.number == 3 and not rounds.cross_validate(second.id)  # replaced: skipped
+    assert third.number == 3 and not evaluation.cross_validate(second.id)  # replaced: skipped
     second.refresh_from_db()
     assert second.cv_metrics == {}
 
@@ -77,14 +79,14 @@ def test_the_first_diverse_batch_is_not_all_near_duplicates():
     version = run_round(project.id)
     served = [services.next_item_for(project=project, user=annotator) for _ in range(3)]
     top = list(
-        Ranking.objects.filter(version=version)
+        RankedItem.objects.filter(ranking_id=version.id)
         .order_by("-score")
         .values_list("item_id", flat=True)[:20]
     )
     # One per cluster of the top candidates: more than one predicted class among the batch.
     predicted = {
         tuple(r)
-        for r in Ranking.objects.filter(version=version, item_id__in=top).values_list(
+        for r in RankedItem.objects.filter(ranking_id=version.id, item_id__in=top).values_list(
             "predicted", flat=True
         )
     }
@@ -118,7 +120,7 @@ def test_a_round_serves_last_the_cluster_of_an_item_another_annotator_holds(monk
     version = run_round(project.id, cross_validate=False)
     unaware, aware, covered = orders[-1]
     # the held item, and only it, was in hand: its features are what the clusters were kept from
-    held_row = rounds._features(rounds.load(version), [held.id], [held.data])
+    held_row = store.bundle_features(store.load(version), [held.id], [held.data])
     assert covered.shape[0] == 1 and (covered != held_row).nnz == 0
     # the same clusters' best items, one of them (the held item's cluster's) moved to the end
     assert list(aware[:-1]) == [i for i in unaware if i != aware[-1]]
@@ -130,9 +132,9 @@ def test_a_round_serves_last_the_cluster_of_an_item_another_annotator_holds(monk
     assert len(pair) == 2
     # the diverse batch is re-scored one apart above the rest, first served first
     ranked = list(
-        Ranking.objects.filter(version=version)
+        RankedItem.objects.filter(ranking_id=version.id)
         .order_by("-score")
-        .values_list("item_id", "score")[: rounds.DIVERSE_BATCH + 1]
+        .values_list("item_id", "score")[: diversity.DIVERSE_BATCH + 1]
     )
     scores = [score for _id, score in ranked]
     assert np.allclose(np.diff(scores[:-1]), -1.0) and scores[-2] - scores[-1] >= 1 - 1e-9
@@ -152,10 +154,10 @@ def test_items_in_hand_are_those_held_or_answered_since_the_model_read_its_label
     project.save()
     drawn = services.next_item_for(project=project, user=first)  # an evaluation draw: never trains
     assert drawn.evaluation
-    in_hand = dict(rounds._in_hand(project.id, known_until))
+    in_hand = dict(diversity.in_hand(project.id, known_until))
     assert set(in_hand) == {held.id} | {item.id for item in answered}
     assert in_hand[held.id] == held.data
-    assert set(dict(rounds._in_hand(project.id))) == {held.id}  # without a read moment: held only
+    assert set(dict(diversity.in_hand(project.id))) == {held.id}  # without a read moment: held only
 
 
 def test_evaluation_draws_are_kept_out_of_training_and_measure_the_model():
@@ -182,7 +184,7 @@ def _unlabelled_rows_trained_on(monkeypatch) -> list:
         seen.append(None if unlabelled is None else unlabelled.shape[0])
         return train(*args, unlabelled=unlabelled, **kwargs)
 
-    monkeypatch.setattr(rounds.engine, "train", train_and_note)
+    monkeypatch.setattr(engine, "train", train_and_note)
     return seen
 
 
@@ -213,18 +215,18 @@ def test_a_serving_version_whose_ranking_was_lost_is_retrained_at_once():
     label_next(project, annotator, 20)
     first = run_round(project.id)
     assert not schedule.needs_training(project)
-    Ranking.objects.filter(version=first).delete()  # as a crash empties the unlogged table
+    RankedItem.objects.filter(ranking_id=first.id).delete()  # as a crash empties the unlogged table
     assert schedule.needs_training(project)
     assert services.next_item_for(project=project, user=annotator).prediction is None  # random
     second = run_round(project.id)
-    assert second.number == 2 and Ranking.objects.filter(version=second).count() == 300
+    assert second.number == 2 and RankedItem.objects.filter(ranking_id=second.id).count() == 300
 
 
 def test_rankings_skip_the_write_ahead_log_on_postgresql():
     require_postgres()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT relpersistence FROM pg_class WHERE relname = %s", [Ranking._meta.db_table]
+            "SELECT relpersistence FROM pg_class WHERE relname = %s", [RankedItem._meta.db_table]
         )
         assert cursor.fetchone() == ("u",)  # unlogged
 
@@ -232,26 +234,29 @@ def test_rankings_skip_the_write_ahead_log_on_postgresql():
 def _ranking_row_estimate() -> float:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT reltuples FROM pg_class WHERE relname = %s", [Ranking._meta.db_table]
+            "SELECT reltuples FROM pg_class WHERE relname = %s", [RankedItem._meta.db_table]
         )
         return cursor.fetchone()[0]
 
 
 # Each case its own pool size: an ANALYZE is not rolled back with the test's transaction.
 @pytest.mark.parametrize(("size", "threshold", "refreshed"), [(317, 300, True), (293, 400, False)])
-def test_a_large_round_refreshes_the_planners_statistics_of_the_rankings(
+def test_pruning_a_large_ranking_refreshes_the_planners_statistics(
     monkeypatch, size, threshold, refreshed
 ):
     require_postgres()
-    monkeypatch.setattr(rounds, "ANALYZE_AFTER_ROWS", threshold)
+    monkeypatch.setattr(ranking, "ANALYZE_AFTER_ROWS", threshold)
     project, annotator = text_project(size, eval_share=0.0)
     label_next(project, annotator, 20)
-    before = _ranking_row_estimate()
-    assert before != pytest.approx(size, abs=1)  # else a refresh would go unseen
-    version = run_round(project.id)
-    # the test's transaction holds the rows uncommitted: only our ANALYZE can count them
-    rounds.prune_rankings(project.id, version.id)
-    assert _ranking_row_estimate() == (pytest.approx(size, abs=1) if refreshed else before)
+    run_round(project.id, cross_validate=False)
+    label_next(project, annotator, 5)
+    run_round(project.id, cross_validate=False)
+    # the test's transaction holds the rows uncommitted: only an ANALYZE in it can count them
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {RankedItem._meta.db_table}")
+    assert _ranking_row_estimate() == pytest.approx(2 * size, abs=2)  # both rankings' rows
+    lifecycle.tidy(project.id)  # the first ranking's rows go
+    assert _ranking_row_estimate() == pytest.approx(size if refreshed else 2 * size, abs=2)
 
 
 # Each case its own pool size, as above.
@@ -262,11 +267,11 @@ def test_a_round_that_outgrows_the_planners_count_of_rankings_refreshes_it_as_it
     # A next-item plan cached while the table looked empty read all of a million rankings on
     # every call (13 s): the chunks refresh the count before the version serves.
     require_postgres()
-    monkeypatch.setattr(rounds, "ANALYZE_AFTER_ROWS", threshold)
+    monkeypatch.setattr(ranking, "ANALYZE_AFTER_ROWS", threshold)
     project, annotator = text_project(size, eval_share=0.0)
     label_next(project, annotator, 20)
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {Ranking._meta.db_table}")  # no rankings visible here: 0
+        cursor.execute(f"ANALYZE {RankedItem._meta.db_table}")  # no rankings visible here: 0
     assert _ranking_row_estimate() == 0
     run_round(project.id)  # one chunk; the pruning task (which also analyzes) does not run
     assert _ranking_row_estimate() == (pytest.approx(size, abs=1) if refreshed else 0)
@@ -283,10 +288,10 @@ def test_the_labelled_count_is_of_items_with_a_real_answer_each_counted_once():
         services.submit_annotation(item=item, annotator=first, labels=[item.data["label"]])
     services.submit_annotation(item=items[0], annotator=second, labels=[items[0].data["label"]])
     services.skip_item(item=items[3], annotator=second)
-    assert schedule.labelled_count(project.id) == 3
+    assert selectors.labelled_count(project.id) == 3
     services.skip_item(item=items[2], annotator=first)  # the answer replaced by a skip
-    assert schedule.labelled_count(project.id) == 2
-    assert schedule.labelled_count(other.id) == 4
+    assert selectors.labelled_count(project.id) == 2
+    assert selectors.labelled_count(other.id) == 4
 
 
 def test_no_round_until_enough_new_labels_then_the_cadence_grows():
@@ -308,16 +313,16 @@ def test_only_the_newest_versions_model_files_are_kept_and_always_the_serving_on
     for _ in range(4):
         label_next(project, annotator, 20)
         versions.append(run_round(project.id))
-    assert rounds.prune_model_files(project.id) == 2
-    assert [rounds.artifact_path(v).exists() for v in versions] == [False, False, True, True]
+    assert lifecycle.prune_model_files(project.id) == 2
+    assert [store.model_path(v).exists() for v in versions] == [False, False, True, True]
     versions[3].status = ModelVersion.Status.FAILED  # v3 serves again
     versions[3].save()
     settings.HITL_MODEL_FILES_KEPT = 1
-    assert rounds.prune_model_files(project.id) == 0  # v4 is the newest, v3 the serving one
+    assert lifecycle.prune_model_files(project.id) == 0  # v4 is the newest, v3 the serving one
     settings.HITL_MODEL_FILES_KEPT = 0
     label_next(project, annotator, 20)
     run_round(project.id)
-    assert rounds.prune_model_files(project.id) == 0  # 0 keeps every file
+    assert lifecycle.prune_model_files(project.id) == 0  # 0 keeps every file
 
 
 def test_an_admin_request_trains_without_new_labels():
@@ -353,14 +358,15 @@ def test_a_live_claim_keeps_a_second_round_out_and_a_stale_one_is_taken_over():
 def test_scoring_a_chunk_twice_counts_it_once():
     project, annotator = text_project(300, eval_share=0.0, retrain_every=5)
     label_next(project, annotator, 20)
-    version, chunks = rounds.start_round(project.id)
+    started = lifecycle.start_round(project.id)
+    version, chunks = started.version, started.chunks
     low, high = chunks[0]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(rounds, "_finish", lambda v: v.save())
-        rounds.score_chunk(version.id, 0, low, high)
-    rounds.score_chunk(version.id, 0, low, high)
+        patch.setattr(lifecycle, "_finish", lambda v: v.save())
+        lifecycle.score_chunk(version.id, 0, low, high)
+    lifecycle.score_chunk(version.id, 0, low, high)
     version.refresh_from_db()
-    assert Ranking.objects.filter(version=version).count() == 300
+    assert RankedItem.objects.filter(ranking_id=version.id).count() == 300
     assert version.chunks_done == 1
 
 
@@ -375,8 +381,8 @@ def test_a_new_round_switches_the_queue_and_older_rankings_are_pruned():
         services.next_item_for(project=project, user=annotator).prediction["version_id"]
         == second.id
     )
-    assert rounds.prune_rankings(project.id, second.id) == 300
-    assert not Ranking.objects.filter(version=first).exists()
+    assert lifecycle.tidy(project.id) == 300
+    assert not RankedItem.objects.filter(ranking_id=first.id).exists()
 
 
 def test_a_ranking_row_leaves_the_queue_when_its_item_closes_and_returns_when_it_reopens():
@@ -386,7 +392,7 @@ def test_a_ranking_row_leaves_the_queue_when_its_item_closes_and_returns_when_it
 
     def closed():
         return set(
-            Ranking.objects.filter(version=version, item_open=False).values_list(
+            RankedItem.objects.filter(ranking_id=version.id, item_open=False).values_list(
                 "item_id", flat=True
             )
         )
@@ -464,7 +470,7 @@ def test_a_committee_round_ranks_by_the_members_disagreement():
     project, annotator = text_project(300, eval_share=0.0, strategy="committee")
     label_next(project, annotator, 30)
     version = run_round(project.id)
-    scores = list(Ranking.objects.filter(version=version).values_list("score", flat=True))
+    scores = list(RankedItem.objects.filter(ranking_id=version.id).values_list("score", flat=True))
     assert len(scores) == 300
     classes = project.labels.count()
     # vote entropy lies between 0 (all members agree) and log(members) for 5 members
@@ -476,11 +482,11 @@ def test_between_rounds_an_sgd_model_learns_new_labels_and_reorders_its_queue():
     project, annotator = text_project(300, eval_share=0.0, model="sgd", retrain_every=30)
     label_next(project, annotator, 30)
     version = run_round(project.id)
-    before = dict(Ranking.objects.filter(version=version).values_list("item_id", "score"))
+    before = dict(RankedItem.objects.filter(ranking_id=version.id).values_list("item_id", "score"))
     label_next(project, annotator, 8)  # fewer than the cadence: no round is due
     assert run_round(project.id) is None
-    rescored = rounds.adapt(project.id)
-    after = dict(Ranking.objects.filter(version=version).values_list("item_id", "score"))
+    rescored = adapting.adapt(project.id)
+    after = dict(RankedItem.objects.filter(ranking_id=version.id).values_list("item_id", "score"))
     assert rescored > 0
     assert sum(before[i] != after[i] for i in after) >= rescored // 2
     assert schedule.serving_version(project.id) == version  # still the same version serving
@@ -491,10 +497,13 @@ def test_between_rounds_a_model_without_partial_fit_is_left_alone():
     project, annotator = text_project(300, eval_share=0.0, retrain_every=30)
     label_next(project, annotator, 30)
     version = run_round(project.id)
-    before = set(Ranking.objects.filter(version=version).values_list("item_id", "score"))
+    before = set(RankedItem.objects.filter(ranking_id=version.id).values_list("item_id", "score"))
     label_next(project, annotator, 8)
-    assert rounds.adapt(project.id) == 0
-    assert set(Ranking.objects.filter(version=version).values_list("item_id", "score")) == before
+    assert adapting.adapt(project.id) == 0
+    assert (
+        set(RankedItem.objects.filter(ranking_id=version.id).values_list("item_id", "score"))
+        == before
+    )
 
 
 def test_items_with_client_feature_vectors_are_trained_and_scored_on_those_vectors(monkeypatch):
@@ -516,21 +525,21 @@ def test_items_with_client_feature_vectors_are_trained_and_scored_on_those_vecto
     version = run_round(project.id)
     assert seen == [None]  # client vectors: the labels alone (engine.self_trains)
     assert version.status == ModelVersion.Status.READY
-    assert rounds.load(version).featurizer is None  # the vectors, not the texts "image 12"
+    assert store.load(version).featurizer is None  # the vectors, not the texts "image 12"
     assert version.items_scored == 400
     assert len(version.stop_set_predictions) == 400
     # Scored on pixels, the model is right about most of what it has not seen.
-    unseen = Ranking.objects.filter(version=version, item__status=Item.Status.OPEN)
+    unseen = RankedItem.objects.filter(ranking_id=version.id, item__status=Item.Status.OPEN)
     right = sum(r.predicted == [r.item.data["label"]] for r in unseen.select_related("item"))
     assert right / unseen.count() > 0.7
 
 
 def test_before_the_first_model_the_diverse_seeds_are_served_first_and_chosen_once():
     project, annotator = text_project(300, eval_share=0.0, retrain_every=10)
-    assert rounds.unseeded([project.id]) == [project.id]
-    assert rounds.seed_pool(project.id) == 10
-    assert rounds.seed_pool(project.id) == 0  # chosen once
-    assert rounds.unseeded([project.id]) == []
+    assert seeding.unseeded([project.id]) == [project.id]
+    assert seeding.seed_pool(project.id) == 10
+    assert seeding.seed_pool(project.id) == 0  # chosen once
+    assert seeding.unseeded([project.id]) == []
     seeds = list(Seed.objects.filter(project=project).order_by("rank"))
     served = label_next(project, annotator, 10)
     assert [item.id for item in served] == [seed.item_id for seed in seeds]
@@ -544,8 +553,8 @@ def test_no_seeds_are_chosen_once_a_model_serves():
     project, annotator = text_project(300, eval_share=0.0, retrain_every=10)
     label_next(project, annotator, 10)
     run_round(project.id)
-    assert rounds.seed_pool(project.id) == 0
-    assert rounds.unseeded([project.id]) == []
+    assert seeding.seed_pool(project.id) == 0
+    assert seeding.unseeded([project.id]) == []
 
 
 def test_the_featurizer_is_stored_once_beside_the_models_that_use_it():
@@ -556,18 +565,24 @@ def test_the_featurizer_is_stored_once_beside_the_models_that_use_it():
     first = run_round(project.id)
     label_next(project, annotator, 5)
     second = run_round(project.id)
-    stored = [pickle.loads(rounds.artifact_path(v).read_bytes()) for v in (first, second)]
+    stored = [_unpickled(store.model_path(v)) for v in (first, second)]
     assert [bundle.featurizer for bundle in stored] == [None, None]
     assert stored[0].featurizer_file == stored[1].featurizer_file
-    shared = rounds.artifact_path(second).parent / stored[1].featurizer_file
-    assert rounds.artifact_path(second).stat().st_size < shared.stat().st_size / 3
+    shared = store.model_path(second).parent / stored[1].featurizer_file
+    assert store.model_path(second).stat().st_size < shared.stat().st_size / 3
     # A worker process that trained neither version reads each back whole: it predicts what
     # the version's round wrote (second's rankings; first's were pruned with its round).
-    rounds._loaded.clear()
-    rounds._featurizers.clear()
-    assert rounds.load(first).featurizer is not None
-    bundle = rounds.load(second)
-    rows = list(Ranking.objects.filter(version=second).select_related("item"))
+    store.reset()
+    assert store.load(first).featurizer is not None
+    bundle = store.load(second)
+    rows = list(RankedItem.objects.filter(ranking_id=second.id).select_related("item"))
     _scores, predicted, confidence = bundle.score([row.item.data for row in rows])
     assert [[bundle.classes[i]] for i in predicted] == [row.predicted for row in rows]
     assert np.allclose(confidence, [row.confidence for row in rows])
+
+
+def _unpickled(path):
+    """A model file's bundle as stored: the line of library versions, then the pickle."""
+    with path.open("rb") as file:
+        file.readline()
+        return pickle.load(file)

@@ -1,0 +1,184 @@
+"""A round's life: claim the project, train and store a new version, score the pool in id-range
+chunks into a new ranking, and switch the queue to it when the last chunk lands.
+
+PostgreSQL holds every piece of state a round needs (claim, version, chunks done), so a lost
+broker message or a killed worker only delays a round: the sweep starts it again. Which task
+follows which is models_service.tasks' business; these functions only say what happened.
+"""
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from annotation import ranking, selectors
+from annotation.models import Project
+from models_service import schedule
+from models_service.models import ModelVersion, Trainer
+from models_service.rounds import diversity, scoring, stopping, training
+from models_service.rounds.artifacts import store
+from models_service.rounds.data import trainable, training_data
+
+STOP_SET_SIZE = 500
+
+
+@dataclass
+class Started:
+    """A version trained and stored, with the id ranges of the pool left to score (none: the
+    round is finished already, an empty pool)."""
+
+    version: ModelVersion
+    chunks: list[tuple[int, int]]
+
+
+def start_round(project_id: int) -> Started | None:
+    """Claim, train and store a new version; None when another round runs, nothing new is
+    labelled, or the labels cannot train a model yet."""
+    if not Project.objects.filter(id=project_id).exists():
+        return None  # deleted since the round was asked for
+    token = schedule.claim(project_id)
+    if token is None:
+        return None
+    try:
+        project = Project.objects.get(id=project_id)
+        if not schedule.needs_training(project):
+            schedule.release(project_id, token)
+            return None
+        data = training_data(project)
+        if not trainable(data.train.targets, multi_label=project.is_multi_label):
+            schedule.release(project_id, token)
+            return None
+        return _train(project, data)
+    except BaseException:
+        schedule.release(project_id, token)
+        raise
+
+
+def _train(project: Project, data) -> Started:
+    number = (project.model_versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = ModelVersion.objects.create(
+        project=project,
+        number=number,
+        model=project.model,
+        strategy=project.strategy,
+        trained_on=len(data.train.items),
+        eval_size=len(data.eval.items),
+    )
+    Trainer.objects.filter(project_id=project.id).update(requested=False)
+    started = time.perf_counter()
+    fitted = training.fit(
+        project, data, number=number, model=project.model, strategy=project.strategy
+    )
+    bundle = fitted.bundle
+    store.save(version, bundle)
+    store.remember(version, bundle)  # this process's chunks need not read it back
+    version.metrics = bundle.metrics
+    version.stop_set_predictions = scoring.stop_set_predictions(
+        bundle, fitted.sample_ids[:STOP_SET_SIZE], fitted.sample[:STOP_SET_SIZE]
+    )
+    version.timings = bundle.timings | {"train_total_s": round(time.perf_counter() - started, 3)}
+    chunks = id_ranges(project.id)
+    version.chunks_total = len(chunks)
+    version.status = ModelVersion.Status.SCORING
+    version.save()
+    ranking.begin(project_id=project.id, ranking_id=version.id)
+    if not chunks:
+        with transaction.atomic():
+            _finish(ModelVersion.objects.select_for_update().get(id=version.id))
+    return Started(version, chunks)
+
+
+def id_ranges(project_id: int) -> list[tuple[int, int]]:
+    """The project's item ids cut into HITL_SCORE_CHUNK-wide ranges [low, high)."""
+    bounds = selectors.id_range(project_id)
+    if bounds is None:
+        return []
+    low, high = bounds
+    size = settings.HITL_SCORE_CHUNK
+    return [(lo, min(lo + size, high + 1)) for lo in range(low, high + 1, size)]
+
+
+def score_chunk(version_id: int, index: int, low: int, high: int) -> ModelVersion | None:
+    """Score items low <= id < high into the version's ranking; idempotent (a retry rewrites
+    nothing and counts the chunk once). Returns the version when this chunk completed the round
+    (the queue now serves it), else None."""
+    version = ModelVersion.objects.filter(id=version_id).first()
+    if version is None or version.status != ModelVersion.Status.SCORING:
+        return None  # finished, or abandoned by a newer round
+    bundle = training.bundle_of(version)
+    scored = scoring.score_range(bundle, version.project_id, low, high, seed=index)
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().get(id=version_id)
+        if locked.status != ModelVersion.Status.SCORING:
+            return None
+        done = set(locked.timings.get("chunks_done", []))
+        if index in done:
+            return None
+        if scored.item_ids:
+            ranking.write_chunk(
+                ranking_id=version_id,
+                item_ids=scored.item_ids,
+                scores=scored.scores,
+                predicted_json=scored.predicted_json,
+                confidence=scored.confidence,
+                is_open=scored.is_open,
+            )
+        done.add(index)
+        locked.timings["chunks_done"] = sorted(done)
+        locked.chunks_done = len(done)
+        locked.items_scored += len(scored.item_ids)
+        finished = locked.chunks_done >= locked.chunks_total
+        if finished:
+            _finish(locked)
+        else:
+            locked.save(update_fields=["timings", "chunks_done", "items_scored"])
+            schedule.keep_claim(locked.project_id)
+    ranking.refresh_statistics_if_outgrown(locked.items_scored)
+    return locked if finished else None
+
+
+def _finish(version: ModelVersion) -> None:
+    """Close the round (the caller holds the version's row lock): put a diverse batch on top,
+    decide the stopping rule, serve this version's ranking, release the claim."""
+    if version.strategy == "diverse_margin":
+        diversity.diversify_top(
+            project_id=version.project_id,
+            ranking_id=version.id,
+            bundle=training.bundle_of(version),
+            known_until=version.created_at,
+        )
+    version.stopping = stopping.decide(version)
+    version.status = ModelVersion.Status.READY
+    version.finished_at = timezone.now()
+    version.timings["round_s"] = round(
+        (version.finished_at - version.created_at).total_seconds(), 3
+    )
+    version.timings.pop("chunks_done", None)
+    version.save()
+    ranking.switch(ranking_id=version.id)
+    Trainer.objects.filter(project_id=version.project_id).update(claimed_at=None, claim="")
+
+
+def tidy(project_id: int) -> int:
+    """After a round: drop the rankings it replaced (returns how many rows went) and all but
+    the newest versions' model files."""
+    prune_model_files(project_id)
+    return ranking.prune(project_id=project_id)
+
+
+def prune_model_files(project_id: int) -> int:
+    """Delete the model files of all but the project's newest HITL_MODEL_FILES_KEPT versions,
+    never the serving one's; returns how many went. A file is read only while its version
+    scores, serves or is cross-validated, and a project made a version every label or two
+    early on (4 MB each on the shipped texts)."""
+    kept = settings.HITL_MODEL_FILES_KEPT
+    if kept <= 0:
+        return 0
+    versions = ModelVersion.objects.filter(project_id=project_id).order_by("-number")
+    keep = set(versions.values_list("number", flat=True)[:kept])
+    if (serving := schedule.serving_version(project_id)) is not None:
+        keep.add(serving.number)
+    return store.prune_files(project_id, keep=keep)
