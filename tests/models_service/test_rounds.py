@@ -16,7 +16,15 @@ from annotation.models import Annotation, Item, Membership, RankedItem, Seed
 from models_service import kick, schedule
 from models_service.ml import engine
 from models_service.models import ModelVersion, Trainer
-from models_service.rounds import adapting, diversity, evaluation, lifecycle, seeding
+from models_service.rounds import (
+    adapting,
+    artifacts,
+    diversity,
+    evaluation,
+    lifecycle,
+    seeding,
+    training,
+)
 from models_service.rounds.artifacts import store
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.models_service.helpers import label_next, run_round, text_project, texts
@@ -586,3 +594,23 @@ def _unpickled(path):
     with path.open("rb") as file:
         file.readline()
         return pickle.load(file)
+
+
+def test_a_model_file_written_under_other_library_versions_is_refitted_not_unpickled():
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 20)
+    version = run_round(project.id)
+    path = store.model_path(version)
+    # another scikit-learn wrote it, and its pickle would not load here
+    path.write_bytes(b'{"numpy": "1.0", "scipy": "1.0", "sklearn": "0.1"}\n' + b"not a pickle")
+    store.reset()
+    bundle = training.bundle_of(version)
+    assert bundle.classes == [label.name for label in project.labels.order_by("order")]
+    with path.open("rb") as file:
+        assert json.loads(file.readline()) == artifacts.library_versions()  # written again
+    rows = list(RankedItem.objects.filter(ranking_id=version.id).select_related("item")[:50])
+    _scores, predicted, _confidence = bundle.score([row.item.data for row in rows])
+    agree = sum(
+        [bundle.classes[i]] == row.predicted for i, row in zip(predicted, rows, strict=True)
+    )
+    assert agree == len(rows)  # the same labels and seed, trained again: the same predictions
