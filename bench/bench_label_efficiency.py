@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import add_run_options, table  # noqa: E402
 from datasets import split  # noqa: E402  (bench/ is not a package)
 
-from models_service.ml import engine, features, strategies  # noqa: E402
+from models_service.ml import diversity, engine, features, strategies  # noqa: E402
 
 STRATEGIES = ["random", "least_confidence", "margin", "entropy", "committee", "diverse_margin"]
 SEEDS_FIRST = 10
@@ -100,7 +100,7 @@ def scores_for(strategy, model, X, rng, committee_seed, X_lab, y_lab, n_classes,
         disagreement = engine.neighbour_disagreement(X, proba, labelled, labelled_proba)
         return strategies.contrastive_margin(proba, disagreement)
     name = "margin" if strategy == "diverse_margin" else strategy
-    return strategies.scorer(name)(proba)
+    return strategies.get(name).score(proba, strategies.Evidence())
 
 
 def proba_of(model, X, n_classes):
@@ -119,7 +119,7 @@ def run(data, X_pool, X_test, strategy, seed, budget, topics=0):
     if strategy == "random":
         labelled = list(rng.choice(len(data.pool), SEEDS_FIRST, replace=False))
     else:
-        labelled = list(strategies.cold_start(X_pool, SEEDS_FIRST, seed=seed))
+        labelled = list(diversity.cold_start(X_pool, SEEDS_FIRST, seed=seed))
     curve, queue = [], []
     while len(labelled) < budget:
         n = len(labelled)
@@ -145,7 +145,7 @@ def run(data, X_pool, X_test, strategy, seed, budget, topics=0):
                 topics,
             )
             if strategy == "diverse_margin" and batch > 1:
-                order = strategies.diverse_batch(scores[open_items], X_pool[open_items], batch)
+                order = diversity.diverse_batch(scores[open_items], X_pool[open_items], batch)
             else:
                 order = strategies.top_k(scores[open_items], batch)
             queue = [int(open_items[i]) for i in order]

@@ -3,32 +3,18 @@ scoring any batch of items. The Django side (models_service.rounds) only moves r
 """
 
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
 from sklearn.ensemble import BaggingClassifier
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.preprocessing import normalize
 
-from models_service.ml import features, strategies
+from models_service.ml import diversity, estimators, features, metrics, strategies
 from models_service.ml.estimators import make_estimator
 
 COMMITTEE_SIZE = 5
-CV_FOLDS = 3
-# Cross-validation beyond this many training labels reads a random sample of them, so that its
-# three fits stop growing with the labelled set (17,410 labels over a million hashed columns:
-# 5.7 s on all, 3.0 s on 2,000, the same accuracy to 0.004; docs/benchmarks.md).
-CV_MAX_LABELS = 2_000
-ADAPTABLE = {"sgd", "complement_nb"}  # estimators with partial_fit
 LARGE_POOL = 200_000  # above this, hash words instead of fitting word and character n-grams
 # Self-training (fit_model): while the labelled set is small, the model is fitted again with
 # this many of its own most confident guesses on unlabelled items per label, each weighing this
@@ -98,19 +84,18 @@ class Bundle:
         return proba.argmax(axis=1), proba.max(axis=1)
 
     def _scores(self, X, proba: np.ndarray, seed: int) -> np.ndarray:
-        if self.strategy == "random":
-            return strategies.random_scores(proba.shape[0], seed)
-        if self.multi_label:
-            return strategies.multilabel_uncertainty(proba)
-        if self.strategy == "committee" and self.committee:
-            X = self.model_input(X)
-            votes = np.stack([member.predict(X) for member in self.committee], axis=0)
-            return strategies.vote_entropy(votes.astype(int), len(self.classes))
-        if self.strategy == "diverse_margin" and self.neighbours is not None:
+        """The strategy's scores, given what it asks for and this bundle holds."""
+        strategy = strategies.get(self.strategy)
+        votes = disagreement = None
+        if strategy.committee and self.committee:
+            X_in = self.model_input(X)
+            votes = np.stack([member.predict(X_in) for member in self.committee], axis=0)
+        if strategy.neighbours and self.neighbours is not None:
             disagreement = neighbour_disagreement(X, proba, self.neighbours, self.neighbour_proba)
-            return strategies.contrastive_margin(proba, disagreement)
-        name = "margin" if self.strategy in ("diverse_margin", "committee") else self.strategy
-        return strategies.scorer(name)(proba)
+        evidence = strategies.Evidence(
+            multi_label=self.multi_label, seed=seed, votes=votes, disagreement=disagreement
+        )
+        return strategy.score(proba, evidence)
 
 
 def neighbour_disagreement(X, proba, neighbours, neighbour_proba) -> np.ndarray:
@@ -175,7 +160,8 @@ def train(
     model = fit_model(model_name, X, y, multi_label=multi_label, seed=seed, unlabelled=unlabelled)
     fitted = time.perf_counter()
     committee = None
-    if strategy == "committee" and not multi_label:
+    wants = strategies.get(strategy)
+    if wants.committee and not multi_label:
         # members unweighted: a bootstrap sample that misses a class gives that class weight
         # 0 / 0 under balanced weights, and the member's fit fails on NaN
         bagging = BaggingClassifier(
@@ -186,15 +172,18 @@ def train(
         committee = list(_committee_members(bagging))
     bundle = Bundle(featurizer, model, committee, list(classes), multi_label, strategy)
     bundle.topic_columns, bundle.topic_weight = columns, weight
-    if strategy == "diverse_margin" and uses_neighbours(
+    if wants.neighbours and uses_neighbours(
         len(y), multi_label=multi_label, sparse_features=sparse.issparse(rows)
     ):
         bundle.neighbours = rows
         bundle.neighbour_proba = bundle.proba(rows)
     if len(eval_items):
-        bundle.metrics = measure(bundle, eval_items, list(eval_targets))
+        proba = bundle.proba(bundle.features(eval_items))
+        bundle.metrics = metrics.metrics(
+            np.asarray(eval_targets), proba, list(classes), multi_label
+        )
     if cross_validate:
-        bundle.cv_metrics = cross_validated(model_name, X, y, classes, multi_label, seed)
+        bundle.cv_metrics = metrics.cross_validated(model_name, X, y, classes, multi_label, seed)
     bundle.timings = {
         "featurize_s": round(featurized - started, 3),
         "fit_s": round(fitted - featurized, 3),
@@ -285,79 +274,9 @@ def _committee_members(bagging):
         yield _Member(estimator, np.asarray(bagging.classes_))
 
 
-def measure(bundle: Bundle, items: Sequence[dict], targets: list) -> dict:
-    """Accuracy, macro-F1, per class and confusion matrix (single-label); micro and macro F1
-    and exact-match accuracy (multi-label)."""
-    proba = bundle.proba(bundle.features(items))
-    return _metrics(np.asarray(targets), proba, bundle.classes, bundle.multi_label)
-
-
-def _metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[str], multi_label: bool):
-    if multi_label:
-        y_pred = (proba >= 0.5).astype(int)
-        return {
-            "n": int(len(y_true)),
-            "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
-            "micro_f1": round(float(f1_score(y_true, y_pred, average="micro", zero_division=0)), 4),
-            "macro_f1": round(float(f1_score(y_true, y_pred, average="macro", zero_division=0)), 4),
-        }
-    y_pred = proba.argmax(axis=1)
-    labels = list(range(len(classes)))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0
-    )
-    return {
-        "n": int(len(y_true)),
-        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
-        "macro_f1": round(
-            float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)), 4
-        ),
-        "per_class": {
-            name: {
-                "precision": round(float(p), 4),
-                "recall": round(float(r), 4),
-                "f1": round(float(f), 4),
-                "support": int(s),
-            }
-            for name, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)
-        },
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
-    }
-
-
-def cv_sample(n_labels: int, seed: int) -> np.ndarray | None:
-    """Which training labels to cross-validate on: all (None) up to CV_MAX_LABELS, else a
-    random CV_MAX_LABELS of them, in their order."""
-    if n_labels <= CV_MAX_LABELS:
-        return None
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n_labels, CV_MAX_LABELS, replace=False))
-
-
-def cross_validated(model_name, X, y, classes, multi_label, seed, out_of=None) -> dict:
-    """3-fold cross-validation on the training labels (classes rarer than the folds are
-    predicted as best the folds allow; sklearn warns, and we accept that at this size). Empty
-    when no class has as many labels as there are folds: sklearn refuses to split that.
-    `out_of`: how many training labels there were, when X and y are a sample of them."""
-    if multi_label or len(y) < 20 or len(np.unique(y)) < 2 or np.bincount(y).max() < CV_FOLDS:
-        return {}
-    folds = StratifiedKFold(n_splits=CV_FOLDS, shuffle=True, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        proba = cross_val_predict(
-            make_estimator(model_name, seed=seed), X, y, cv=folds, method="predict_proba"
-        )
-    full = np.zeros((len(y), len(classes)))
-    full[:, np.unique(y).astype(int)] = proba
-    note = "cross-validated on training labels"
-    if out_of is not None:
-        note += f" (a random {len(y):,} of {out_of:,})"
-    return _metrics(y, full, classes, False) | {"note": note}
-
-
 def can_adapt(model_name: str) -> bool:
     """Whether a project's estimator learns incrementally (partial_fit) between rounds."""
-    return model_name in ADAPTABLE
+    return estimators.get(model_name).adapts
 
 
 def adapt(bundle: Bundle, items: Sequence[dict], targets: list) -> int:
@@ -389,4 +308,4 @@ def diverse_order(X, scores: np.ndarray, k: int, covered=None) -> np.ndarray:
     if X.shape[0] <= k:
         return np.argsort(-scores, kind="stable")
     pool_factor = max(1, X.shape[0] // k)
-    return strategies.diverse_batch(scores, X, k, pool_factor=pool_factor, covered=covered)
+    return diversity.diverse_batch(scores, X, k, pool_factor=pool_factor, covered=covered)

@@ -7,7 +7,6 @@ sentence an admin can read.
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
 
 
 @dataclass(frozen=True)
@@ -101,6 +100,8 @@ class StabilizingPredictions:
 def _kappa(a: np.ndarray, b: np.ndarray) -> float:
     if np.array_equal(a, b):
         return 1.0  # identical predictions, even a single class, are full agreement
+    from sklearn.metrics import cohen_kappa_score  # here: the web lists rules without sklearn
+
     return float(cohen_kappa_score(a, b))
 
 

@@ -2,18 +2,16 @@
 
 Every scorer takes class probabilities of shape (n_items, n_classes) (multi-label: the
 per-label probability of "yes") and returns one score per item; batch selection breaks ties
-by item position, so the same input always gives the same order.
+by item position, so the same input always gives the same order. The strategies a project
+can choose are objects in STRATEGIES. numpy only: the web process lists them without loading
+scikit-learn (the clustering that diversifies a batch is in models_service.ml.diversity).
 """
 
 from collections.abc import Callable
-from functools import lru_cache
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
-from scipy import sparse
-from sklearn.cluster import KMeans
-from sklearn.decomposition import TruncatedSVD
-from sklearn.preprocessing import normalize
-from sklearn.random_projection import SparseRandomProjection
 
 Scorer = Callable[[np.ndarray], np.ndarray]
 
@@ -104,115 +102,118 @@ def random_scores(n_items: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random(n_items)
 
 
-SCORERS: dict[str, Scorer] = {
-    "least_confidence": least_confidence,
-    "margin": margin_uncertainty,
-    "entropy": entropy,
-    "multilabel_uncertainty": multilabel_uncertainty,
+@dataclass(frozen=True)
+class Evidence:
+    """What a strategy may score by besides the class probabilities. The engine fills in what
+    the strategy asks for (Strategy.committee, Strategy.neighbours) and can provide."""
+
+    multi_label: bool = False
+    seed: int = 0  # for strategies that draw at random
+    votes: np.ndarray | None = None  # committee members' predicted classes, (members, items)
+    disagreement: np.ndarray | None = None  # the labelled neighbours' disagreement, per item
+
+
+class Strategy:
+    """A query strategy: what it needs fitted beside the model, how it scores items (higher:
+    more worth a label), and whether the top of its ranking is served one per cluster.
+
+    The shape of scikit-activeml's query strategies and doccano's assignment strategies: a
+    new strategy is one subclass and one line in STRATEGIES."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    committee: ClassVar[bool] = False  # fit a committee of models (bagging) beside the model
+    neighbours: ClassVar[bool] = False  # keep the labelled items' rows to compare the pool with
+    diverse: ClassVar[bool] = False  # reorder the top batch one per cluster (diverse_batch)
+
+    def score(self, proba: np.ndarray, evidence: Evidence) -> np.ndarray:
+        """One score per row of `proba`, (n_items, n_classes)."""
+        raise NotImplementedError
+
+
+class Uncertainty(Strategy):
+    """Scores by one measure of the model's uncertainty; multi-label, by each label's yes/no
+    question (multilabel_uncertainty), whatever the measure."""
+
+    measure: ClassVar[Scorer]
+
+    def score(self, proba: np.ndarray, evidence: Evidence) -> np.ndarray:
+        if evidence.multi_label:
+            return multilabel_uncertainty(proba)
+        return type(self).measure(proba)
+
+
+class Margin(Uncertainty):
+    name, title = "margin", "Margin"
+    measure = staticmethod(margin_uncertainty)
+
+
+class LeastConfidence(Uncertainty):
+    name, title = "least_confidence", "Least confidence"
+    measure = staticmethod(least_confidence)
+
+
+class Entropy(Uncertainty):
+    name, title = "entropy", "Entropy"
+    measure = staticmethod(entropy)
+
+
+class Committee(Margin):
+    """Vote entropy of a committee fitted on bootstrap samples of the labels; the margin where
+    there is no committee (multi-label)."""
+
+    name, title = "committee", "Query by committee (vote entropy)"
+    committee = True
+
+    def score(self, proba: np.ndarray, evidence: Evidence) -> np.ndarray:
+        if evidence.votes is None or evidence.multi_label:
+            return super().score(proba, evidence)
+        return vote_entropy(evidence.votes.astype(int), proba.shape[1])
+
+
+class DiverseMargin(Margin):
+    """The default: the margin plus, where the engine keeps them (text, few labels), the
+    labelled neighbours' disagreement (contrastive_margin); its top batch one per cluster."""
+
+    name = "diverse_margin"
+    title = (
+        "Margin (on text also the labelled neighbours' disagreement), one per cluster of the "
+        "top (default)"
+    )
+    neighbours = True
+    diverse = True
+
+    def score(self, proba: np.ndarray, evidence: Evidence) -> np.ndarray:
+        if evidence.disagreement is None or evidence.multi_label:
+            return super().score(proba, evidence)
+        return contrastive_margin(proba, evidence.disagreement)
+
+
+class Random(Strategy):
+    """Uniform random scores: the baseline every strategy is measured against."""
+
+    name, title = "random", "Random"
+
+    def score(self, proba: np.ndarray, evidence: Evidence) -> np.ndarray:
+        return random_scores(proba.shape[0], evidence.seed)
+
+
+STRATEGIES: dict[str, Strategy] = {
+    strategy.name: strategy
+    for strategy in (DiverseMargin(), Margin(), LeastConfidence(), Entropy(), Committee(), Random())
 }
+DEFAULT = DiverseMargin.name
 
 
-def scorer(name: str) -> Scorer:
-    """Look a scorer up by name; unknown names are an error that lists the known ones."""
+def get(name: str) -> Strategy:
+    """The strategy of that name; an unknown name is an error that lists the known ones."""
     try:
-        return SCORERS[name]
+        return STRATEGIES[name]
     except KeyError:
-        raise ValueError(
-            f"unknown strategy {name!r}; known: {', '.join(sorted(SCORERS))}"
-        ) from None
+        raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}") from None
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the k highest scores, highest first; ties go to the earlier item."""
     order = np.lexsort((np.arange(len(scores)), -np.asarray(scores)))
     return order[:k]
-
-
-def diverse_batch(
-    scores: np.ndarray, features, k: int, *, pool_factor: int = 5, seed: int = 0, covered=None
-) -> np.ndarray:
-    """Pick k informative items that are not near-duplicates of each other.
-
-    Takes the k * pool_factor highest-scored candidates, clusters them into k groups by their
-    features, and returns the highest-scored item of each group (highest first), so that
-    annotators working in parallel do not all get the same kind of item.
-
-    `covered` holds the features of items someone is labelling already (held by another
-    annotator, or answered after the model was trained): groups nearest one of them come last,
-    since a label there would mostly repeat what that answer is about to teach.
-    """
-    candidates = top_k(scores, min(len(scores), k * pool_factor))
-    if len(candidates) <= k:
-        return candidates
-    rows = features[candidates]
-    n_covered = 0 if covered is None else covered.shape[0]
-    if n_covered:  # one projection for both, so that distances compare
-        stacked = (
-            sparse.vstack([rows, covered], format="csr")
-            if sparse.issparse(rows)
-            else np.vstack([rows, covered])
-        )
-        rows = compact(stacked, seed)
-        rows, covered = rows[: len(candidates)], rows[len(candidates) :]
-    else:
-        rows = compact(rows, seed)
-    kmeans = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(rows)
-    clusters = kmeans.labels_
-    taken = set(kmeans.predict(covered).tolist()) if n_covered else set()
-    # candidates are in score order, so each cluster's first member is its best
-    best = {c: int(candidates[clusters == c][0]) for c in range(k) if np.any(clusters == c)}
-    order = sorted(best, key=lambda c: (c in taken, -scores[best[c]], best[c]))
-    return np.asarray([best[c] for c in order])
-
-
-def compact(features, seed: int = 0, dimensions: int = 256):
-    """Wide (text) features projected at random to a few dozen dimensions before clustering
-    (distances are roughly kept): k-means keeps dense centres, which on 100,000 sparse TF-IDF
-    columns made one batch take seconds."""
-    if features.shape[1] <= dimensions or features.shape[0] <= dimensions:
-        return features
-    return _projection(features.shape[1], dimensions, seed).transform(features)
-
-
-@lru_cache(maxsize=4)
-def _projection(columns: int, dimensions: int, seed: int) -> SparseRandomProjection:
-    """The random projection of `columns` columns, drawn once per process: its matrix depends
-    only on these three numbers, and drawing it took 0.22 s of every round on the shipped
-    texts' 92,000 columns (docs/benchmarks.md, "Fifteenth run")."""
-    projection = SparseRandomProjection(dimensions, dense_output=True, random_state=seed)
-    return projection.fit(sparse.csr_matrix((1, columns)))
-
-
-def topics(features, seed: int = 0, dimensions: int = 50):
-    """Wide (text) features reduced to their main directions (truncated SVD, rows at unit
-    length) for choosing seeds: a random projection keeps distances only roughly, and on the
-    shipped texts seeds chosen in one trained first models to 0.33 accuracy where seeds
-    chosen in these 50 directions reached 0.42 (10 splits). Slower than compact (1.5 s on
-    1,790 texts), so used once per project, not every round. Columns no item uses are dropped
-    first: a hashing featurizer's million columns made the SVD take 18 s on 5,000 texts."""
-    if features.shape[1] <= 256 or features.shape[0] <= dimensions:
-        return features
-    if sparse.issparse(features):
-        features = sparse.csr_matrix(features)
-        features = features[:, np.unique(features.indices)]
-    return normalize(TruncatedSVD(dimensions, random_state=seed).fit_transform(features))
-
-
-def cold_start(features, k: int, *, seed: int = 0) -> np.ndarray:
-    """Before any model: k diverse seed items, the one nearest each k-means centre.
-
-    A first batch chosen this way covers the pool instead of one corner of it, which is what
-    keeps the first model from being worse than a random seed.
-    """
-    n = features.shape[0]
-    if n <= k:
-        return np.arange(n)
-    model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(features)
-    distances = model.transform(features)
-    chosen: list[int] = []
-    for centre in range(k):
-        for index in np.argsort(distances[:, centre], kind="stable"):
-            if index not in chosen:
-                chosen.append(int(index))
-                break
-    return np.asarray(chosen)

@@ -5,7 +5,7 @@ from django.db import transaction
 from annotation import ranking
 from annotation.models import Project
 from models_service import schedule
-from models_service.ml import engine
+from models_service.ml import engine, strategies
 from models_service.rounds import diversity, scoring, training
 from models_service.rounds.data import training_data
 
@@ -44,7 +44,7 @@ def adapt(project_id: int) -> int:
                 predicted_json=scoring.predicted_json(bundle, predicted),
                 confidence=confidence.tolist(),
             )
-            if version.strategy == "diverse_margin":
+            if strategies.get(version.strategy).diverse:
                 diversity.diversify_top(project_id=project_id, ranking_id=version.id, bundle=bundle)
         return len(head)
     finally:

@@ -3,7 +3,7 @@
 import numpy as np
 
 from models_service import schedule
-from models_service.ml import engine
+from models_service.ml import metrics
 from models_service.models import ModelVersion
 from models_service.rounds import training
 from models_service.rounds.artifacts import store
@@ -28,12 +28,12 @@ def cross_validate(version_id: int) -> bool:
     # the answers the version could have been trained on: given before its row was written
     data = training_data(project, answered_until=version.created_at)
     train = data.train
-    sample = engine.cv_sample(len(train.ids), version.number)
+    sample = metrics.cv_sample(len(train.ids), version.number)
     if sample is not None:
         train = train.subset(sample)
     bundle = training.bundle_of(version)
     X = bundle.model_input(store.bundle_features(bundle, train.ids, train.items))
-    figures = engine.cross_validated(
+    figures = metrics.cross_validated(
         version.model,
         X,
         np.asarray(train.targets),

@@ -17,6 +17,7 @@ from django.utils import timezone
 from annotation import ranking, selectors
 from annotation.models import Project
 from models_service import schedule
+from models_service.ml import strategies
 from models_service.models import ModelVersion, Trainer
 from models_service.rounds import diversity, scoring, stopping, training
 from models_service.rounds.artifacts import store
@@ -143,7 +144,7 @@ def score_chunk(version_id: int, index: int, low: int, high: int) -> ModelVersio
 def _finish(version: ModelVersion) -> None:
     """Close the round (the caller holds the version's row lock): put a diverse batch on top,
     decide the stopping rule, serve this version's ranking, release the claim."""
-    if version.strategy == "diverse_margin":
+    if strategies.get(version.strategy).diverse:
         diversity.diversify_top(
             project_id=version.project_id,
             ranking_id=version.id,

@@ -2,7 +2,7 @@
 
 from annotation import ranking, selectors
 from annotation.models import Project
-from models_service.ml import features, strategies
+from models_service.ml import diversity, features
 from models_service.models import ModelVersion
 from models_service.rounds import training
 from models_service.rounds.artifacts import store
@@ -33,7 +33,7 @@ def seed_pool(project_id: int) -> int:
         X = store.features(key, store.featurizer(key, sample), sample_ids, sample)
     count = min(cadence(0, project.retrain_every), MAX_SEEDS, len(sample_ids))
     # clustered in the texts' main directions: seconds, not tens of seconds, on 5,000 texts
-    chosen = strategies.cold_start(strategies.topics(X, project_id), count, seed=project_id)
+    chosen = diversity.cold_start(diversity.topics(X, project_id), count, seed=project_id)
     return ranking.set_seeds(project_id=project_id, item_ids=[sample_ids[i] for i in chosen])
 
 

@@ -26,9 +26,7 @@ def test_the_admin_shows_items_and_answers_but_refuses_to_change_or_delete_them(
         {"annotation_count": 0, "status": "open", "data": "{}", "project": item.project_id},
     )
     assert changed.status_code == 403
-    deleted = client.post(
-        f"/admin/annotation/annotation/{annotation.id}/delete/", {"post": "yes"}
-    )
+    deleted = client.post(f"/admin/annotation/annotation/{annotation.id}/delete/", {"post": "yes"})
     assert deleted.status_code == 403
     item.refresh_from_db()
     assert (item.annotation_count, item.status) == (1, "done")

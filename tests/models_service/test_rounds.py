@@ -14,7 +14,7 @@ from django.utils import timezone
 from annotation import imports, ranking, selectors, services
 from annotation.models import Annotation, Item, Membership, RankedItem, Seed
 from models_service import kick, schedule
-from models_service.ml import engine
+from models_service.ml import engine, metrics
 from models_service.models import ModelVersion, Trainer
 from models_service.rounds import (
     adapting,
@@ -75,7 +75,7 @@ def test_cross_validation_follows_the_switch_and_skips_a_replaced_version():
 def test_cross_validation_reads_a_bounded_sample_of_many_training_labels(monkeypatch):
     project, annotator = text_project(300, eval_share=0.0)
     label_next(project, annotator, 40)
-    monkeypatch.setattr(engine, "CV_MAX_LABELS", 24)
+    monkeypatch.setattr(metrics, "CV_MAX_LABELS", 24)
     version = run_round(project.id)
     assert version.cv_metrics["note"] == "cross-validated on training labels (a random 24 of 40)"
     assert sum(sum(row) for row in version.cv_metrics["confusion_matrix"]) == 24

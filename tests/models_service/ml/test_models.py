@@ -10,8 +10,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from models_service.ml import features
+from models_service.ml.diversity import cold_start, topics
 from models_service.ml.estimators import make_estimator
-from models_service.ml.strategies import cold_start, margin_uncertainty, top_k, topics
+from models_service.ml.strategies import margin_uncertainty, top_k
 
 TEXTS = Path(__file__).resolve().parents[3] / "data" / "texts.jsonl"
 
@@ -90,8 +91,8 @@ def test_a_class_rare_among_the_labels_is_still_found(texts):
 
 
 def test_diverse_seeds_of_the_shipped_texts_cover_all_six_sections(texts):
-    # Ten seeds chosen by k-means in the texts' main directions (strategies.topics) find every
-    # section on each of these draws; in a random projection (strategies.compact) three of
+    # Ten seeds chosen by k-means in the texts' main directions (diversity.topics) find every
+    # section on each of these draws; in a random projection (diversity.compact) three of
     # the six draws missed one, and a first model never predicts a section it has not seen.
     _fitted, x = features.fit_transform("tfidf", texts)
     sections = np.array([r["label"] for r in texts])

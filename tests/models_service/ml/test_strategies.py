@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
+from models_service.ml import diversity
 from models_service.ml import strategies as s
 
 PROBA = np.array(
@@ -73,8 +74,8 @@ def test_random_scores_depend_only_on_the_seed():
 def test_bad_shapes_and_unknown_names_are_errors():
     with pytest.raises(ValueError, match="n_classes"):
         s.entropy(np.array([0.5, 0.5]))
-    with pytest.raises(ValueError, match="known: entropy"):
-        s.scorer("nope")
+    with pytest.raises(ValueError, match="known: diverse_margin, margin"):
+        s.get("nope")
 
 
 def test_diverse_batch_takes_one_item_per_cluster_not_the_top_k_near_duplicates():
@@ -82,7 +83,7 @@ def test_diverse_batch_takes_one_item_per_cluster_not_the_top_k_near_duplicates(
     features = np.array([[0, 0]] * 6 + [[10, 0], [0, 10], [10, 10]], dtype=float)
     features[:6] += np.linspace(0, 0.01, 6)[:, None]
     scores = np.array([0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.90, 0.89, 0.88])
-    picked = s.diverse_batch(scores, features, k=4, pool_factor=3)
+    picked = diversity.diverse_batch(scores, features, k=4, pool_factor=3)
     assert list(s.top_k(scores, 4)) == [0, 1, 2, 3]  # what plain uncertainty would serve
     assert list(picked) == [0, 6, 7, 8]
 
@@ -91,9 +92,13 @@ def test_diverse_batch_puts_last_the_clusters_next_to_items_being_labelled():
     # Three groups; the best-scored one lies next to an item another annotator holds.
     features = np.array([[0, 0], [0, 0.1], [10, 0], [10, 0.1], [0, 10], [0, 10.1]], dtype=float)
     scores = np.array([0.99, 0.98, 0.90, 0.89, 0.80, 0.79])
-    assert list(s.diverse_batch(scores, features, k=3, pool_factor=2)) == [0, 2, 4]
+    assert list(diversity.diverse_batch(scores, features, k=3, pool_factor=2)) == [0, 2, 4]
     held = np.array([[0.2, 0.0]])
-    assert list(s.diverse_batch(scores, features, k=3, pool_factor=2, covered=held)) == [2, 4, 0]
+    assert list(diversity.diverse_batch(scores, features, k=3, pool_factor=2, covered=held)) == [
+        2,
+        4,
+        0,
+    ]
 
 
 def test_diverse_batch_projects_wide_sparse_features_and_their_covered_rows_alike():
@@ -103,7 +108,7 @@ def test_diverse_batch_projects_wide_sparse_features_and_their_covered_rows_alik
     rows = rows + sparse.random(300, 5_000, density=0.001, random_state=1) * 0.1
     scores = np.sort(rng.random(300))[::-1]
     held = centres[0]  # row 0's group (0, 3, 6, ...) is being labelled
-    picked = s.diverse_batch(scores, rows, k=3, pool_factor=100, covered=held)
+    picked = diversity.diverse_batch(scores, rows, k=3, pool_factor=100, covered=held)
     assert sorted(int(i) % 3 for i in picked) == [0, 1, 2]
     assert int(picked[-1]) % 3 == 0 and list(picked[:2]) == [1, 2]
 
@@ -112,7 +117,7 @@ def test_cold_start_covers_every_cluster_of_the_pool():
     rng = np.random.default_rng(0)
     centres = np.array([[0, 0], [20, 0], [0, 20], [20, 20]], dtype=float)
     features = np.vstack([c + rng.normal(0, 0.5, (50, 2)) for c in centres])
-    chosen = s.cold_start(features, 4, seed=0)
+    chosen = diversity.cold_start(features, 4, seed=0)
     assert len(set(chosen)) == 4
     assert sorted(int(i) // 50 for i in chosen) == [0, 1, 2, 3]
 
@@ -161,4 +166,43 @@ def test_compact_projects_as_a_projection_drawn_afresh_for_these_columns_would()
     second = sparse.random(400, 2_000, density=0.01, format="csr", random_state=2)
     for rows in (first, second, first):  # the projection is kept between calls
         fresh = SparseRandomProjection(256, dense_output=True, random_state=3).fit_transform(rows)
-        assert np.allclose(s.compact(rows, seed=3), fresh)
+        assert np.allclose(diversity.compact(rows, seed=3), fresh)
+
+
+def _proba():
+    return np.array([[0.5, 0.5, 0.0], [0.9, 0.05, 0.05], [0.4, 0.35, 0.25]])
+
+
+def test_each_uncertainty_strategy_scores_by_its_measure_and_multi_label_by_each_label():
+    proba = _proba()
+    single, multi = s.Evidence(), s.Evidence(multi_label=True)
+    assert np.allclose(s.get("margin").score(proba, single), s.margin_uncertainty(proba))
+    assert np.allclose(s.get("entropy").score(proba, single), s.entropy(proba))
+    assert np.allclose(s.get("least_confidence").score(proba, single), s.least_confidence(proba))
+    for name in ("margin", "entropy", "least_confidence", "committee", "diverse_margin"):
+        assert np.allclose(s.get(name).score(proba, multi), s.multilabel_uncertainty(proba))
+
+
+def test_strategies_use_the_evidence_they_ask_for_and_fall_back_to_the_margin_without_it():
+    proba, margin = _proba(), s.margin_uncertainty(_proba())
+    votes = np.array([[0, 1, 2], [0, 1, 0], [0, 0, 1]])
+    committee = s.get("committee")
+    assert committee.committee and not committee.diverse
+    assert np.allclose(committee.score(proba, s.Evidence(votes=votes)), s.vote_entropy(votes, 3))
+    assert np.allclose(committee.score(proba, s.Evidence()), margin)
+    default = s.get(s.DEFAULT)
+    assert default.neighbours and default.diverse
+    disagreement = np.array([0.0, 1.0, 3.0])
+    assert np.allclose(
+        default.score(proba, s.Evidence(disagreement=disagreement)),
+        s.contrastive_margin(proba, disagreement),
+    )
+    assert np.allclose(default.score(proba, s.Evidence()), margin)
+    random = s.get("random")
+    assert np.array_equal(random.score(proba, s.Evidence(seed=4)), s.random_scores(3, 4))
+
+
+def test_every_strategy_has_a_name_a_title_and_one_registry_entry():
+    assert list(s.STRATEGIES) == [strategy.name for strategy in s.STRATEGIES.values()]
+    assert all(strategy.title for strategy in s.STRATEGIES.values())
+    assert s.DEFAULT in s.STRATEGIES
