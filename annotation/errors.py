@@ -12,11 +12,24 @@ class DomainError(Exception):
         self.field = field
 
     def as_dict(self) -> dict:
-        return {"detail": self.message, **({"field": self.field} if self.field else {})}
+        """The API's answer: `{detail, errors: [{field, message}]}`."""
+        return {"detail": self.message, "errors": [{"field": self.field, "message": self.message}]}
 
 
 class InvalidLabels(DomainError):
     """Labels that the project does not have, or the wrong number of them for its task type."""
+
+
+class InvalidSettings(DomainError):
+    """Settings the model's validators refuse; `errors` lists each field's message."""
+
+    def __init__(self, errors: list[dict]):
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        super().__init__(f"invalid settings: {summary}", field=errors[0]["field"])
+        self.errors = errors
+
+    def as_dict(self) -> dict:
+        return {"detail": self.message, "errors": self.errors}
 
 
 class Conflict(DomainError):

@@ -7,6 +7,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
+from annotation import engine_options
+
 
 class Project(models.Model):
     """A labelling task: what to label, with which labels, and by how many people per item."""
@@ -33,29 +35,17 @@ class Project(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    # The active-learning engine's settings (models_service reads them).
-    class Model(models.TextChoices):
-        LOGISTIC_REGRESSION = "logistic_regression", "Logistic regression (saga)"
-        SGD = "sgd", "Linear SGD (log loss)"
-        COMPLEMENT_NB = "complement_nb", "Complement naive Bayes"
-
-    class Strategy(models.TextChoices):
-        DIVERSE_MARGIN = (
-            "diverse_margin",
-            "Margin (on text also the labelled neighbours' disagreement), one per cluster "
-            "of the top (default)",
-        )
-        MARGIN = "margin", "Margin"
-        LEAST_CONFIDENCE = "least_confidence", "Least confidence"
-        ENTROPY = "entropy", "Entropy"
-        COMMITTEE = "committee", "Query by committee (vote entropy)"
-        RANDOM = "random", "Random"
-
+    # The active-learning engine's settings (models_service reads them). The models and
+    # strategies to choose from are the engine's own (annotation.engine_options).
     model = models.CharField(
-        max_length=32, choices=Model.choices, default=Model.LOGISTIC_REGRESSION
+        max_length=32,
+        choices=engine_options.model_choices,
+        default=engine_options.default_model,
     )
     strategy = models.CharField(
-        max_length=32, choices=Strategy.choices, default=Strategy.DIVERSE_MARGIN
+        max_length=32,
+        choices=engine_options.strategy_choices,
+        default=engine_options.default_strategy,
     )
     retrain_every = models.PositiveIntegerField(
         default=1,
@@ -81,9 +71,10 @@ class Project(models.Model):
     stopping_rule = models.JSONField(
         default=dict,
         blank=True,
-        help_text='{"kind": "stabilizing", "threshold": 0.99, "rounds": 3}, '
+        validators=[engine_options.validate_stopping_rule],
+        help_text='{"kind": "stabilizing"} (optional "threshold", "rounds"), '
         '{"kind": "budget", "labels": 1000} or {"kind": "target", "metric": 0.9}; '
-        "empty: stabilizing with those defaults.",
+        "empty: stabilizing with the engine's defaults (models_service.ml.stopping).",
     )
 
     class Meta:

@@ -7,11 +7,12 @@ import random
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from annotation import answers, queue
-from annotation.errors import Conflict, DomainError, InvalidLabels
+from annotation.errors import Conflict, DomainError, InvalidLabels, InvalidSettings
 from annotation.events import announce_after_commit, answers_recorded
 from annotation.models import Annotation, Item, Label, Lease, Membership, Project
 
@@ -68,7 +69,7 @@ def create_project(
     """Create a project with its labels; the creator becomes its admin. `learning` holds the
     engine's settings (model, strategy, retrain_every, eval_share, ...), defaults otherwise."""
     specs = _label_specs(labels)
-    project = Project.objects.create(
+    project = Project(
         name=name,
         task_type=task_type,
         overlap=overlap,
@@ -76,6 +77,8 @@ def create_project(
         created_by=creator,
         **learning,
     )
+    _check_settings(project)
+    project.save()
     Label.objects.bulk_create(Label(project=project, **spec) for spec in specs)
     Membership.objects.create(user=creator, project=project, role=Membership.Role.ADMIN)
     return project
@@ -93,12 +96,33 @@ def update_project(*, project: Project, labels: list[dict] | None = None, **fiel
             raise Conflict("the task type cannot change once items are labelled", field="task_type")
     for name, value in fields.items():
         setattr(project, name, value)
+    _check_settings(project)
     project.save()
     if labels is not None:
         _replace_labels(project, _label_specs(labels))
     if "overlap" in fields:
         refresh_item_statuses(project=project)
     return project
+
+
+def _check_settings(project: Project) -> None:
+    """Run the model's validators (ranges, the engine's choices, the stopping rule): the one
+    check of a project's settings, whoever writes them (API, page, command)."""
+    try:
+        project.full_clean(exclude=["created_by"])
+    except ValidationError as error:
+        raise InvalidSettings(_field_errors(error)) from None
+
+
+def _field_errors(error: ValidationError) -> list[dict]:
+    """[{field, message}], a nested part of a field named as `field.key` (stopping_rule)."""
+    found = []
+    for name, errors in error.error_dict.items():
+        for each in errors:
+            key = (each.params or {}).get("key")
+            field = f"{name}.{key}" if key else name
+            found.append({"field": field, "message": each.messages[0]})
+    return found
 
 
 def _replace_labels(project: Project, specs: list[dict]) -> None:

@@ -10,15 +10,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from annotation.errors import DomainError, ImportRejected
+from annotation.errors import DomainError
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, ImportRejected):
-        return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, DomainError):
-        errors = [{"field": exc.field, "message": exc.message}]
-        return Response({"detail": exc.message, "errors": errors}, status=exc.status)
+        return Response(exc.as_dict(), status=exc.status)
     if isinstance(exc, RequestDataTooBig):
         return Response(
             {"detail": "the request body is too large"},

@@ -1,12 +1,14 @@
 """Shapes of the API's input and output. Input serializers reject fields they do not know."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from annotation import engine_options
 from annotation.models import Annotation, ImportJob, Item, Label, Membership, Project
 
 
-class StrictSerializer(serializers.Serializer):
+class RejectUnknownFields:
     """Refuses unknown fields: a typo in a client's request is an error, not a silent no-op."""
 
     def to_internal_value(self, data):
@@ -15,6 +17,10 @@ class StrictSerializer(serializers.Serializer):
             if unknown:
                 raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
         return super().to_internal_value(data)
+
+
+class StrictSerializer(RejectUnknownFields, serializers.Serializer):
+    """A serializer that refuses unknown fields."""
 
 
 class LabelInput(StrictSerializer):
@@ -46,51 +52,48 @@ class LabelOutput(serializers.ModelSerializer):
         fields = ["id", "name", "shortcut", "color", "order"]
 
 
-class StoppingRuleInput(StrictSerializer):
-    kind = serializers.ChoiceField(["stabilizing", "budget", "target"])
-    threshold = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
-    rounds = serializers.IntegerField(min_value=1, max_value=100, required=False)
-    labels = serializers.IntegerField(min_value=1, required=False)
-    metric = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
-
-    def validate(self, attrs):
-        needs = {"budget": "labels", "target": "metric"}.get(attrs["kind"])
-        if needs and needs not in attrs:
-            raise serializers.ValidationError({needs: [f"required for kind {attrs['kind']}"]})
-        return attrs
-
-
-@extend_schema_field(StoppingRuleInput)
+@extend_schema_field(OpenApiTypes.OBJECT)
 class StoppingRuleField(serializers.Field):
-    """When more labels stop paying: stabilizing predictions, a label budget or a target."""
+    """When more labels stop paying: the engine checks the spec (annotation.engine_options),
+    and an error names the key at fault (`stopping_rule.labels`)."""
 
     def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            raise serializers.ValidationError("a stopping rule is an object with a kind")
-        spec = StoppingRuleInput(data=data)
-        spec.is_valid(raise_exception=True)
-        return dict(spec.validated_data)
+        if errors := engine_options.stopping_rule_errors(data):
+            raise serializers.ValidationError(
+                {key: [message] for key, message in errors.items() if key}
+                or [message for message in errors.values()]
+            )
+        return data
 
     def to_representation(self, value):
         return value
 
 
-class ProjectInput(StrictSerializer):
-    name = serializers.CharField(max_length=200)
-    task_type = serializers.ChoiceField(
-        Project.TaskType.choices, default=Project.TaskType.SINGLE_LABEL
-    )
+class ProjectInput(RejectUnknownFields, serializers.ModelSerializer):
+    """A project's settings; their bounds and choices are the model's (one place), and the
+    service runs the model's validators again for any other caller."""
+
     labels = serializers.ListField(child=LabelSpecField(), min_length=1, max_length=100)
-    overlap = serializers.IntegerField(min_value=1, max_value=Project.MAX_OVERLAP, default=1)
-    instructions = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
-    # The active-learning engine; defaults from the model when left out.
-    model = serializers.ChoiceField(Project.Model.choices, required=False)
-    strategy = serializers.ChoiceField(Project.Strategy.choices, required=False)
-    retrain_every = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
-    eval_share = serializers.FloatField(min_value=0.0, max_value=0.5, required=False)
-    eval_sample_size = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
-    show_predictions = serializers.BooleanField(required=False)
-    stopping_rule = StoppingRuleField(required=False)
+    stopping_rule = StoppingRuleField(
+        required=False, help_text=Project._meta.get_field("stopping_rule").help_text
+    )
+
+    class Meta:
+        model = Project
+        fields = [
+            "name",
+            "task_type",
+            "labels",
+            "overlap",
+            "instructions",
+            "model",
+            "strategy",
+            "retrain_every",
+            "eval_share",
+            "eval_sample_size",
+            "show_predictions",
+            "stopping_rule",
+        ]
 
 
 class ProjectOutput(serializers.ModelSerializer):

@@ -4,6 +4,7 @@ import re
 
 from django import forms
 
+from annotation import engine_options
 from annotation.models import Membership, Project
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -40,78 +41,55 @@ def label_lines(project: Project) -> str:
     )
 
 
-class ProjectForm(forms.Form):
-    name = forms.CharField(max_length=200)
-    task_type = forms.ChoiceField(choices=Project.TaskType.choices)
+class ProjectForm(forms.ModelForm):
+    """A project's settings: bounds, choices and help come from the model (one place), the
+    stopping rule's kinds and its check from the engine (annotation.engine_options)."""
+
     labels = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6}),
         help_text="One a line: name, or name|key|#rrggbb (keys 1-9 are given by default).",
     )
-    overlap = forms.IntegerField(
-        min_value=1,
-        max_value=Project.MAX_OVERLAP,
-        initial=1,
-        help_text="How many different people label each item.",
-    )
-    instructions = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}), required=False, max_length=20_000
-    )
-
-    # The active-learning engine.
-    # Left out of a post, each keeps its current (or default) value.
-    model = forms.ChoiceField(
-        choices=Project.Model.choices, initial=Project.Model.LOGISTIC_REGRESSION, required=False
-    )
-    strategy = forms.ChoiceField(
-        choices=Project.Strategy.choices, initial=Project.Strategy.DIVERSE_MARGIN, required=False
-    )
-    retrain_every = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=100_000,
-        initial=1,
-        help_text="New labels before the model retrains (grows to a twentieth of the labelled "
-        "set; the first model waits for at least 10).",
-    )
-    eval_share = forms.FloatField(
-        required=False,
-        min_value=0.0,
-        max_value=0.5,
-        initial=0.05,
-        help_text="Share of items drawn at random to measure the model; never trained on.",
-    )
-    eval_sample_size = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=1_000_000,
-        initial=500,
-        help_text="Random draws stop once this many evaluation items are answered.",
-    )
-    show_predictions = forms.BooleanField(
-        required=False, initial=True, help_text="Show annotators the model's suggestion."
-    )
-    stopping_kind = forms.ChoiceField(
-        label="Stopping rule",
-        choices=[
-            ("stabilizing", "Predictions stable for N rounds"),
-            ("budget", "Label budget"),
-            ("target", "Target accuracy on the evaluation sample"),
-        ],
-        initial="stabilizing",
-        required=False,
-    )
+    stopping_kind = forms.ChoiceField(label="Stopping rule", required=False)
     stopping_value = forms.FloatField(
         required=False,
         min_value=0,
-        help_text="N rounds (default 3), the number of labels, or the accuracy (0-1).",
+        help_text="N rounds (empty: the rule's default), the number of labels, or the accuracy "
+        "(0-1).",
     )
+    # Left out of a post, each keeps its current (or default) value.
+    OPTIONAL = ("model", "strategy", "retrain_every", "eval_share", "eval_sample_size")
+    STOPPING_SETTING = {"stabilizing": "rounds", "budget": "labels", "target": "metric"}
+
+    class Meta:
+        model = Project
+        fields = [
+            "name",
+            "task_type",
+            "overlap",
+            "instructions",
+            "model",
+            "strategy",
+            "retrain_every",
+            "eval_share",
+            "eval_sample_size",
+            "show_predictions",
+        ]
+        widgets = {"instructions": forms.Textarea(attrs={"rows": 4})}
+
+    field_order = ["name", "task_type", "labels", "overlap", "instructions"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.OPTIONAL:
+            self.fields[name].required = False
+        self.fields["stopping_kind"].choices = engine_options.offered().stopping_kinds
 
     def clean_labels(self) -> list[dict]:
         return parse_label_lines(self.cleaned_data["labels"])
 
     def clean(self):
         cleaned = super().clean()
-        for name in ("model", "strategy", "retrain_every", "eval_share", "eval_sample_size"):
+        for name in self.OPTIONAL:
             if cleaned.get(name) in ("", None):
                 cleaned.pop(name, None)
         if "show_predictions" not in self.data:
@@ -119,19 +97,11 @@ class ProjectForm(forms.Form):
         kind, value = cleaned.pop("stopping_kind", None), cleaned.pop("stopping_value", None)
         if not kind:
             return cleaned
-        rule = {"kind": kind}
-        if kind == "stabilizing":
-            rule["rounds"] = int(value) if value else 3
-        elif value is None:
-            self.add_error(
-                "stopping_value", f"give the {'labels' if kind == 'budget' else 'accuracy'}"
-            )
-        elif kind == "budget":
-            rule["labels"] = max(1, int(value))
-        elif not 0 < value <= 1:
-            self.add_error("stopping_value", "an accuracy is between 0 and 1")
-        else:
-            rule["metric"] = value
+        rule: dict = {"kind": kind}
+        if value is not None:
+            rule[self.STOPPING_SETTING[kind]] = int(value) if value.is_integer() else value
+        for _key, message in engine_options.stopping_rule_errors(rule).items():
+            self.add_error("stopping_value", message)
         cleaned["stopping_rule"] = rule
         return cleaned
 
@@ -139,12 +109,10 @@ class ProjectForm(forms.Form):
 def stopping_initial(rule: dict) -> dict:
     """The stopping rule as the form's two fields."""
     kind = (rule or {}).get("kind", "stabilizing")
-    value = {
-        "stabilizing": rule.get("rounds", 3) if rule else 3,
-        "budget": (rule or {}).get("labels"),
-        "target": (rule or {}).get("metric"),
-    }[kind]
-    return {"stopping_kind": kind, "stopping_value": value}
+    return {
+        "stopping_kind": kind,
+        "stopping_value": (rule or {}).get(ProjectForm.STOPPING_SETTING[kind]),
+    }
 
 
 class MemberForm(forms.Form):

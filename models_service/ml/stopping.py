@@ -107,6 +107,11 @@ def _kappa(a: np.ndarray, b: np.ndarray) -> float:
 
 Rule = LabelBudget | TargetMetric | StabilizingPredictions
 KINDS = {"stabilizing": StabilizingPredictions, "budget": LabelBudget, "target": TargetMetric}
+KIND_TITLES = {
+    "stabilizing": "Predictions stable for N rounds",
+    "budget": "Label budget",
+    "target": "Target accuracy on the evaluation sample",
+}
 # Each kind's settings: the spec's key, the rule's field, its type and bounds (inclusive).
 _SETTINGS: dict[str, dict[str, tuple[str, type, float, float]]] = {
     "stabilizing": {

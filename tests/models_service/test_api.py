@@ -6,7 +6,12 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
+from annotation import engine_options, services
+from annotation.errors import InvalidSettings
 from annotation.models import Membership
+from annotation.ui.forms import ProjectForm
+from models_service import options
+from models_service.ml import strategies
 from models_service.models import Trainer
 from tests.factories import MembershipFactory, UserFactory
 from tests.models_service.helpers import label_next, run_round, text_project
@@ -139,3 +144,44 @@ def test_an_accepted_suggestion_is_recorded_with_the_answer(trained):
 
     answer = Annotation.objects.get(id=response.json()["id"])
     assert (answer.prediction_shown, answer.prediction_accepted) == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"eval_share": 0.9}, "eval_share"),
+        ({"strategy": "psychic"}, "strategy"),
+        ({"stopping_rule": {"kind": "budget", "labels": 0}}, "stopping_rule.labels"),
+    ],
+)
+def test_every_writer_of_settings_goes_through_the_models_validators(project, changes, field):
+    """The service checks, not only the API: a page, a command or a script is held to the same
+    bounds, choices and stopping rules."""
+    with pytest.raises(InvalidSettings) as refused:
+        services.update_project(project=project, **changes)
+    assert [error["field"] for error in refused.value.errors] == [field]
+    project.refresh_from_db()
+    assert (project.eval_share, project.strategy, project.stopping_rule) == (
+        0.05,
+        "diverse_margin",
+        {},
+    )
+
+
+def test_a_new_strategy_is_offered_wherever_the_registry_lists_it(monkeypatch, admin, api_client):
+    """One class and one registry line: the API and the settings page offer it, no migration."""
+
+    class Farthest(strategies.Margin):
+        name, title = "farthest", "Farthest first"
+
+    monkeypatch.setitem(strategies.STRATEGIES, "farthest", Farthest())
+    engine_options.offer(options.engine_options())
+    try:
+        api_client.force_authenticate(admin)
+        url = f"/api/v1/projects/{admin.memberships.get().project_id}/"
+        response = api_client.patch(url, {"strategy": "farthest"}, format="json")
+        assert response.status_code == 200, response.json()
+        assert ("farthest", "Farthest first") in ProjectForm().fields["strategy"].choices
+    finally:
+        monkeypatch.undo()
+        engine_options.offer(options.engine_options())
