@@ -148,6 +148,10 @@ HITL_SCORE_CHUNK = env_int("HITL_SCORE_CHUNK", 20_000)  # items per scoring task
 HITL_MODEL_FILES_KEPT = env_int("HITL_MODEL_FILES_KEPT", 5)
 # A training claim older than this belongs to a dead worker and is taken over.
 HITL_TRAINING_STALE_SECONDS = env_int("HITL_TRAINING_STALE_SECONDS", 15 * 60)
+# After a failed round, the next waits this long, doubling with each failure in a row up to
+# the cap, so that a project whose data breaks training does not retry every sweep.
+HITL_ROUND_RETRY_SECONDS = env_int("HITL_ROUND_RETRY_SECONDS", 30)
+HITL_ROUND_RETRY_MAX_SECONDS = env_int("HITL_ROUND_RETRY_MAX_SECONDS", 3600)
 # How often the worker's beat looks in PostgreSQL for rounds that are due (the broker may have
 # been down when the annotations that made them due were committed).
 HITL_SWEEP_SECONDS = env_int("HITL_SWEEP_SECONDS", 15)

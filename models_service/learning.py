@@ -8,11 +8,15 @@ import orjson
 from annotation import ranking, selectors
 from annotation.models import Project
 from models_service import schedule
-from models_service.models import ModelVersion
+from models_service.models import ModelVersion, Trainer
 
 
 def state(project: Project) -> dict:
-    versions = list(project.model_versions.order_by("number"))
+    """The dashboard's data, in a fixed number of queries whatever the project's size: its
+    versions are read without their stop-set predictions (500 numbers each)."""
+    versions = list(
+        project.model_versions.order_by("number").defer("stop_set_predictions", "timings")
+    )
     ready = [v for v in versions if v.status == ModelVersion.Status.READY]
     in_flight = next(
         (
@@ -56,6 +60,24 @@ def state(project: Project) -> dict:
         "stopping": serving.stopping
         if serving
         else {"stop": False, "reason": "no model yet: the first labels train one"},
+        "failure": _failure(project, versions, serving),
+    }
+
+
+def _failure(project: Project, versions: list, serving: ModelVersion | None) -> dict | None:
+    """The newest round, if it failed after the serving version: its error and when the next
+    round may start."""
+    failed = versions[-1] if versions else None
+    if failed is None or failed.status != ModelVersion.Status.FAILED:
+        return None
+    if serving is not None and serving.number > failed.number:
+        return None
+    trainer = Trainer.objects.filter(project=project).first()
+    retry_after = trainer.retry_after if trainer else None
+    return {
+        "version": failed.number,
+        "error": failed.error,
+        "retry_after": retry_after.isoformat() if retry_after else None,
     }
 
 

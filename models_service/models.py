@@ -60,7 +60,8 @@ class Trainer(models.Model):
     than HITL_TRAINING_STALE_SECONDS belongs to a dead worker and may be taken over.
     `requested` records an admin's request. Pending work is read from PostgreSQL (labels newer
     than the last version), so a lost broker message only delays a training until the next
-    sweep.
+    sweep. After a round fails, no round starts before `retry_after` (the wait doubles with
+    each failure in a row, `failures`), so a project whose data breaks training does not loop.
     """
 
     project = models.OneToOneField(
@@ -69,6 +70,8 @@ class Trainer(models.Model):
     requested = models.BooleanField(default=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim = models.CharField(max_length=36, blank=True)
+    failures = models.PositiveIntegerField(default=0)  # failed rounds in a row
+    retry_after = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"trainer of project {self.project_id}"

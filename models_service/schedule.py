@@ -38,9 +38,13 @@ def serving_version(project_id: int) -> ModelVersion | None:
 
 
 def needs_training(project: Project) -> bool:
+    """Whether a round of the project is due: an admin asked, the serving ranking was lost,
+    or enough new labels came; never while a failed round's back-off runs (but on request)."""
     trainer = Trainer.objects.filter(project=project).first()
     if trainer is not None and trainer.requested:
         return True
+    if trainer is not None and trainer.retry_after and trainer.retry_after > timezone.now():
+        return False
     current = serving_version(project.id)
     if current is not None and current.items_scored and not ranking.has_rows(current.id):
         return True  # its ranking is gone: PostgreSQL empties the unlogged table in a crash
@@ -92,6 +96,30 @@ def keep_claim(project_id: int) -> None:
     longest round)."""
     Trainer.objects.filter(project_id=project_id, claimed_at__isnull=False).update(
         claimed_at=timezone.now()
+    )
+
+
+def record_failure(project_id: int, token: str | None = None) -> None:
+    """A round failed: release its claim (`token`, None once the round closed it) and hold
+    the next one back for HITL_ROUND_RETRY_SECONDS, doubled for each failure in a row up to
+    HITL_ROUND_RETRY_MAX_SECONDS."""
+    trainer, _ = Trainer.objects.get_or_create(project_id=project_id)
+    failures = trainer.failures + 1
+    wait = min(
+        settings.HITL_ROUND_RETRY_SECONDS * 2 ** (failures - 1),
+        settings.HITL_ROUND_RETRY_MAX_SECONDS,
+    )
+    claimed = Q(claim=token) if token else Q()
+    Trainer.objects.filter(claimed, project_id=project_id).update(claimed_at=None, claim="")
+    Trainer.objects.filter(project_id=project_id).update(
+        failures=failures, retry_after=timezone.now() + timedelta(seconds=wait)
+    )
+
+
+def record_success(project_id: int) -> None:
+    """A round served: the next one need not wait."""
+    Trainer.objects.filter(project_id=project_id).update(
+        claimed_at=None, claim="", failures=0, retry_after=None
     )
 
 

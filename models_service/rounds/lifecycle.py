@@ -6,6 +6,7 @@ broker message or a killed worker only delays a round: the sweep starts it again
 follows which is models_service.tasks' business; these functions only say what happened.
 """
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from models_service.rounds.artifacts import store
 from models_service.rounds.data import trainable, training_data
 
 STOP_SET_SIZE = 500
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,12 +39,14 @@ class Started:
 
 def start_round(project_id: int) -> Started | None:
     """Claim, train and store a new version; None when another round runs, nothing new is
-    labelled, or the labels cannot train a model yet."""
+    labelled, or the labels cannot train a model yet. A round that raises is recorded as
+    failed (see `fail`) and the error raised again."""
     if not Project.objects.filter(id=project_id).exists():
         return None  # deleted since the round was asked for
     token = schedule.claim(project_id)
     if token is None:
         return None
+    version = None
     try:
         project = Project.objects.get(id=project_id)
         if not schedule.needs_training(project):
@@ -52,26 +56,30 @@ def start_round(project_id: int) -> Started | None:
         if not trainable(data.train.targets, multi_label=project.is_multi_label):
             schedule.release(project_id, token)
             return None
-        return _train(project, data)
+        version = _new_version(
+            project, trained_on=len(data.train.ids), eval_size=len(data.eval.ids)
+        )
+        return _train(project, data, version)
+    except Exception as error:
+        fail(project_id=project_id, version=version, error=error, token=token)
+        raise
     except BaseException:
         schedule.release(project_id, token)
         raise
 
 
-def _train(project: Project, data) -> Started:
+def _new_version(project: Project, **fields) -> ModelVersion:
     number = (project.model_versions.aggregate(n=Max("number"))["n"] or 0) + 1
-    version = ModelVersion.objects.create(
-        project=project,
-        number=number,
-        model=project.model,
-        strategy=project.strategy,
-        trained_on=len(data.train.items),
-        eval_size=len(data.eval.items),
+    return ModelVersion.objects.create(
+        project=project, number=number, model=project.model, strategy=project.strategy, **fields
     )
+
+
+def _train(project: Project, data, version: ModelVersion) -> Started:
     Trainer.objects.filter(project_id=project.id).update(requested=False)
     started = time.perf_counter()
     fitted = training.fit(
-        project, data, number=number, model=project.model, strategy=project.strategy
+        project, data, number=version.number, model=project.model, strategy=project.strategy
     )
     bundle = fitted.bundle
     store.save(version, bundle)
@@ -92,6 +100,32 @@ def _train(project: Project, data) -> Started:
     return Started(version, chunks)
 
 
+def fail(
+    *,
+    project_id: int,
+    error: Exception,
+    version: ModelVersion | None = None,
+    token: str | None = None,
+) -> ModelVersion:
+    """Record a failed round: its version (a new one when the round failed before making it)
+    reads failed with the error, its ranking never serves, and the project's next round
+    backs off (schedule.record_failure). Returns the failed version."""
+    log.error("a round of project %s failed", project_id, exc_info=error)
+    text = f"{type(error).__name__}: {error}"[:2_000]
+    if version is None:
+        version = _new_version(
+            Project.objects.get(id=project_id), status=ModelVersion.Status.FAILED, error=text
+        )
+    else:
+        ModelVersion.objects.filter(
+            id=version.id,
+            status__in=[ModelVersion.Status.TRAINING, ModelVersion.Status.SCORING],
+        ).update(status=ModelVersion.Status.FAILED, error=text, finished_at=timezone.now())
+        ranking.abandon(ranking_id=version.id)
+    schedule.record_failure(project_id, token)
+    return version
+
+
 def id_ranges(project_id: int) -> list[tuple[int, int]]:
     """The project's item ids cut into HITL_SCORE_CHUNK-wide ranges [low, high)."""
     bounds = selectors.id_range(project_id)
@@ -105,14 +139,22 @@ def id_ranges(project_id: int) -> list[tuple[int, int]]:
 def score_chunk(version_id: int, index: int, low: int, high: int) -> ModelVersion | None:
     """Score items low <= id < high into the version's ranking; idempotent (a retry rewrites
     nothing and counts the chunk once). Returns the version when this chunk completed the round
-    (the queue now serves it), else None."""
+    (the queue now serves it), else None. A chunk that raises fails the round (see `fail`)."""
     version = ModelVersion.objects.filter(id=version_id).first()
     if version is None or version.status != ModelVersion.Status.SCORING:
         return None  # finished, or abandoned by a newer round
+    try:
+        return _score_chunk(version, index, low, high)
+    except Exception as error:
+        fail(project_id=version.project_id, version=version, error=error)
+        raise
+
+
+def _score_chunk(version: ModelVersion, index: int, low: int, high: int) -> ModelVersion | None:
     bundle = training.bundle_of(version)
     scored = scoring.score_range(bundle, version.project_id, low, high, seed=index)
     with transaction.atomic():
-        locked = ModelVersion.objects.select_for_update().get(id=version_id)
+        locked = ModelVersion.objects.select_for_update().get(id=version.id)
         if locked.status != ModelVersion.Status.SCORING:
             return None
         done = set(locked.timings.get("chunks_done", []))
@@ -120,7 +162,7 @@ def score_chunk(version_id: int, index: int, low: int, high: int) -> ModelVersio
             return None
         if scored.item_ids:
             ranking.write_chunk(
-                ranking_id=version_id,
+                ranking_id=version.id,
                 item_ids=scored.item_ids,
                 scores=scored.scores,
                 predicted_json=scored.predicted_json,
@@ -160,7 +202,7 @@ def _finish(version: ModelVersion) -> None:
     version.timings.pop("chunks_done", None)
     version.save()
     ranking.switch(ranking_id=version.id)
-    Trainer.objects.filter(project_id=version.project_id).update(claimed_at=None, claim="")
+    schedule.record_success(version.project_id)
 
 
 def tidy(project_id: int) -> int:

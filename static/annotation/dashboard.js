@@ -67,6 +67,14 @@
       bar.hidden = true;
       $("round-text").textContent = "None.";
     }
+    const failure = $("failure");
+    failure.hidden = !state.failure;
+    if (state.failure) {
+      const next = state.failure.retry_after
+        ? "; the next round waits until " + new Date(state.failure.retry_after).toLocaleTimeString()
+        : "";
+      failure.textContent = "Round v" + state.failure.version + " failed: " + state.failure.error + next + ".";
+    }
     drawCurve(state.curve);
     const rows = $("versions").querySelector("tbody");
     rows.replaceChildren();

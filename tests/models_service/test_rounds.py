@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from annotation import imports, ranking, selectors, services
 from annotation.models import Annotation, Item, Membership, RankedItem, Seed
-from models_service import kick, schedule
+from models_service import kick, learning, schedule
 from models_service.ml import engine, metrics
 from models_service.models import ModelVersion, Trainer
 from models_service.rounds import (
@@ -22,6 +22,7 @@ from models_service.rounds import (
     diversity,
     evaluation,
     lifecycle,
+    scoring,
     seeding,
     training,
 )
@@ -614,3 +615,70 @@ def test_a_model_file_written_under_other_library_versions_is_refitted_not_unpic
         [bundle.classes[i]] == row.predicted for i, row in zip(predicted, rows, strict=True)
     )
     assert agree == len(rows)  # the same labels and seed, trained again: the same predictions
+
+
+def test_a_round_that_raises_is_recorded_as_failed_and_not_retried_before_its_back_off(
+    monkeypatch, settings
+):
+    settings.HITL_ROUND_RETRY_SECONDS, settings.HITL_ROUND_RETRY_MAX_SECONDS = 60, 100
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 20)
+
+    def broken(*args, **kwargs):
+        raise ValueError("the data broke training")
+
+    monkeypatch.setattr(engine, "train", broken)
+    with pytest.raises(ValueError):
+        lifecycle.start_round(project.id)
+    failed = ModelVersion.objects.get(project=project)
+    assert failed.status == ModelVersion.Status.FAILED
+    assert failed.error == "ValueError: the data broke training"
+    trainer = Trainer.objects.get(project=project)
+    assert (trainer.failures, trainer.claim) == (1, "")  # failed, and the claim is free
+    assert trainer.retry_after - timezone.now() == pytest.approx(
+        timedelta(seconds=60), abs=timedelta(seconds=5)
+    )
+    assert not schedule.needs_training(project)
+    assert lifecycle.start_round(project.id) is None  # not before its back-off
+    state = learning.state(project)["failure"]
+    assert (state["version"], state["error"]) == (1, failed.error)
+
+    def back_off_over():
+        Trainer.objects.filter(project=project).update(retry_after=timezone.now())
+
+    back_off_over()
+    with pytest.raises(ValueError):
+        lifecycle.start_round(project.id)  # fails again: the wait doubles, up to its cap
+    trainer.refresh_from_db()
+    assert trainer.failures == 2
+    assert trainer.retry_after - timezone.now() == pytest.approx(
+        timedelta(seconds=100), abs=timedelta(seconds=5)
+    )
+    monkeypatch.undo()
+    back_off_over()
+    version = run_round(project.id)
+    assert (version.number, version.status) == (3, ModelVersion.Status.READY)
+    trainer.refresh_from_db()
+    assert (trainer.failures, trainer.retry_after) == (0, None)
+    assert learning.state(project)["failure"] is None
+
+
+def test_a_chunk_that_raises_fails_its_round_and_the_previous_version_keeps_serving(monkeypatch):
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 20)
+    first = run_round(project.id)
+    label_next(project, annotator, 5)
+    started = lifecycle.start_round(project.id)
+    monkeypatch.setattr(scoring, "score_range", lambda *a, **k: 1 / 0)
+    low, high = started.chunks[0]
+    with pytest.raises(ZeroDivisionError):
+        lifecycle.score_chunk(started.version.id, 0, low, high)
+    started.version.refresh_from_db()
+    assert started.version.status == ModelVersion.Status.FAILED
+    assert started.version.error == "ZeroDivisionError: division by zero"
+    assert schedule.serving_version(project.id) == first
+    assert services.next_item_for(project=project, user=annotator).prediction["version_id"] == (
+        first.id
+    )
+    assert Trainer.objects.get(project=project).claim == ""
+    assert lifecycle.tidy(project.id) == 0  # the failed ranking held no rows; it is dropped
