@@ -29,32 +29,52 @@ def projects_of(user: AbstractBaseUser) -> QuerySet[Project]:
 
 
 def project_progress(project: Project) -> dict:
-    """Count items by status and label: {total, done, open, annotations, per_label: {name: n}}.
+    """Count items by status and label: {total, done, open, annotations, skips, per_label:
+    {name: n}}. `per_label` counts items that at least one annotator gave that label."""
+    return progress_of([project])[project.id]
 
-    `per_label` counts items that at least one annotator gave that label.
-    """
-    by_status = dict(
-        Item.objects.filter(project=project)
+
+def progress_of(projects: Sequence[Project]) -> dict[int, dict]:
+    """project_progress of several projects, {project id: progress}, in three queries."""
+    ids = [project.id for project in projects]
+    by_status: dict[int, dict[str, int]] = defaultdict(dict)
+    for project_id, status, n in (
+        Item.objects.filter(project_id__in=ids)
         .order_by()
-        .values_list("status")
+        .values_list("project_id", "status")
         .annotate(n=Count("id"))
-    )
-    per_label = dict(
-        Label.objects.filter(project=project)
+    ):
+        by_status[project_id][status] = n
+    per_label: dict[int, dict[str, int]] = defaultdict(dict)
+    for project_id, name, n in (
+        Label.objects.filter(project_id__in=ids)
+        .order_by("project_id", "order", "id")
         .annotate(n=Count("annotations__item", distinct=True))
-        .values_list("name", "n")
-    )
-    annotations = Annotation.objects.filter(item__project=project).aggregate(
-        labelled=Count("id", filter=Q(skipped=False)), skipped=Count("id", filter=Q(skipped=True))
-    )
-    return {
-        "total": sum(by_status.values()),
-        "done": by_status.get(Item.Status.DONE, 0),
-        "open": by_status.get(Item.Status.OPEN, 0),
-        "annotations": annotations["labelled"],
-        "skips": annotations["skipped"],
-        "per_label": per_label,
+        .values_list("project_id", "name", "n")
+    ):
+        per_label[project_id][name] = n
+    answers = {
+        row["item__project_id"]: row
+        for row in Annotation.objects.filter(item__project_id__in=ids)
+        .order_by()
+        .values("item__project_id")
+        .annotate(
+            labelled=Count("id", filter=Q(skipped=False)),
+            skipped=Count("id", filter=Q(skipped=True)),
+        )
     }
+    progress = {}
+    for project_id in ids:
+        statuses, counted = by_status[project_id], answers.get(project_id, {})
+        progress[project_id] = {
+            "total": sum(statuses.values()),
+            "done": statuses.get(Item.Status.DONE, 0),
+            "open": statuses.get(Item.Status.OPEN, 0),
+            "annotations": counted.get("labelled", 0),
+            "skips": counted.get("skipped", 0),
+            "per_label": per_label[project_id],
+        }
+    return progress
 
 
 def export_batches(project: Project, *, batch_size: int = 2_000) -> Iterator[list[dict]]:

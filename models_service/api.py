@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from annotation import access
 from annotation.errors import DomainError
 from annotation.models import Membership
+from hitl.pagination import Pagination
 from models_service import learning, schedule
 from models_service.kick import kick
 from models_service.models import ModelVersion
@@ -42,11 +43,19 @@ class ModelVersionOutput(serializers.ModelSerializer):
 
 
 class ModelVersionListApi(APIView):
-    @extend_schema(responses=ModelVersionOutput(many=True))
+    """The project's model versions, oldest first, a page at a time (a project makes a version
+    every label or two early on)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        responses=ModelVersionOutput(many=True),
+    )
     def get(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id)
-        versions = project.model_versions.order_by("number")
-        return Response(ModelVersionOutput(versions, many=True).data)
+        versions = project.model_versions.order_by("number").defer("stop_set_predictions")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(versions, request, view=self)
+        return paginator.get_paginated_response(ModelVersionOutput(page, many=True).data)
 
 
 class TrainApi(APIView):

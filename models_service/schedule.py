@@ -4,10 +4,11 @@ processes, which only ask these questions, never import scikit-learn (about 120 
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from annotation import ranking, selectors
@@ -38,18 +39,49 @@ def serving_version(project_id: int) -> ModelVersion | None:
 
 
 def needs_training(project: Project) -> bool:
-    """Whether a round of the project is due: an admin asked, the serving ranking was lost,
-    or enough new labels came; never while a failed round's back-off runs (but on request)."""
-    trainer = Trainer.objects.filter(project=project).first()
-    if trainer is not None and trainer.requested:
-        return True
-    if trainer is not None and trainer.retry_after and trainer.retry_after > timezone.now():
-        return False
-    current = serving_version(project.id)
-    if current is not None and current.items_scored and not ranking.has_rows(current.id):
-        return True  # its ranking is gone: PostgreSQL empties the unlogged table in a crash
-    seen = current.trained_on + current.eval_size if current else 0
-    return selectors.labelled_count(project.id) - seen >= cadence(seen, project.retrain_every)
+    """Whether a round of the project is due (see `due`)."""
+    return bool(due([project]))
+
+
+def due(projects: Sequence[Project]) -> list[int]:
+    """The ids of the projects whose round is due: an admin asked, the serving ranking was
+    lost (PostgreSQL empties the unlogged table in a crash), or enough new labels came since
+    the serving version (`cadence`); never while a failed round's back-off runs, unless asked.
+    Five queries whatever the number of projects: the sweep asks this of every project every
+    few seconds."""
+    ids = [project.id for project in projects]
+    if not ids:
+        return []
+    trainers = {t.project_id: t for t in Trainer.objects.filter(project_id__in=ids)}
+    newest = ModelVersion.objects.filter(
+        project_id=OuterRef("project_id"), status=ModelVersion.Status.READY
+    ).order_by("-number")
+    serving = {
+        v.project_id: v
+        for v in ModelVersion.objects.filter(
+            project_id__in=ids,
+            status=ModelVersion.Status.READY,
+            number=Subquery(newest.values("number")[:1]),
+        ).only("id", "project_id", "trained_on", "eval_size", "items_scored")
+    }
+    scored = [v.id for v in serving.values() if v.items_scored]
+    ranked = ranking.with_rows(scored)
+    labelled = selectors.labelled_counts(ids)
+    now, found = timezone.now(), []
+    for project in projects:
+        trainer, current = trainers.get(project.id), serving.get(project.id)
+        if trainer is not None and trainer.requested:
+            found.append(project.id)
+        elif trainer is not None and trainer.retry_after and trainer.retry_after > now:
+            continue
+        elif current is not None and current.items_scored and current.id not in ranked:
+            found.append(project.id)
+        else:
+            seen = current.trained_on + current.eval_size if current else 0
+            new = labelled.get(project.id, 0) - seen
+            if new >= cadence(seen, project.retrain_every):
+                found.append(project.id)
+    return found
 
 
 # --- the claim: one round per project at a time ----------------------------------------------

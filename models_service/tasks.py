@@ -64,8 +64,8 @@ def cross_validate(version_id: int) -> bool:
 @shared_task
 def sweep() -> list[int]:
     """Start the rounds that PostgreSQL says are due (beat runs this every few seconds)."""
-    projects = list(Project.objects.all())
-    due = [p.id for p in projects if schedule.needs_training(p)]
+    projects = list(Project.objects.only("id", "retrain_every"))
+    due = schedule.due(projects)
     for project_id in due:
         train_project.delay(project_id)
     for project_id in seeding.unseeded([p.id for p in projects if p.id not in due]):

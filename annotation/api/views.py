@@ -5,7 +5,6 @@ from django.db import transaction
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,13 +13,9 @@ from annotation import access, exports, imports, parsing, selectors, services
 from annotation.api import serializers as s
 from annotation.errors import DomainError, PayloadTooLarge
 from annotation.models import Item, Membership, Project
+from hitl.pagination import Pagination
 
 Role = Membership.Role
-
-
-class Pagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 1_000
 
 
 def _project_out(project: Project) -> dict:

@@ -30,11 +30,9 @@ def _add_domain_error(form, error: DomainError) -> None:
 
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
-    projects = selectors.projects_of(request.user).order_by("id")
-    rows = [
-        {"project": project, "progress": selectors.project_progress(project)}
-        for project in projects
-    ]
+    projects = list(selectors.projects_of(request.user).order_by("id"))
+    progress = selectors.progress_of(projects)
+    rows = [{"project": project, "progress": progress[project.id]} for project in projects]
     return render(request, "annotation/projects.html", {"rows": rows})
 
 

@@ -81,9 +81,10 @@ def test_bad_engine_settings_are_refused_with_their_field(
 def test_model_versions_list_metrics_in_order(trained):
     project, version, client = trained
     body = client.get(f"/api/v1/projects/{project.id}/models/").json()
-    assert [v["number"] for v in body] == [1]
-    assert body[0]["status"] == "ready" and body[0]["trained_on"] == 30
-    assert body[0]["cv_metrics"]["note"] == "cross-validated on training labels"
+    assert body["count"] == 1 and [v["number"] for v in body["results"]] == [1]
+    first = body["results"][0]
+    assert first["status"] == "ready" and first["trained_on"] == 30
+    assert first["cv_metrics"]["note"] == "cross-validated on training labels"
 
 
 def test_predictions_stream_every_item_with_the_serving_versions_labels(trained):

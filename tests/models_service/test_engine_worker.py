@@ -221,7 +221,7 @@ def test_labels_through_the_api_train_a_version_and_next_serves_its_top_item(loo
     served = client.get(f"/api/v1/projects/{project.id}/next/").json()
     assert served["id"] == top.item_id
     assert served["prediction"]["labels"] == top.predicted
-    models = client.get(f"/api/v1/projects/{project.id}/models/").json()
+    models = client.get(f"/api/v1/projects/{project.id}/models/").json()["results"]
     assert [m["number"] for m in models] == [1]
 
 
