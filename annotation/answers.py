@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from annotation.errors import InvalidLabels
+from annotation.errors import Conflict, InvalidLabels, NotLeased
 from annotation.models import Annotation, Item, Label, Lease, RankedItem, Ranking
 
 ITEM, ANSWER, LEASE = Item._meta.db_table, Annotation._meta.db_table, Lease._meta.db_table
@@ -63,7 +63,10 @@ def _tally(count: int, overlap: int, change: int) -> dict:
 
 # The item's row lock orders every write to its answers; the caller's own answer comes along.
 _COUNT_AND_EXISTING = f"""
-    SELECT i.annotation_count, a.id, a.skipped FROM {ITEM} i
+    SELECT i.annotation_count, a.id, a.skipped,
+           EXISTS (SELECT 1 FROM {LEASE} l WHERE l.item_id = i.id AND l.user_id = %(user)s
+                   AND l.expires_at > %(now)s)
+    FROM {ITEM} i
     LEFT JOIN {ANSWER} a ON a.item_id = i.id AND a.annotator_id = %(user)s
     WHERE i.id = %(item)s
 """
@@ -98,18 +101,29 @@ def record(
     """Write (or replace) the annotator's answer, keep the item's count and status, drop the
     lease. `fields` are FIELDS; returns the answer as an unsaved-looking Annotation with its id.
 
-    The labels are found by name as their rows are written; a name the project lacks raises
-    InvalidLabels, and the caller's transaction then leaves nothing written.
+    Only the holder of a live lease on the item answers it (the queue leased it to them, so it
+    had room for one more answer), or the author of an answer changing it: NotLeased otherwise.
+    Conflict where a new real answer would pass the overlap (it was lowered under live leases,
+    or a skip turns into labels), so no path exceeds the overlap. The labels are found by name as their rows are written; a name the
+    project lacks raises InvalidLabels, and the caller's transaction then leaves nothing
+    written.
     """
     lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
     key = {"item": item_id, "user": annotator_id}
     written = key | {name: fields[name] for name in FIELDS}
     written["now"] = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.execute(_COUNT_AND_EXISTING + lock, key)
-        count, answer_id, was_skipped = cursor.fetchone()
+        cursor.execute(_COUNT_AND_EXISTING + lock, written)
+        count, answer_id, was_skipped, leased = cursor.fetchone()
         replaced = answer_id is not None
+        if not leased and not replaced:
+            raise NotLeased(
+                "this item is not leased to you (never served to you, or its lease ran out): "
+                "ask for the next item"
+            )
         counted_before, counted_now = replaced and not was_skipped, not fields["skipped"]
+        if counted_now and not counted_before and count >= overlap:
+            raise Conflict("this item already has every answer it needs")
         if counted_now != counted_before:
             written |= _tally(count, overlap, 1 if counted_now else -1) | {"project": project_id}
         if not replaced and connection.vendor == "postgresql":

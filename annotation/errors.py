@@ -38,6 +38,11 @@ class Conflict(DomainError):
     status = 409
 
 
+class NotLeased(Conflict):
+    """An answer from someone who does not hold the item's live lease (409): only the queue
+    hands out items, so that overlap and "nobody answers twice" hold on every path."""
+
+
 class ImportRejected(DomainError):
     """An upload with bad rows; `errors` lists each one with its line and field."""
 

@@ -1,7 +1,9 @@
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from annotation.models import Item, Label, Membership, Project
+from annotation import queue, services
+from annotation.models import Annotation, Item, Label, Membership, Project
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -43,3 +45,23 @@ class ItemFactory(factory.django.DjangoModelFactory):
 
     project = factory.SubFactory(ProjectFactory)
     data = factory.Sequence(lambda n: {"text": f"text number {n}"})
+
+
+def answer(item: Item, annotator, labels: list[str], **fields) -> Annotation:
+    """Lease the item to the annotator, as the queue serves it, and record their answer: only
+    the holder of a live lease answers."""
+    return services.submit_annotation(
+        item=_leased(item, annotator), annotator=annotator, labels=labels, **fields
+    )
+
+
+def skip(item: Item, annotator, **fields) -> Annotation:
+    """Lease the item to the annotator and record that they passed on it."""
+    return services.skip_item(item=_leased(item, annotator), annotator=annotator, **fields)
+
+
+def _leased(item: Item, annotator) -> Item:
+    queue.lease(
+        item_id=item.id, project_id=item.project_id, user_id=annotator.id, now=timezone.now()
+    )
+    return Item.objects.select_related("project").get(id=item.id)

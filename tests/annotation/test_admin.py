@@ -4,9 +4,8 @@ each item's count, status and place in the queue in step."""
 import pytest
 from django.contrib.auth import get_user_model
 
-from annotation import services
-from annotation.models import Annotation, Item
-from tests.factories import ItemFactory, UserFactory
+from annotation.models import Annotation
+from tests.factories import ItemFactory, UserFactory, answer
 
 pytestmark = pytest.mark.django_db
 
@@ -14,11 +13,7 @@ pytestmark = pytest.mark.django_db
 def test_the_admin_shows_items_and_answers_but_refuses_to_change_or_delete_them(client):
     superuser = get_user_model().objects.create_superuser("root", password="pw-root-123")
     item = ItemFactory()
-    annotation = services.submit_annotation(
-        item=Item.objects.select_related("project").get(id=item.id),
-        annotator=UserFactory(),
-        labels=["pos"],
-    )
+    annotation = answer(item, UserFactory(), ["pos"])
     client.force_login(superuser)
     assert client.get(f"/admin/annotation/item/{item.id}/change/").status_code == 200
     changed = client.post(

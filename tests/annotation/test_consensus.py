@@ -4,11 +4,10 @@ import json
 
 import pytest
 
-from annotation import services
 from annotation.consensus import Agreement, agreed_labels
 from annotation.models import Membership
 from models_service.rounds.data import training_data
-from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory, answer
 
 
 @pytest.mark.parametrize(
@@ -55,8 +54,8 @@ def test_a_split_item_exports_no_label_marked_for_review_and_stays_out_of_traini
     MembershipFactory(project=project, user=admin, role=Membership.Role.ADMIN)
     split, agreed = ItemFactory(project=project), ItemFactory(project=project)
     for user, labels in ((first, ["pos"]), (second, ["neg"])):
-        services.submit_annotation(item=split, annotator=user, labels=labels)
-        services.submit_annotation(item=agreed, annotator=user, labels=["pos"])
+        answer(split, user, labels)
+        answer(agreed, user, ["pos"])
     api_client.force_authenticate(admin)
     response = api_client.get(f"/api/v1/projects/{project.id}/export/?format=jsonl")
     rows = {

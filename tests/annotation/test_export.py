@@ -5,8 +5,7 @@ import json
 import pytest
 
 from annotation.models import Item, Membership
-from annotation.services import skip_item, submit_annotation
-from tests.factories import MembershipFactory, ProjectFactory
+from tests.factories import MembershipFactory, ProjectFactory, answer, skip
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +27,9 @@ def labelled(project, admin, annotator):
     )
     second = Item.objects.create(project=project, external_id="e2", data={"text": "meh"})
     Item.objects.create(project=project, data={"text": "untouched"})
-    submit_annotation(item=first, annotator=annotator, labels=["pos"], lead_time_ms=1500)
-    submit_annotation(item=first, annotator=admin, labels=["pos"], lead_time_ms=700)
-    skip_item(item=second, annotator=annotator)
+    answer(first, annotator, ["pos"], lead_time_ms=1500)
+    answer(first, admin, ["pos"], lead_time_ms=700)
+    skip(second, annotator)
     return project
 
 

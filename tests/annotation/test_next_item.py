@@ -145,6 +145,7 @@ def test_nobody_can_undo_someone_elses_answer(project, annotators):
 def test_resubmitting_replaces_the_answer_without_counting_twice(project, annotator):
     item = ItemFactory(project=project)
     client = _client_for(annotator)
+    _next(client, project)
     _label(client, item.id, ["pos"])
     _label(client, item.id, ["neg"])
     item.refresh_from_db()
@@ -187,7 +188,9 @@ def test_labels_must_fit_the_task_type(project, annotator, labels, multi, status
     project.task_type = "multi_label" if multi else "single_label"
     project.save()
     item = ItemFactory(project=project)
-    response = _client_for(annotator).post(
+    client = _client_for(annotator)
+    _next(client, project)
+    response = client.post(
         f"/api/v1/items/{item.id}/annotations/", {"labels": labels}, format="json"
     )
     assert response.status_code == status, response.json()
@@ -209,7 +212,9 @@ def test_unknown_fields_in_an_annotation_are_rejected(project, annotator):
 
 def test_raising_the_overlap_reopens_done_items(api_client, project, admin, annotator):
     item = ItemFactory(project=project)
-    _label(_client_for(annotator), item.id)
+    client = _client_for(annotator)
+    _next(client, project)
+    _label(client, item.id)
     api_client.force_authenticate(admin)
     api_client.patch(f"/api/v1/projects/{project.id}/", {"overlap": 2}, format="json")
     item.refresh_from_db()
@@ -239,7 +244,8 @@ def test_submitting_an_answer_takes_a_fixed_number_of_queries(
 ):
     item = ItemFactory(project=project)
     client = _client_for(annotator)
-    # item with project and role, lock with the existing answer, then the writes: on
+    _next(client, project)
+    # item with project and role, lock with the existing answer and lease, then the writes: on
     # PostgreSQL one statement, on SQLite the answer, its label rows, the count, the
     # rankings' open flag (the item leaves the queue) and the lease (+ two test savepoints)
     queries = 5 if connection.vendor == "postgresql" else 9

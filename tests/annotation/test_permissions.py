@@ -85,10 +85,17 @@ def _call(client: APIClient, name: str, project: Project, world: dict):
         "list items": lambda: client.get(f"/api/v1/projects/{p}/items/"),
         "get item": lambda: client.get(f"/api/v1/items/{i}/"),
         "next": lambda: client.get(f"/api/v1/projects/{p}/next/"),
-        "annotate": lambda: client.post(
-            f"/api/v1/items/{i}/annotations/", {"labels": ["pos"]}, format="json"
+        # served first, as the page does: only the holder of the item's lease answers it
+        "annotate": lambda: _served_then(
+            client,
+            p,
+            lambda: client.post(
+                f"/api/v1/items/{i}/annotations/", {"labels": ["pos"]}, format="json"
+            ),
         ),
-        "skip": lambda: client.post(f"/api/v1/items/{i}/skip/", {}, format="json"),
+        "skip": lambda: _served_then(
+            client, p, lambda: client.post(f"/api/v1/items/{i}/skip/", {}, format="json")
+        ),
         "export": lambda: client.get(f"/api/v1/projects/{p}/export/?format=jsonl"),
         "model versions": lambda: client.get(f"/api/v1/projects/{p}/models/"),
         "train": lambda: client.post(f"/api/v1/projects/{p}/train/"),
@@ -97,6 +104,11 @@ def _call(client: APIClient, name: str, project: Project, world: dict):
         "dashboard page": lambda: client.get(f"/projects/{p}/dashboard/"),
     }
     return calls[name]()
+
+
+def _served_then(client: APIClient, project_id: int, call):
+    client.get(f"/api/v1/projects/{project_id}/next/")
+    return call()
 
 
 def _state(project: Project) -> tuple:
@@ -166,3 +178,98 @@ def test_session_writes_need_the_csrf_token(project, annotator):
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
     assert not Annotation.objects.exists()
+
+
+# --- the queue cannot be bypassed ------------------------------------------------------------
+
+
+def _client(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def _answer(client: APIClient, item_id: int, labels=("pos",)):
+    return client.post(
+        f"/api/v1/items/{item_id}/annotations/", {"labels": list(labels)}, format="json"
+    )
+
+
+def test_nobody_answers_or_skips_an_item_leased_to_someone_else(project, annotator, reviewer):
+    item = ItemFactory(project=project)
+    assert _client(reviewer).get(f"/api/v1/projects/{project.id}/next/").json()["id"] == item.id
+    for response in (
+        _answer(_client(annotator), item.id),
+        _client(annotator).post(f"/api/v1/items/{item.id}/skip/", {}, format="json"),
+    ):
+        assert response.status_code == 409
+        assert "not leased to you" in response.json()["detail"]
+    assert not Annotation.objects.exists()
+
+
+def test_an_answered_item_gets_no_answer_beyond_its_overlap(project, admin, annotator, reviewer):
+    item = ItemFactory(project=project)
+    first = _client(annotator)
+    assert first.get(f"/api/v1/projects/{project.id}/next/").json()["id"] == item.id
+    assert _answer(first, item.id).status_code == 201
+    for user in (reviewer, admin):  # done: no lease can be had, and no answer given without
+        assert _client(user).get(f"/api/v1/projects/{project.id}/next/").status_code == 204
+        assert _answer(_client(user), item.id, ["neg"]).status_code == 409
+    item.refresh_from_db()
+    assert (item.annotation_count, Annotation.objects.count()) == (1, 1)
+    exported = _client(admin).get(f"/api/v1/projects/{project.id}/export/?format=jsonl")
+    assert b'"labels":["pos"]' in b"".join(exported.streaming_content)
+
+
+def test_a_lease_that_ran_out_no_longer_answers(project, annotator):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotation.models import Lease
+
+    item = ItemFactory(project=project)
+    client = _client(annotator)
+    client.get(f"/api/v1/projects/{project.id}/next/")
+    Lease.objects.filter(item=item).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert _answer(client, item.id).status_code == 409
+    assert not Annotation.objects.exists()
+
+
+def test_lowering_the_overlap_under_live_leases_never_exceeds_it(
+    project, admin, annotator, reviewer
+):
+    project.overlap = 2
+    project.save()
+    item = ItemFactory(project=project)
+    clients = [_client(annotator), _client(reviewer)]
+    for client in clients:
+        assert client.get(f"/api/v1/projects/{project.id}/next/").json()["id"] == item.id
+    patched = _client(admin).patch(f"/api/v1/projects/{project.id}/", {"overlap": 1}, format="json")
+    assert patched.status_code == 200
+    assert _answer(clients[0], item.id).status_code == 201
+    refused = _answer(clients[1], item.id)
+    assert refused.status_code == 409 and "every answer it needs" in refused.json()["detail"]
+    item.refresh_from_db()
+    assert (item.annotation_count, item.status) == (1, "done")
+
+
+def test_answer_and_undo_cannot_read_an_item_the_caller_was_never_served(project, annotator):
+    """An annotator may not GET items; answering one they were not served, to undo the answer
+    and be handed its data, is refused at the answer."""
+    item = ItemFactory(project=project, data={"text": "confidential"})
+    client = _client(annotator)
+    assert client.get(f"/api/v1/items/{item.id}/").status_code == 403
+    assert _answer(client, item.id).status_code == 409
+    assert not Annotation.objects.filter(annotator=annotator).exists()  # nothing to undo
+
+
+def test_changing_ones_own_answer_needs_no_lease_and_counts_once(project, annotator):
+    item = ItemFactory(project=project)
+    client = _client(annotator)
+    client.get(f"/api/v1/projects/{project.id}/next/")
+    assert _answer(client, item.id).status_code == 201
+    assert _answer(client, item.id, ["neg"]).status_code == 201  # the person's own, changed
+    item.refresh_from_db()
+    assert item.annotation_count == 1
+    assert list(Annotation.objects.get().labels.values_list("name", flat=True)) == ["neg"]

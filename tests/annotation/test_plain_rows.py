@@ -44,6 +44,7 @@ def test_the_answer_returned_on_submit_equals_the_serializers_view_of_the_stored
     item = ItemFactory(project=project)
     client = APIClient()
     client.force_authenticate(annotator)
+    client.get(f"/api/v1/projects/{project.id}/next/")
     for labels in (["pos"], ["neg"]):  # a first answer, then a replacement
         body = {"labels": labels, "lead_time_ms": 1200, "comment": "sure"}
         answer = client.post(f"/api/v1/items/{item.id}/annotations/", body, format="json")

@@ -75,10 +75,9 @@ def test_admin_patch_replaces_labels_and_overlap(api_client, project, admin):
 def test_removing_a_label_in_use_is_refused_and_changes_nothing(
     api_client, project, admin, annotator
 ):
-    from annotation.services import submit_annotation
-    from tests.factories import ItemFactory
+    from tests.factories import ItemFactory, answer
 
-    submit_annotation(item=ItemFactory(project=project), annotator=annotator, labels=["neutral"])
+    answer(ItemFactory(project=project), annotator, ["neutral"])
     api_client.force_authenticate(admin)
     response = api_client.patch(
         f"/api/v1/projects/{project.id}/", {"labels": ["pos", "neg"]}, format="json"

@@ -6,11 +6,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from annotation import ranking, services
-from annotation.models import Item, Membership
+from annotation import ranking
+from annotation.models import Membership
 from models_service import tasks
 from models_service.models import ModelVersion, Trainer
-from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory, answer
 
 pytestmark = pytest.mark.django_db
 
@@ -33,11 +33,7 @@ def _project_with_history(versions: int, *, member=None):
     MembershipFactory(project=project, user=annotator, role=Membership.Role.ADMIN)
     items = [ItemFactory(project=project) for _ in range(4)]
     for item in items[:2]:
-        services.submit_annotation(
-            item=Item.objects.select_related("project").get(id=item.id),
-            annotator=annotator,
-            labels=["pos"],
-        )
+        answer(item, annotator, ["pos"])
     for number in range(1, versions + 1):
         version = ModelVersion.objects.create(
             project=project,
@@ -86,9 +82,7 @@ def test_the_projects_page_reads_in_a_fixed_number_of_queries(client):
 
 
 @pytest.mark.parametrize("path", ["models/", "learning/"])
-def test_model_versions_and_the_dashboards_data_read_in_a_fixed_number_of_queries(
-    api_client, path
-):
+def test_model_versions_and_the_dashboards_data_read_in_a_fixed_number_of_queries(api_client, path):
     measured = []
     for versions in (2, 12):
         project, admin = _project_with_history(versions)

@@ -27,7 +27,7 @@ from models_service.rounds import (
     training,
 )
 from models_service.rounds.artifacts import store
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory, answer, skip
 from tests.models_service.helpers import label_next, run_round, text_project, texts
 from tests.services import require_postgres
 
@@ -294,9 +294,9 @@ def test_the_labelled_count_is_of_items_with_a_real_answer_each_counted_once():
     label_next(other, other_annotator, 4)
     items = list(Item.objects.filter(project=project).select_related("project")[:4])
     for item in items[:3]:
-        services.submit_annotation(item=item, annotator=first, labels=[item.data["label"]])
-    services.submit_annotation(item=items[0], annotator=second, labels=[items[0].data["label"]])
-    services.skip_item(item=items[3], annotator=second)
+        answer(item, first, [item.data["label"]])
+    answer(items[0], second, [items[0].data["label"]])
+    skip(items[3], second)
     assert selectors.labelled_count(project.id) == 3
     services.skip_item(item=items[2], annotator=first)  # the answer replaced by a skip
     assert selectors.labelled_count(project.id) == 2
