@@ -104,9 +104,9 @@ def record(
     Only the holder of a live lease on the item answers it (the queue leased it to them, so it
     had room for one more answer), or the author of an answer changing it: NotLeased otherwise.
     Conflict where a new real answer would pass the overlap (it was lowered under live leases,
-    or a skip turns into labels), so no path exceeds the overlap. The labels are found by name as their rows are written; a name the
-    project lacks raises InvalidLabels, and the caller's transaction then leaves nothing
-    written.
+    or a skip turns into labels), so no path exceeds the overlap. The labels are found by name
+    as their rows are written; a name the project lacks raises InvalidLabels, and the caller's
+    transaction then leaves nothing written.
     """
     lock = " FOR UPDATE OF i" if connection.features.has_select_for_update_of else ""
     key = {"item": item_id, "user": annotator_id}

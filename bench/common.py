@@ -293,6 +293,7 @@ def worker(env: dict, concurrency: int = 2, beat: bool = True, log: Path | None 
         f"--concurrency={concurrency}",
         "--without-gossip",
         "--without-mingle",
+        "--queues=celery,imports",
     ]
     if beat:
         command += ["--beat", "--schedule", str(Path(env["HITL_VAR_DIR"]) / "beat-schedule")]

@@ -1,10 +1,12 @@
 """`hitl run`: the whole platform in one command, on the embedded default or production settings.
 
-It migrates, loads the demo project when asked, starts a real Celery worker process and the
-gunicorn web server, prints where to log in, and stops both on Ctrl-C.
+It migrates, loads the demo project when asked, starts real Celery workers (the loop's and the
+imports'), the beat and the gunicorn web server, prints where to log in, and stops them all on
+Ctrl-C or when one of them dies.
 """
 
 import argparse
+import ctypes
 import os
 import secrets
 import signal
@@ -43,39 +45,43 @@ def run(args: argparse.Namespace) -> int:
     _manage("migrate", "--no-input", "-v", "0")
     if args.demo:
         _manage("load_demo")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "hitl",
-            "worker",
-            "--loglevel=WARNING",
-            f"--concurrency={args.worker_concurrency}",
-            # the beat inside the worker runs the sweep that starts rounds PostgreSQL says are due
-            "--beat",
-            "--schedule",
-            str(_var_dir() / "celerybeat-schedule"),
-        ],
-        cwd=ROOT,
+    celery = [sys.executable, "-m", "celery", "-A", "hitl"]
+    var = _var_dir()
+    # the loop's rounds, and the imports on a worker of their own (hitl.settings' routes)
+    worker = _start(
+        *celery,
+        "worker",
+        "--loglevel=WARNING",
+        "--queues=celery",
+        "--hostname=rounds@%h",
+        f"--concurrency={args.worker_concurrency}",
     )
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "hitl.wsgi",
-            "--bind",
-            f"{args.host}:{args.port}",
-            "--workers",
-            str(args.web_workers),
-            "--threads",
-            str(args.threads),
-            # gunicorn writes no access log unless asked (formatting one costs every request)
-            *(["--access-logfile", "-"] if args.access_log else []),
-        ],
-        cwd=ROOT,
+    importer = _start(
+        *celery,
+        "worker",
+        "--loglevel=WARNING",
+        "--queues=imports",
+        "--hostname=imports@%h",
+        "--pool=solo",
+    )
+    # the beat runs the sweeps that start what PostgreSQL says is due; its own process, watched
+    # like the others, so that it never outlives a killed worker
+    beat = _start(
+        *celery, "beat", "--loglevel=WARNING", "--schedule", str(var / "celerybeat-schedule")
+    )
+    web = _start(
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "hitl.wsgi",
+        "--bind",
+        f"{args.host}:{args.port}",
+        "--workers",
+        str(args.web_workers),
+        "--threads",
+        str(args.threads),
+        # gunicorn writes no access log unless asked (formatting one costs every request)
+        *(["--access-logfile", "-"] if args.access_log else []),
     )
     url = (
         f"http://{'localhost' if args.host in ('127.0.0.1', '0.0.0.0') else args.host}:{args.port}/"
@@ -83,12 +89,29 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nhitl is running at {url}  (API docs: {url}api/v1/docs/)", flush=True)
     if args.demo:
         print("log in as demo / demo-password (demo project loaded)", flush=True)
-    print("Ctrl-C stops the web server and the worker.\n", flush=True)
-    return _supervise([web, worker])
+    print("Ctrl-C stops the web server and the workers.\n", flush=True)
+    return _supervise([web, worker, importer, beat])
+
+
+def _start(*command: str) -> subprocess.Popen:
+    """Start a child that dies with this process, even when this one is killed outright."""
+    return subprocess.Popen(command, cwd=ROOT, preexec_fn=_die_with_parent)  # noqa: PLW1509
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs: ask Linux for SIGTERM when the parent dies (elsewhere,
+    Ctrl-C and the supervisor's stop still end every child)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def _supervise(processes: list[subprocess.Popen]) -> int:
-    """Wait until Ctrl-C or until one process dies; then stop the others."""
+    """Wait until Ctrl-C or until one process dies; then stop the others (a worker killed
+    outright takes the beat, the other worker and the web server with it, so a restart never
+    finds a second beat running)."""
     stopping = False
 
     def stop(*_args) -> None:

@@ -146,8 +146,10 @@ HITL_SCORE_CHUNK = env_int("HITL_SCORE_CHUNK", 20_000)  # items per scoring task
 # Model files of a project's newest versions kept on disk (the serving one always); older
 # versions keep their rows, metrics and place on the learning curve. 0 keeps every file.
 HITL_MODEL_FILES_KEPT = env_int("HITL_MODEL_FILES_KEPT", 5)
-# A training claim older than this belongs to a dead worker and is taken over.
-HITL_TRAINING_STALE_SECONDS = env_int("HITL_TRAINING_STALE_SECONDS", 15 * 60)
+# A round's claim is refreshed every HITL_HEARTBEAT_SECONDS while a task of the round runs;
+# one not refreshed for HITL_TRAINING_STALE_SECONDS belongs to a dead worker and is taken over.
+HITL_HEARTBEAT_SECONDS = env_int("HITL_HEARTBEAT_SECONDS", 5)
+HITL_TRAINING_STALE_SECONDS = env_int("HITL_TRAINING_STALE_SECONDS", 30)
 # After a failed round, the next waits this long, doubling with each failure in a row up to
 # the cap, so that a project whose data breaks training does not retry every sweep.
 HITL_ROUND_RETRY_SECONDS = env_int("HITL_ROUND_RETRY_SECONDS", 30)
@@ -212,6 +214,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("HITL_TASK_TIME_LIMIT", 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Imports have a queue of their own, which a worker of their own consumes (`hitl run`,
+# docker-compose's importer): a large upload never waits behind the loop's rounds and seeds.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+HITL_IMPORTS_QUEUE = "imports"
+CELERY_TASK_ROUTES = {"annotation.tasks.*": {"queue": HITL_IMPORTS_QUEUE}}
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-rounds": {"task": "models_service.tasks.sweep", "schedule": HITL_SWEEP_SECONDS}
 }

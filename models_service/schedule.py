@@ -3,11 +3,14 @@ run it, an admin's request for one. Kept apart from models_service.rounds so tha
 processes, which only ask these questions, never import scikit-learn (about 120 MiB each).
 """
 
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -113,22 +116,50 @@ def _live_since(now):
 
 
 def round_in_flight(project_id: int) -> bool:
-    """A version of the project is being trained or scored by a live round (one left by a dead
-    worker does not count: a kick lets a worker take over)."""
-    return ModelVersion.objects.filter(
-        project_id=project_id,
-        status__in=[ModelVersion.Status.TRAINING, ModelVersion.Status.SCORING],
-        created_at__gte=_live_since(timezone.now()),
+    """A live round holds the project's claim (one left by a dead worker, whose heartbeat
+    stopped, does not count: a kick lets a worker take over)."""
+    return Trainer.objects.filter(
+        project_id=project_id, claimed_at__gte=_live_since(timezone.now())
     ).exists()
 
 
-def keep_claim(project_id: int) -> None:
-    """The round is alive: keep its claim fresh, so that a long round is not taken for a dead
-    worker's (HITL_TRAINING_STALE_SECONDS is then the longest gap between chunks, not the
-    longest round)."""
-    Trainer.objects.filter(project_id=project_id, claimed_at__isnull=False).update(
-        claimed_at=timezone.now()
-    )
+def keep_claim(project_id: int | None = None, *, version_id: int | None = None) -> None:
+    """The round is alive: refresh the claim of the project (or of the version's project)."""
+    if version_id is not None:
+        versions = ModelVersion.objects.filter(id=version_id).values("project_id")
+        claims = Trainer.objects.filter(project_id=Subquery(versions))
+    else:
+        claims = Trainer.objects.filter(project_id=project_id)
+    claims.filter(claimed_at__isnull=False).update(claimed_at=timezone.now())
+
+
+@contextmanager
+def heartbeat(project_id: int | None = None, *, version_id: int | None = None) -> Iterator[None]:
+    """While the body runs, refresh the round's claim every HITL_HEARTBEAT_SECONDS from a
+    thread of its own (with its own database connection).
+
+    Why: a claim then goes stale only when no process works on its round, so a worker killed
+    mid-round is taken over after HITL_TRAINING_STALE_SECONDS (30), however long a training or
+    a chunk takes; the claim had to outlive the longest round before (15 minutes of no model
+    after a crash). The thread is not waited for: a beat held up by the database ends alone.
+    """
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.HITL_HEARTBEAT_SECONDS):
+                try:
+                    keep_claim(project_id, version_id=version_id)
+                except DatabaseError:
+                    pass  # the database is away: the next beat tries again
+        finally:
+            connection.close()
+
+    threading.Thread(target=beat, daemon=True, name="round-heartbeat").start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def record_failure(project_id: int, token: str | None = None) -> None:

@@ -15,14 +15,27 @@ from models_service import schedule
 from models_service.models import ModelVersion
 from models_service.rounds import adapting, evaluation, lifecycle, seeding
 
+# Every task of a round: safe to run twice, and retried while the database is away (a restart,
+# a dropped connection), from 1 s doubling to 30 s between tries, for about ten minutes.
+ROUND_TASK = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": lifecycle.TRANSIENT,
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": False,
+    "max_retries": 25,
+}
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+
+@shared_task(**ROUND_TASK)
 def train_project(project_id: int) -> int | None:
-    started = lifecycle.start_round(project_id)
-    if started is None:
-        seeding.seed_pool(project_id)  # no model yet: choose what to serve first
-        adapting.adapt(project_id)  # no round due: let the serving model learn the newest labels
-        return None
+    with schedule.heartbeat(project_id):
+        started = lifecycle.start_round(project_id)
+        if started is None:
+            seeding.seed_pool(project_id)  # no model yet: choose what to serve first
+            adapting.adapt(project_id)  # no round due: the serving model learns the newest
+            return None
     version = started.version
     if not started.chunks:
         _after_round(version)
@@ -35,9 +48,10 @@ def train_project(project_id: int) -> int | None:
     return version.id
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(**ROUND_TASK)
 def score_chunk(version_id: int, index: int, low: int, high: int) -> None:
-    finished = lifecycle.score_chunk(version_id, index, low, high)
+    with schedule.heartbeat(version_id=version_id):
+        finished = lifecycle.score_chunk(version_id, index, low, high)
     if finished is not None:
         _after_round(finished)
 
@@ -50,24 +64,26 @@ def _after_round(version: ModelVersion) -> None:
         cross_validate.delay(version.id)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(**ROUND_TASK)
 def tidy(project_id: int) -> int:
     """The rankings the round replaced, and all but the newest versions' model files."""
     return lifecycle.tidy(project_id)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(**ROUND_TASK)
 def cross_validate(version_id: int) -> bool:
     return evaluation.cross_validate(version_id)
 
 
 @shared_task
 def sweep() -> list[int]:
-    """Start the rounds that PostgreSQL says are due (beat runs this every few seconds)."""
+    """Start the rounds that PostgreSQL says are due (beat runs this every few seconds), and
+    delete the model files of deleted projects."""
     projects = list(Project.objects.only("id", "retrain_every"))
     due = schedule.due(projects)
     for project_id in due:
         train_project.delay(project_id)
     for project_id in seeding.unseeded([p.id for p in projects if p.id not in due]):
         train_project.delay(project_id)  # no round due, but its seeds are still to choose
+    lifecycle.forget_deleted_projects()
     return due

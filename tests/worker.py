@@ -24,7 +24,8 @@ def wait_until_ready(process: subprocess.Popen, log: Path, timeout: float = 60) 
 
 
 def start_worker(env: dict, log: Path, *extra: str) -> subprocess.Popen:
-    """Start `celery worker` (one process, solo pool) with `env`; its output goes to `log`."""
+    """Start `celery worker` (one process, solo pool) on both queues with `env`; its output goes
+    to `log`."""
     command = [
         sys.executable,
         "-m",
@@ -37,6 +38,7 @@ def start_worker(env: dict, log: Path, *extra: str) -> subprocess.Popen:
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
+        "--queues=celery,imports",  # the loop's queue and the imports' (hitl.settings)
         *extra,
     ]
     with log.open("a") as output:

@@ -20,6 +20,7 @@ known featurizer names.
 """
 
 import dataclasses
+import os
 import pickle
 import shutil
 from collections.abc import Sequence
@@ -86,7 +87,7 @@ class ArtifactStore:
         Plain pickle, not joblib: on a bundle whose featurizer holds 90,000 n-grams joblib's
         pure-Python pickler took 2.5 s to write and 0.9 s to read, pickle 0.4 s and 0.07 s."""
         path = self.model_path(version)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if bundle.featurizer is not None and bundle.featurizer_key is not None:
             shared = self.featurizer_path(version.project_id, bundle.featurizer_key)
             if not _current(shared):
@@ -156,14 +157,25 @@ class ArtifactStore:
                 removed += 1
         return removed
 
-    def delete_project(self, project_id: int) -> None:
-        """Delete every file of a project (its models hold its texts' n-grams)."""
-        shutil.rmtree(self.folder(project_id), ignore_errors=True)
+    def forget_deleted(self, existing: set[int]) -> list[int]:
+        """Delete the folders of projects not in `existing` (deleted since their rounds): their
+        models hold their texts' n-grams. Returns the ids whose files went."""
+        root = Path(settings.HITL_MODEL_DIR)
+        gone = []
+        for folder in root.glob("project-*") if root.is_dir() else []:
+            number = folder.name.removeprefix("project-")
+            if number.isdigit() and int(number) not in existing:
+                shutil.rmtree(folder, ignore_errors=True)
+                gone.append(int(number))
+        return gone
 
 
 def _write(path: Path, artifact: Any) -> None:
+    """Write the file whole or not at all, readable by this user only (a model holds its
+    project's n-grams)."""
     partial = path.with_suffix(".partial")
-    with partial.open("wb") as file:
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
         file.write(orjson.dumps(library_versions()) + b"\n")
         pickle.dump(artifact, file, protocol=pickle.HIGHEST_PROTOCOL)
     partial.replace(path)  # a reader never sees half a file

@@ -6,12 +6,13 @@ broker message or a killed worker only delays a round: the sweep starts it again
 follows which is models_service.tasks' business; these functions only say what happened.
 """
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -25,6 +26,9 @@ from models_service.rounds.artifacts import store
 from models_service.rounds.data import trainable, training_data
 
 STOP_SET_SIZE = 500
+# The database was away (a restart, a dropped connection): the task is retried, the round is
+# not failed for it.
+TRANSIENT = (OperationalError, InterfaceError)
 log = logging.getLogger(__name__)
 
 
@@ -40,7 +44,8 @@ class Started:
 def start_round(project_id: int) -> Started | None:
     """Claim, train and store a new version; None when another round runs, nothing new is
     labelled, or the labels cannot train a model yet. A round that raises is recorded as
-    failed (see `fail`) and the error raised again."""
+    failed (see `fail`) and the error raised again, but for the database's own errors of
+    connection (TRANSIENT), which the task retries."""
     if not Project.objects.filter(id=project_id).exists():
         return None  # deleted since the round was asked for
     token = schedule.claim(project_id)
@@ -60,6 +65,11 @@ def start_round(project_id: int) -> Started | None:
             project, trained_on=len(data.train.ids), eval_size=len(data.eval.ids)
         )
         return _train(project, data, version)
+    except TRANSIENT as error:
+        with contextlib.suppress(DatabaseError):  # the task retries once the database is back
+            _interrupted(version, error)
+            schedule.release(project_id, token)
+        raise
     except Exception as error:
         fail(project_id=project_id, version=version, error=error, token=token)
         raise
@@ -98,6 +108,18 @@ def _train(project: Project, data, version: ModelVersion) -> Started:
         with transaction.atomic():
             _finish(ModelVersion.objects.select_for_update().get(id=version.id))
     return Started(version, chunks)
+
+
+def _interrupted(version: ModelVersion | None, error: Exception) -> None:
+    """The database went away mid-round: the version reads failed, with why, but the project
+    does not back off (the task is retried, and the round starts again)."""
+    if version is not None:
+        ModelVersion.objects.filter(id=version.id).update(
+            status=ModelVersion.Status.FAILED,
+            error=f"interrupted, retried: {type(error).__name__}: {error}"[:2_000],
+            finished_at=timezone.now(),
+        )
+        ranking.abandon(ranking_id=version.id)
 
 
 def fail(
@@ -145,6 +167,8 @@ def score_chunk(version_id: int, index: int, low: int, high: int) -> ModelVersio
         return None  # finished, or abandoned by a newer round
     try:
         return _score_chunk(version, index, low, high)
+    except TRANSIENT:
+        raise  # the task retries once the database is back; the round goes on
     except Exception as error:
         fail(project_id=version.project_id, version=version, error=error)
         raise
@@ -225,3 +249,9 @@ def prune_model_files(project_id: int) -> int:
     if (serving := schedule.serving_version(project_id)) is not None:
         keep.add(serving.number)
     return store.prune_files(project_id, keep=keep)
+
+
+def forget_deleted_projects() -> list[int]:
+    """Delete the model files of projects deleted since (the sweep calls this): a deleted
+    project's models must not keep its texts' n-grams on disk."""
+    return store.forget_deleted(set(Project.objects.values_list("id", flat=True)))

@@ -2,6 +2,7 @@
 filesystem broker, gunicorn and a real worker process, all started by the command itself."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -85,3 +86,59 @@ def test_the_run_command_serves_the_demo_project_and_runs_jobs_in_its_worker(run
         assert time.monotonic() < deadline, "the embedded worker did not run the import job"
         time.sleep(0.2)
     assert client.get(f"/api/v1/projects/{demo}/progress/").json()["total"] == 301
+
+
+def _children(pid: int) -> dict[int, str]:
+    """{pid: command line} of a Linux process's children."""
+    listed = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return {
+        int(child): Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        for child in listed
+        if Path(f"/proc/{child}/cmdline").exists()
+    }
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status").read_text() if Path(f"/proc/{pid}/status").exists() else ""
+    return "State:\tZ" not in status  # a zombie has exited
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux's /proc")
+def test_a_worker_killed_outright_takes_the_beat_and_the_rest_with_it(tmp_path):
+    """The beat once lived on as an orphan of a killed worker and kept queueing sweeps: two
+    beats after a restart."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HITL_", "DJANGO_", "DATABASE_URL", "CELERY_"))
+    }
+    env["HITL_VAR_DIR"] = str(tmp_path)
+    port = _free_port()
+    with (tmp_path / "run.log").open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hitl.cli", "run", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait_for(f"http://127.0.0.1:{port}/healthz/", process)
+            children = _children(process.pid)
+            [beat] = [pid for pid, command in children.items() if " beat " in command]
+            [worker] = [pid for pid, command in children.items() if "--queues=celery" in command]
+            os.kill(worker, signal.SIGKILL)
+            assert process.wait(timeout=60) != 0  # the supervisor stopped everything and says so
+            deadline = time.monotonic() + 30
+            while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert not _alive(beat)
+            assert [pid for pid in children if _alive(pid)] == []
+        finally:
+            if process.poll() is None:
+                process.kill()

@@ -76,9 +76,6 @@ class Loop:
         env = worker_environment() | {
             "CELERY_BROKER_URL": self.url,
             "HITL_SWEEP_SECONDS": "1",
-            # short, so that a killed worker's claim goes stale soon; long enough for a cold
-            # worker on a slow machine to train before its first chunk refreshes the claim
-            "HITL_TRAINING_STALE_SECONDS": "12",
             "HITL_SCORE_CHUNK": "40",
             "HITL_MODEL_DIR": str(self.tmp / "models"),
             "HITL_KICK_ROUNDS": "true",
@@ -270,6 +267,7 @@ def test_a_worker_killed_mid_round_leaves_the_previous_version_serving_and_a_ret
         state=lambda: _state(project),
     )
     loop.kill_worker()
+    killed_at = time.monotonic()
     in_flight.refresh_from_db()
     assert in_flight.status == "scoring" and in_flight.chunks_done < in_flight.chunks_total
     assert schedule.serving_version(project.id) == first
@@ -277,9 +275,24 @@ def test_a_worker_killed_mid_round_leaves_the_previous_version_serving_and_a_ret
     assert served["prediction"]["version_id"] == first.id
 
     # A new worker either finishes the round from the chunk messages still in the broker, or
-    # (when a chunk died unacknowledged with the old worker) lets its claim go stale and the
-    # sweep retries the round as version 3. Either way the 20 labels end up serving.
+    # (when a chunk died unacknowledged with the old worker) the claim, whose heartbeat died
+    # with the worker, goes stale in 30 s and the sweep retries the round as version 3, within
+    # a minute of the kill. Either way the 20 labels end up serving.
     loop.start_worker()
+    started = _wait_for(
+        lambda: (
+            ModelVersion.objects.filter(project=project, number__gte=2)
+            .exclude(id=in_flight.id)
+            .exists()
+            or ModelVersion.objects.filter(
+                id=in_flight.id, status=ModelVersion.Status.READY
+            ).exists()
+        ),
+        what="a new round, or the old one finished",
+        loop=loop,
+        state=lambda: _state(project),
+    )
+    assert started and time.monotonic() - killed_at < 60
     done = _wait_for(
         lambda: ModelVersion.objects.filter(
             project=project, number__gte=2, status=ModelVersion.Status.READY

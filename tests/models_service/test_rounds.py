@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from annotation import imports, ranking, selectors, services
 from annotation.models import Annotation, Item, Membership, RankedItem, Seed
-from models_service import kick, learning, schedule
+from models_service import kick, learning, schedule, tasks
 from models_service.ml import engine, metrics
 from models_service.models import ModelVersion, Trainer
 from models_service.rounds import (
@@ -459,18 +459,15 @@ def test_kicks_are_coalesced_to_one_a_second_per_project(settings):
 def test_no_kick_goes_out_while_a_round_is_in_flight_unless_its_worker_died(settings):
     settings.HITL_KICK_ROUNDS = True
     project, _annotator = text_project(40, eval_share=0.0)
-    version = ModelVersion.objects.create(project=project, number=1, model="logistic_regression")
-    assert version.status == ModelVersion.Status.TRAINING
+    assert schedule.claim(project.id) is not None  # a round holds the claim
     kick._last_kick.clear()
     assert kick.kick(project.id) is False  # the round starts the next one itself if due
-    ModelVersion.objects.filter(id=version.id).update(
-        created_at=timezone.now() - timedelta(seconds=settings.HITL_TRAINING_STALE_SECONDS + 1)
+    Trainer.objects.filter(project=project).update(
+        claimed_at=timezone.now() - timedelta(seconds=settings.HITL_TRAINING_STALE_SECONDS + 1)
     )
     kick._last_kick.clear()
-    assert kick.kick(project.id) is True  # a dead worker's round: a live one should take over
-    ModelVersion.objects.filter(id=version.id).update(
-        status=ModelVersion.Status.READY, created_at=timezone.now()
-    )
+    assert kick.kick(project.id) is True  # its heartbeat stopped: a live worker should take over
+    Trainer.objects.filter(project=project).update(claimed_at=None, claim="")  # it finished
     kick._last_kick.clear()
     assert kick.kick(project.id) is True
 
@@ -682,3 +679,43 @@ def test_a_chunk_that_raises_fails_its_round_and_the_previous_version_keeps_serv
     )
     assert Trainer.objects.get(project=project).claim == ""
     assert lifecycle.tidy(project.id) == 0  # the failed ranking held no rows; it is dropped
+
+
+def test_a_round_task_is_retried_while_the_database_is_away_and_the_round_is_not_failed(
+    monkeypatch,
+):
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 20)
+    real, calls = training.fit, []
+
+    def flaky(*args, **kwargs):  # the connection drops twice, as in a database restart
+        calls.append(1)
+        if len(calls) <= 2:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "fit", flaky)
+    monkeypatch.setattr(tasks.transaction, "on_commit", lambda fan_out: None)  # no chunks sent
+    result = tasks.train_project.apply(args=[project.id])
+    assert result.successful() and len(calls) == 3
+    versions = list(ModelVersion.objects.filter(project=project).order_by("number"))
+    assert [v.status for v in versions] == ["failed", "failed", "scoring"]
+    assert all(v.error.startswith("interrupted, retried: OperationalError") for v in versions[:2])
+    trainer = Trainer.objects.get(project=project)
+    assert (trainer.failures, trainer.retry_after) == (0, None)  # no back-off for it
+
+
+def test_model_files_are_their_owners_alone_and_go_with_their_project():
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 20)
+    version = run_round(project.id)
+    folder = store.model_path(version).parent
+    files = list(folder.iterdir())
+    assert files and all(path.stat().st_mode & 0o077 == 0 for path in [folder, *files])
+    other, other_annotator = text_project(100, eval_share=0.0)
+    label_next(other, other_annotator, 20)
+    kept = store.model_path(run_round(other.id)).parent
+    deleted = project.id
+    project.delete()
+    assert lifecycle.forget_deleted_projects() == [deleted]
+    assert not folder.exists() and kept.exists()
