@@ -29,8 +29,11 @@ def _ensure_secret_key() -> None:
     path = _var_dir() / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        # Created 0600 (O_EXCL: never through someone else's file or link), not chmod-ed
+        # after writing: in between, the key would be readable by anyone on the machine.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(50))
     os.environ["HITL_SECRET_KEY_FILE"] = str(path)
 
 
