@@ -1,11 +1,11 @@
 """Stream a project's items with their labels as JSON, JSON Lines or CSV, a batch at a time."""
 
-import csv
 import io
 from collections.abc import Iterator
 
 import orjson
 
+from annotation import csvsafe
 from annotation.models import Project
 from annotation.selectors import export_batches
 
@@ -57,8 +57,9 @@ def _json(project: Project) -> Iterator[bytes]:
 
 
 def _csv(project: Project) -> Iterator[bytes]:
+    """Items as spreadsheet-safe CSV: cells that would run as formulas are neutralised."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csvsafe.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for batch in export_batches(project):
         for item in batch:

@@ -81,8 +81,9 @@ def test_export_of_an_empty_project_is_valid(api_client, project, admin):
     api_client.force_authenticate(admin)
     assert json.loads(_export(api_client, project, "json")) == []
     assert _export(api_client, project, "jsonl") == b""
+    header = "id external_id text status annotation_count labels needs_review annotators"
     assert _export(api_client, project, "csv").decode().splitlines() == [
-        "id,external_id,text,status,annotation_count,labels,needs_review,annotators"
+        ",".join(f'"{name}"' for name in header.split())
     ]
 
 
@@ -101,3 +102,62 @@ def test_unknown_export_format_is_refused(api_client, project, admin):
     response = api_client.get(f"/api/v1/projects/{project.id}/export/?format=xml")
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "format"
+
+
+# --- CSV injection (CWE-1236) ----------------------------------------------------------------
+
+FORMULAS = {
+    "=": '=HYPERLINK("http://evil.example","click")',
+    "+": "+1+cmd|' /C calc'!A0",
+    "-": "-2+3",
+    "@": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "tab": "\t=1+1",
+    "carriage return": "\r=1+1",
+}
+
+
+@pytest.fixture
+def hostile(project, admin):
+    """Items whose text, external id, label name and annotator name start like formulas."""
+    from annotation.models import Label
+    from tests.factories import UserFactory
+
+    Label.objects.create(project=project, name="@SUM(A1)", shortcut="9", order=9)
+    annotator = UserFactory(username="-annotator")
+    MembershipFactory(project=project, user=annotator, role=Membership.Role.ANNOTATOR)
+    for n, text in enumerate(FORMULAS.values()):
+        item = Item.objects.create(project=project, external_id=f"={n}+{n}", data={"text": text})
+        answer(item, annotator, ["@SUM(A1)"])
+    return project
+
+
+def test_csv_export_neutralises_cells_a_spreadsheet_would_run_as_formulas(
+    api_client, hostile, admin
+):
+    api_client.force_authenticate(admin)
+    raw = _export(api_client, hostile, "csv").decode()
+    rows = list(csv.DictReader(io.StringIO(raw)))
+    assert [row["text"] for row in rows] == ["'" + text for text in FORMULAS.values()]
+    assert [row["external_id"] for row in rows] == [f"'={n}+{n}" for n in range(len(FORMULAS))]
+    assert {row["labels"] for row in rows} == {"'@SUM(A1)"}
+    assert {row["annotators"] for row in rows} == {"'-annotator"}
+    # every cell quoted, as OWASP asks, so no cell can start outside its quotes
+    first_line = raw.splitlines()[1]
+    assert first_line.startswith('"') and '"\'=0+0"' in first_line
+
+
+def test_json_exports_keep_formula_like_text_verbatim(api_client, hostile, admin):
+    api_client.force_authenticate(admin)
+    as_json = json.loads(_export(api_client, hostile, "json"))
+    lines = _export(api_client, hostile, "jsonl").splitlines()
+    as_jsonl = [json.loads(line) for line in lines]
+    for rows in (as_json, as_jsonl):
+        assert [row["data"]["text"] for row in rows] == list(FORMULAS.values())
+        assert {tuple(row["labels"]) for row in rows} == {("@SUM(A1)",)}
+
+
+def test_plain_cells_are_left_as_they_are():
+    from annotation import csvsafe
+
+    for value in ["plain", "a=b", " =spaced", "", 12, -3, None, "'quoted"]:
+        assert csvsafe.cell(value) == value
