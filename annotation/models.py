@@ -386,3 +386,18 @@ class Seed(models.Model):
 
     def __str__(self) -> str:
         return f"seed {self.rank} of project {self.project_id}: item {self.item_id}"
+
+
+class ApiToken(models.Model):
+    """A person's API token, kept only as the SHA-256 digest of its key, so that a copy of
+    the database holds no working token. One per person: issuing a new one replaces it
+    (annotation.tokens owns these rows)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    digest = models.CharField(max_length=64, unique=True)  # hex SHA-256 of the key
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"API token of user {self.user_id} since {self.created_at:%Y-%m-%d %H:%M}"

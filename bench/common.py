@@ -80,16 +80,17 @@ def manage(env: dict, *args: str) -> str:
 
 
 def make_users(env: dict, names: list[str]) -> dict[str, str]:
-    """Create users (if missing) and return {username: token}."""
+    """Create users (if missing) and return {username: token}, each newly issued (tokens
+    are stored as digests: an existing one cannot be read back)."""
     code = (
         "import json\n"
         "from django.contrib.auth.models import User\n"
-        "from rest_framework.authtoken.models import Token\n"
+        "from annotation import tokens\n"
         f"names = {names!r}\n"
         "out = {}\n"
         "for n in names:\n"
         "    u, _ = User.objects.get_or_create(username=n)\n"
-        "    out[n] = Token.objects.get_or_create(user=u)[0].key\n"
+        "    out[n] = tokens.issue(user=u)[0]\n"
         "print('TOKENS' + json.dumps(out))\n"
     )
     out = manage(env, "shell", "-c", code)

@@ -32,7 +32,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "annotation",
@@ -162,6 +161,10 @@ HITL_KICK_ROUNDS = env_bool("HITL_KICK_ROUNDS", True)
 # Worker processes run at this lower CPU priority (nice increment) so that, where web and
 # worker share cores, a scoring round never makes an annotator wait for the next item.
 HITL_WORKER_NICE = env_int("HITL_WORKER_NICE", 10)
+
+# API tokens (annotation.tokens): stored as digests, one per person, revoked by a password
+# change. With a positive value, a token stops working this many seconds after it was issued.
+HITL_TOKEN_MAX_AGE_SECONDS = env_int("HITL_TOKEN_MAX_AGE_SECONDS", 0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,11 +1,11 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
-from annotation.api import views
+from annotation.api import tokens, views
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", tokens.TokenObtainApi.as_view(), name="api-token"),
+    path("me/token/", tokens.MyTokenApi.as_view(), name="api-my-token"),
     path("projects/", views.ProjectListCreateApi.as_view(), name="api-projects"),
     path("projects/<int:project_id>/", views.ProjectDetailApi.as_view(), name="api-project"),
     path(

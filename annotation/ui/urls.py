@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.project_list, name="projects"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/token/", views.token_page, name="token"),
     path("projects/new/", views.project_new, name="project-new"),
     path("projects/<int:project_id>/label/", views.label_page, name="label"),
     path("projects/<int:project_id>/dashboard/", views.dashboard, name="dashboard"),

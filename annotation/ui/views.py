@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from annotation import access, selectors, services
+from annotation import access, selectors, services, tokens
 from annotation.errors import DomainError
 from annotation.models import Membership
 from annotation.ui.forms import MemberForm, ProjectForm, label_lines, stopping_initial
@@ -115,3 +115,24 @@ def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
         "roles": Role.choices,
     }
     return render(request, "annotation/settings.html", context, status=400 if action else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_page(request: HttpRequest) -> HttpResponse:
+    """The person's own API token: issue a new one (its key shown this once) or revoke it."""
+    action, key = request.POST.get("action"), None
+    if action == "issue":
+        key, _ = tokens.issue(user=request.user)
+    elif action == "revoke":
+        tokens.revoke(user=request.user)
+        messages.success(request, "Your API token is revoked: it no longer works.")
+        return redirect("token")
+    elif action is not None:
+        return HttpResponse("unknown action: use issue or revoke", status=400)
+    token = tokens.current(user=request.user)
+    context = {"token": token, "key": key, "expires_at": token and tokens.expires_at(token)}
+    response = render(request, "annotation/token.html", context)
+    if key:
+        response["Cache-Control"] = "no-store"  # the key is on this page only
+    return response

@@ -8,8 +8,8 @@ from collections import Counter
 
 import httpx
 import pytest
-from rest_framework.authtoken.models import Token
 
+from annotation import tokens
 from annotation.models import Annotation, Item, Lease, Membership
 from tests.factories import MembershipFactory, UserFactory
 
@@ -46,7 +46,7 @@ def _run_annotators(live_server, project, users):
             target=_annotate_until_empty,
             args=(
                 live_server.url,
-                Token.objects.create(user=user).key,
+                tokens.issue(user=user)[0],
                 project.id,
                 served,
                 answered,

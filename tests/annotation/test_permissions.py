@@ -159,10 +159,10 @@ def test_a_missing_project_and_a_foreign_one_look_the_same(api_client, outsider,
 
 
 def test_token_authentication_works_for_scripts(project, annotator):
-    from rest_framework.authtoken.models import Token
+    from annotation import tokens
 
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=annotator).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {tokens.issue(user=annotator)[0]}")
     assert client.get(f"/api/v1/projects/{project.id}/").status_code == 200
     client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
     assert client.get(f"/api/v1/projects/{project.id}/").status_code == 401

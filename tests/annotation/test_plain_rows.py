@@ -2,13 +2,12 @@
 what they build must be what the ORM and the serializers would have given."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotation import access
+from annotation import access, tokens
 from annotation.api import serializers
 from annotation.api.authentication import TokenAuthentication
-from annotation.models import Annotation, Item, Project
+from annotation.models import Annotation, ApiToken, Item, Project
 from tests.factories import ItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,10 +31,11 @@ def test_project_and_item_read_in_plain_sql_equal_the_orms(project, annotator):
     assert _values(read_item.project) == _values(Project.objects.get(id=project.id))
 
 
-def test_a_token_user_equals_the_orms_user(annotator):
-    token = Token.objects.create(user=annotator)
-    user, _ = TokenAuthentication().authenticate_credentials(token.key)
+def test_a_token_user_and_token_equal_the_orms(annotator):
+    key, _ = tokens.issue(user=annotator)
+    user, token = TokenAuthentication().authenticate_credentials(key)
     assert _values(user) == _values(type(annotator).objects.get(id=annotator.id))
+    assert _values(token) == _values(ApiToken.objects.get(user=annotator))
 
 
 def test_the_answer_returned_on_submit_equals_the_serializers_view_of_the_stored_row(

@@ -1,14 +1,18 @@
-"""Create (or find) a user and print their API token, for scripts and REST clients."""
+"""Create (or find) a user and print a new API token for them, for scripts and REST clients."""
 
 import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
-from rest_framework.authtoken.models import Token
+
+from annotation import tokens
 
 
 class Command(BaseCommand):
-    help = "Create a user if missing and print an API token for it."
+    help = (
+        "Create a user if missing and print a new API token for it (tokens are stored as "
+        "digests, so each run issues a new one and the previous one stops working)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
@@ -22,5 +26,5 @@ class Command(BaseCommand):
         if superuser:
             user.is_staff = user.is_superuser = True
         user.save()
-        token, _ = Token.objects.get_or_create(user=user)
-        self.stdout.write(token.key)
+        key, _ = tokens.issue(user=user)
+        self.stdout.write(key)
