@@ -1,6 +1,7 @@
 """hitl's one settings module: a fresh checkout runs with nothing set (SQLite, a broker that
 needs no server); production is the same file with environment variables."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "annotation",
     "models_service",
 ]
@@ -47,6 +49,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last, as django-axes asks: turns a locked-out login into hitl.lockout's answer
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "hitl.urls"
@@ -101,6 +105,26 @@ def _database() -> dict:
 
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTHENTICATION_BACKENDS = [
+    # first: refuses a locked-out account or address before any password is checked
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes) for every password check: the login page, the admin's login
+# and POST /api/v1/auth/token/. Failures are counted per account (from any address) and per
+# address (for any account), each against the limit, over a sliding window of the cool-off:
+# once either reaches it, that account or address gets 429 until its failures are older
+# than the cool-off. Other accounts from other addresses log in as usual.
+AXES_FAILURE_LIMIT = env_int("HITL_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("HITL_LOGIN_COOLOFF_SECONDS", 15 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "hitl.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "hitl.lockout.client_address"
+# Behind a proxy that sets X-Forwarded-For, the client's address is its last entry; trusted
+# only when asked, since without such a proxy anyone can write that header.
+HITL_TRUST_X_FORWARDED_FOR = env_bool("HITL_TRUST_X_FORWARDED_FOR", False)
+AXES_DISABLE_ACCESS_LOG = True  # no table of every successful login, address and browser
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -5,6 +5,7 @@ low gets 403; an anonymous caller 401. Refused writes change nothing.
 """
 
 import pytest
+from django.http import HttpRequest
 from rest_framework.test import APIClient
 
 from annotation.models import Annotation, ImportJob, Item, Membership, Project
@@ -171,7 +172,8 @@ def test_token_authentication_works_for_scripts(project, annotator):
 def test_session_writes_need_the_csrf_token(project, annotator):
     item = ItemFactory(project=project)
     client = APIClient(enforce_csrf_checks=True)
-    client.login(username=annotator.username, password="pw-for-tests-1")
+    # the login throttle counts attempts per address: authenticate() needs the request
+    client.login(request=HttpRequest(), username=annotator.username, password="pw-for-tests-1")
     response = client.post(
         f"/api/v1/items/{item.id}/annotations/", {"labels": ["pos"]}, format="json"
     )
