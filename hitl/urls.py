@@ -1,10 +1,14 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from hitl.views import healthz
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
+    # browsers ask for it on pages that name no icon (the admin's): not a 404 each time
+    path("favicon.ico", RedirectView.as_view(url=static("annotation/favicon.svg"))),
     path("admin/", admin.site.urls),
     path("api/v1/", include("annotation.api.urls")),
     path("api/v1/", include("models_service.urls")),

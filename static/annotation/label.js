@@ -12,6 +12,9 @@
   const comment = document.getElementById("comment");
   const suggestion = document.getElementById("suggestion");
   const buttons = Array.from(document.querySelectorAll(".label-button"));
+  // Colours through the CSSOM: the page has no inline style for the CSP to allow.
+  const colours = new Map(config.labels.map((l) => [l.name, l.color]));
+  for (const button of buttons) button.style.setProperty("--label-color", colours.get(button.dataset.label) || "");
   const byShortcut = new Map(config.labels.filter((l) => l.shortcut).map((l) => [l.shortcut.toLowerCase(), l.name]));
 
   let current = null;      // the item on screen

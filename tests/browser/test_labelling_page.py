@@ -1,48 +1,15 @@
 """The annotation page in real headless Chromium: log in, label with the keyboard, skip,
 undo, and the database agrees."""
 
-import os
-
 import pytest
-from django.db import connections
 
 from annotation.models import Annotation, Item, Membership
+from tests.browser.helpers import log_in as _log_in
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
-from tests.services import chromium_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls around it are ours.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\">"
-
-
-@pytest.fixture
-def browser_page():
-    executable = chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
-        page = browser.new_page()
-        page.on("console", lambda m: print("console:", m.type, m.text))
-        page.on("pageerror", lambda e: print("pageerror:", e))
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
-        # ORM calls made while Playwright's loop runs open their own connection (another
-        # context); close it here, or the test database cannot be dropped at the end.
-        connections.close_all()
 
 
 @pytest.fixture
@@ -57,14 +24,6 @@ def labelling_project():
     user = UserFactory(username="keyboard-user")
     MembershipFactory(project=project, user=user, role=Membership.Role.ANNOTATOR)
     return project, user
-
-
-def _log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "pw-for-tests-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base_url}/")
 
 
 def _wait_for_text(page, text: str) -> None:
