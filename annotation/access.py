@@ -4,6 +4,7 @@ Views never filter by owner themselves; they ask here. A member whose role is to
 403 (they know the project exists); anyone else gets 404 whether the row exists or not.
 """
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import connection
@@ -96,3 +97,17 @@ def import_job_for(user: AbstractBaseUser, job_id: int) -> ImportJob:
     job = ImportJob.objects.defer("payload").filter(id=job_id).first()
     _require(role_in(user, job.project_id) if job else None, Role.ADMIN)
     return job
+
+
+def may_create_projects(user: AbstractBaseUser) -> bool:
+    """Whether HITL_PROJECT_CREATORS lets the user create a project: any signed-in user
+    (the default), or staff only."""
+    if not user.is_authenticated:
+        return False
+    return settings.HITL_PROJECT_CREATORS == "any" or user.is_staff
+
+
+def require_project_creator(user: AbstractBaseUser) -> None:
+    """403 unless the user may create projects."""
+    if not may_create_projects(user):
+        raise PermissionDenied("only staff may create projects here (HITL_PROJECT_CREATORS=staff)")

@@ -39,6 +39,17 @@ def env_int(name: str, default: int) -> int:
         raise ConfigurationError(f"{name}={raw!r} is not an integer") from None
 
 
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """Read one of `choices` (any case); anything else is an error, not the default."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ConfigurationError(f"{name}={raw!r}: use one of {', '.join(choices)}")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     """Read a comma-separated list, dropping blanks."""
     raw = os.environ.get(name)

@@ -7,7 +7,14 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 
-from hitl.env import ConfigurationError, env_bool, env_int, env_list, env_secret
+from hitl.env import (
+    ConfigurationError,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_secret,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_secret("HITL_VAR_DIR") or BASE_DIR / "var")
@@ -162,6 +169,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 HITL_IMPORT_MAX_BYTES = env_int("HITL_IMPORT_MAX_BYTES", 256 * 1024 * 1024)
 # Imports larger than this run as a Celery job; smaller ones answer with the count at once.
 HITL_IMPORT_SYNC_MAX_BYTES = env_int("HITL_IMPORT_SYNC_MAX_BYTES", 16 * 1024 * 1024)
+# Who may create projects: "any" signed-in user (each becomes the admin of what they
+# create), or "staff" only (annotation.access.may_create_projects).
+HITL_PROJECT_CREATORS = env_choice("HITL_PROJECT_CREATORS", ("any", "staff"), "any")
 HITL_LEASE_SECONDS = env_int("HITL_LEASE_SECONDS", 15 * 60)
 # An annotator holds at most this many live leases per project: the item on screen, the one the
 # page fetched ahead, and one given back by undo. Older leases go when a new one is taken.

@@ -30,6 +30,7 @@ class ProjectListCreateApi(APIView):
 
     @extend_schema(request=s.ProjectInput, responses={201: s.ProjectOutput})
     def post(self, request: Request) -> Response:
+        access.require_project_creator(request.user)
         payload = s.ProjectInput(data=request.data)
         payload.is_valid(raise_exception=True)
         project = services.create_project(creator=request.user, **payload.validated_data)

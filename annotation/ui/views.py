@@ -33,12 +33,14 @@ def project_list(request: HttpRequest) -> HttpResponse:
     projects = list(selectors.projects_of(request.user).order_by("id"))
     progress = selectors.progress_of(projects)
     rows = [{"project": project, "progress": progress[project.id]} for project in projects]
-    return render(request, "annotation/projects.html", {"rows": rows})
+    context = {"rows": rows, "may_create": access.may_create_projects(request.user)}
+    return render(request, "annotation/projects.html", context)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_new(request: HttpRequest) -> HttpResponse:
+    access.require_project_creator(request.user)
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

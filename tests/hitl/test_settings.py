@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hitl.env import ConfigurationError, env_bool
+from hitl.env import ConfigurationError, env_bool, env_choice
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,6 +24,16 @@ def test_a_misspelt_boolean_is_an_error_not_false(monkeypatch):
     monkeypatch.setenv("HITL_X", "ture")
     with pytest.raises(ConfigurationError, match="HITL_X"):
         env_bool("HITL_X")
+
+
+def test_a_choice_is_one_of_its_values_and_a_typo_is_an_error(monkeypatch):
+    monkeypatch.setenv("HITL_X", "Staff")
+    assert env_choice("HITL_X", ("any", "staff"), "any") == "staff"
+    monkeypatch.setenv("HITL_X", "staf")
+    with pytest.raises(ConfigurationError, match="use one of any, staff"):
+        env_choice("HITL_X", ("any", "staff"), "any")
+    monkeypatch.delenv("HITL_X")
+    assert env_choice("HITL_X", ("any", "staff"), "any") == "any"
 
 
 def _manage(env: dict, *args: str) -> subprocess.CompletedProcess:
