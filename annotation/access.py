@@ -5,12 +5,15 @@ Views never filter by owner themselves; they ask here. A member whose role is to
 """
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.http import Http404
 
 from annotation import rows
+from annotation.errors import DomainError
 from annotation.models import Annotation, ImportJob, Item, Membership, Project
 
 Role = Membership.Role
@@ -111,3 +114,25 @@ def require_project_creator(user: AbstractBaseUser) -> None:
     """403 unless the user may create projects."""
     if not may_create_projects(user):
         raise PermissionDenied("only staff may create projects here (HITL_PROJECT_CREATORS=staff)")
+
+
+def user_to_add(caller: AbstractBaseUser, username: str) -> AbstractBaseUser:
+    """Return the user named `username` if the caller may see them, for adding to a project.
+
+    Staff see everyone; anyone else sees the people they share a project with (whom they
+    meet in its member list, its export, its answers). A name nobody has and a person the
+    caller may not see get the same answer, in the same one query, so a project admin, and
+    anyone may become one, cannot probe which usernames exist.
+    """
+    users = get_user_model().objects.filter(username=username)
+    if not caller.is_staff:
+        shared = Membership.objects.filter(user=OuterRef("pk"), project__memberships__user=caller)
+        users = users.filter(Exists(shared))
+    user = users.first()
+    if user is None:
+        raise DomainError(
+            f"no user named {username!r} among the people you can add (those who share a "
+            "project with you; staff can add anyone)",
+            field="username",
+        )
+    return user

@@ -5,14 +5,13 @@ API views, pages, tasks and commands all call these; none of them writes these r
 
 import random
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from annotation import answers, queue
-from annotation.errors import Conflict, DomainError, InvalidLabels, InvalidSettings
+from annotation.errors import Conflict, InvalidLabels, InvalidSettings
 from annotation.events import announce_after_commit, answers_recorded
 from annotation.models import Annotation, Item, Label, Lease, Membership, Project
 
@@ -145,11 +144,11 @@ def refresh_item_statuses(*, project: Project) -> None:
 
 
 @transaction.atomic
-def set_member(*, project: Project, username: str, role: str) -> Membership:
-    """Add a user to the project with `role`, or change their role; keeps at least one admin."""
-    user = get_user_model().objects.filter(username=username).first()
-    if user is None:
-        raise DomainError(f"no user named {username!r}", field="username")
+def set_member(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+    """Add a user to the project with `role`, or change their role; keeps at least one admin.
+
+    Callers find the user through access.user_to_add, which decides whom they may add.
+    """
     membership = Membership.objects.filter(project=project, user=user).first()
     if membership and membership.role == Membership.Role.ADMIN and role != membership.role:
         _keep_an_admin(project, leaving=membership)

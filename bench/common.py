@@ -81,7 +81,9 @@ def manage(env: dict, *args: str) -> str:
 
 def make_users(env: dict, names: list[str]) -> dict[str, str]:
     """Create users (if missing) and return {username: token}, each newly issued (tokens
-    are stored as digests: an existing one cannot be read back)."""
+    are stored as digests: an existing one cannot be read back). They are staff, so that a
+    bench's owner may add the others to its project (others add only people they share a
+    project with)."""
     code = (
         "import json\n"
         "from django.contrib.auth.models import User\n"
@@ -89,7 +91,7 @@ def make_users(env: dict, names: list[str]) -> dict[str, str]:
         f"names = {names!r}\n"
         "out = {}\n"
         "for n in names:\n"
-        "    u, _ = User.objects.get_or_create(username=n)\n"
+        "    u, _ = User.objects.update_or_create(username=n, defaults={'is_staff': True})\n"
         "    out[n] = tokens.issue(user=u)[0]\n"
         "print('TOKENS' + json.dumps(out))\n"
     )

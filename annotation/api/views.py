@@ -77,7 +77,10 @@ class MemberListCreateApi(APIView):
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
         payload = s.MemberInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        membership = services.set_member(project=project, **payload.validated_data)
+        user = access.user_to_add(request.user, payload.validated_data["username"])
+        membership = services.set_member(
+            project=project, user=user, role=payload.validated_data["role"]
+        )
         return Response(s.MemberOutput(membership).data, status=status.HTTP_201_CREATED)
 
 

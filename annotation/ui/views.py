@@ -101,7 +101,8 @@ def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
             services.update_project(project=project, **settings_form.cleaned_data)
             return redirect("project-settings", project_id=project.id)
         if action == "member" and member_form.is_valid():
-            services.set_member(project=project, **member_form.cleaned_data)
+            user = access.user_to_add(request.user, member_form.cleaned_data["username"])
+            services.set_member(project=project, user=user, role=member_form.cleaned_data["role"])
             return redirect("project-settings", project_id=project.id)
         if action == "remove":
             _remove_member(request, project)

@@ -81,9 +81,11 @@ def test_bad_settings_show_the_error_and_change_nothing(client, project, admin):
 
 
 def test_admin_adds_and_removes_members(client, project, admin):
-    from tests.factories import UserFactory
+    from tests.factories import MembershipFactory, UserFactory
 
     newcomer = UserFactory(username="newbie")
+    colleagues = MembershipFactory(user=admin).project  # the admin works with newbie there
+    MembershipFactory(project=colleagues, user=newcomer)
     client.force_login(admin)
     url = f"/projects/{project.id}/settings/"
     assert (

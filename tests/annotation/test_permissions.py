@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from rest_framework.test import APIClient
 
 from annotation.models import Annotation, ImportJob, Item, Membership, Project
-from tests.factories import ItemFactory, UserFactory
+from tests.factories import ItemFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,10 @@ def world(project, admin, reviewer, annotator, outsider):
     item = ItemFactory(project=project)
     spare = UserFactory(username="spare")
     Membership.objects.create(project=project, user=spare, role="annotator")
-    UserFactory(username="candidate")
+    # someone the admin works with elsewhere: an admin adds only people they may see
+    elsewhere = ProjectFactory()
+    for user in (admin, UserFactory(username="candidate")):
+        Membership.objects.create(project=elsewhere, user=user, role="annotator")
     job = ImportJob.objects.create(project=project, file_format="jsonl", status="succeeded")
     return {
         "admin": admin,
@@ -138,8 +141,6 @@ def test_permission_matrix(project, world, endpoint, role_index):
 
 
 def test_an_annotator_of_one_project_cannot_touch_another(api_client, project, annotator):
-    from tests.factories import ProjectFactory
-
     other = ProjectFactory()
     other_item = ItemFactory(project=other)
     api_client.force_authenticate(annotator)

@@ -88,9 +88,11 @@ def test_removing_a_label_in_use_is_refused_and_changes_nothing(
 
 
 def test_adding_a_member_by_username(api_client, project, admin):
-    from tests.factories import UserFactory
+    from tests.factories import MembershipFactory, UserFactory
 
     newcomer = UserFactory(username="newcomer")
+    colleagues = MembershipFactory(user=admin).project  # the admin works with them there
+    MembershipFactory(project=colleagues, user=newcomer)
     api_client.force_authenticate(admin)
     response = api_client.post(
         f"/api/v1/projects/{project.id}/members/",
