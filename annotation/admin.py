@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from annotation.models import Annotation, ImportJob, Item, Label, Lease, Membership, Project
+from annotation.models import (
+    Annotation,
+    AuditEvent,
+    ImportJob,
+    Item,
+    Label,
+    Lease,
+    Membership,
+    Project,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -74,3 +83,13 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     exclude = ["payload"]
     raw_id_fields = ["project", "created_by"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    """Every project's log, a deleted project's too (its admins no longer can see it)."""
+
+    list_display = ["at", "project_id", "project_name", "actor_name", "action"]
+    list_filter = ["action"]
+    search_fields = ["project_name", "actor_name", "=project_id"]
+    show_full_result_count = False

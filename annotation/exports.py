@@ -5,8 +5,8 @@ from collections.abc import Iterator
 
 import orjson
 
-from annotation import csvsafe
-from annotation.models import Project
+from annotation import audit, csvsafe
+from annotation.models import AuditEvent, Project
 from annotation.selectors import export_batches
 
 CONTENT_TYPES = {"json": "application/json", "jsonl": "application/x-ndjson", "csv": "text/csv"}
@@ -22,8 +22,12 @@ CSV_COLUMNS = [
 ]
 
 
-def export_stream(project: Project, file_format: str) -> Iterator[bytes]:
-    """Yield the export in chunks of one batch of items each; memory stays flat."""
+def export_stream(project: Project, file_format: str, *, actor=None) -> Iterator[bytes]:
+    """Yield the export in chunks of one batch of items each; memory stays flat. The audit log
+    records who exported, as the export starts."""
+    audit.record(
+        project=project, actor=actor, action=AuditEvent.Action.EXPORTED, format=file_format
+    )
     return {"json": _json, "jsonl": _jsonl, "csv": _csv}[file_format](project)
 
 

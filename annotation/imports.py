@@ -12,6 +12,7 @@ import orjson
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from annotation import audit
 from annotation.errors import Conflict, ImportRejected
 from annotation.events import announce_after_commit, items_imported
 from annotation.models import ImportJob, Item, Project
@@ -23,7 +24,7 @@ _LOOKUP_CHUNK = 5_000
 ANALYZE_AFTER_ROWS = 10_000  # an import this large changes what the planner should know
 
 
-def import_items(*, project: Project, raw: bytes, file_format: str) -> int:
+def import_items(*, project: Project, raw: bytes, file_format: str, actor=None) -> int:
     """Validate every row and insert them all in one transaction; return the count.
 
     Rows stream into the database while later ones are still being read (the two run side by
@@ -34,6 +35,7 @@ def import_items(*, project: Project, raw: bytes, file_format: str) -> int:
     with _taken_ids_reported(project, inserted), transaction.atomic():
         _insert(project, _remembering(reader, inserted))
         reader.raise_if_invalid()
+        audit.imported(project=project, actor=actor, count=len(inserted), file_format=file_format)
         announce_after_commit(items_imported, project_id=project.id, count=len(inserted))
         transaction.on_commit(lambda: analyze_if_large(len(inserted)))
     return len(inserted)
@@ -150,6 +152,7 @@ def queue_import(*, project: Project, raw: bytes, file_format: str, user) -> Imp
         payload=raw,
         size_bytes=len(raw),
     )
+    audit.import_queued(job=job)
     # by name: annotation.tasks imports this module, and this one never imports it back
     transaction.on_commit(lambda: app.send_task(RUN_IMPORT, (job.id,)))
     return job
@@ -200,3 +203,4 @@ def _finish(job_id: int, status: str, **fields) -> None:
     ImportJob.objects.filter(id=job_id).update(
         status=status, finished_at=timezone.now(), payload=None, **fields
     )
+    audit.import_finished(job_id=job_id, status=status, created=fields.get("created_count", 0))

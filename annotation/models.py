@@ -401,3 +401,37 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"API token of user {self.user_id} since {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AuditEvent(models.Model):
+    """Who changed what in a project, and when: roles, members, settings, imports, exports,
+    deletion. Written by annotation.audit only, never changed. Plain ids and names rather
+    than foreign keys, so that an event outlives its project and its actor."""
+
+    class Action(models.TextChoices):
+        PROJECT_CREATED = "project.created", "Project created"
+        PROJECT_UPDATED = "project.updated", "Settings changed"
+        PROJECT_DELETED = "project.deleted", "Project deleted"
+        MEMBER_ADDED = "member.added", "Member added"
+        ROLE_CHANGED = "member.role_changed", "Role changed"
+        MEMBER_REMOVED = "member.removed", "Member removed"
+        ITEMS_IMPORTED = "items.imported", "Items imported"
+        IMPORT_QUEUED = "import.queued", "Import queued"
+        IMPORT_FINISHED = "import.finished", "Import finished"
+        EXPORTED = "project.exported", "Project exported"
+
+    at = models.DateTimeField()
+    project_id = models.BigIntegerField()
+    project_name = models.CharField(max_length=200)
+    actor_id = models.BigIntegerField(null=True)  # None: a command or a worker
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    details = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["project_id", "id"], name="audit_event_by_project")]
+
+    def __str__(self) -> str:
+        who = self.actor_name or "-"
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.project_name}"

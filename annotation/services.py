@@ -10,10 +10,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from annotation import answers, queue
+from annotation import answers, audit, queue
 from annotation.errors import Conflict, InvalidLabels, InvalidSettings
 from annotation.events import announce_after_commit, answers_recorded
-from annotation.models import Annotation, Item, Label, Lease, Membership, Project
+from annotation.models import Annotation, AuditEvent, Item, Label, Lease, Membership, Project
 
 PALETTE = [
     "#4c78a8",
@@ -80,28 +80,59 @@ def create_project(
     project.save()
     Label.objects.bulk_create(Label(project=project, **spec) for spec in specs)
     Membership.objects.create(user=creator, project=project, role=Membership.Role.ADMIN)
+    audit.record(project=project, actor=creator, action=AuditEvent.Action.PROJECT_CREATED)
     return project
 
 
 @transaction.atomic
-def update_project(*, project: Project, labels: list[dict] | None = None, **fields) -> Project:
+def update_project(
+    *,
+    project: Project,
+    actor: AbstractBaseUser | None = None,
+    labels: list[dict] | None = None,
+    **fields,
+) -> Project:
     """Change settings; `labels`, when given, is the whole new list (matched by name).
 
     Removing a label that annotations use is refused (409): it would silently change answers.
-    Changing the overlap re-opens or closes items at once.
+    Changing the overlap re-opens or closes items at once. What changed, [before, after] per
+    setting, goes to the audit log under `actor` (None: a command).
     """
     if "task_type" in fields and fields["task_type"] != project.task_type:
         if Annotation.objects.filter(item__project=project, skipped=False).exists():
             raise Conflict("the task type cannot change once items are labelled", field="task_type")
+    before = {name: getattr(project, name) for name in fields}
     for name, value in fields.items():
         setattr(project, name, value)
     _check_settings(project)
     project.save()
+    changes = {
+        name: [before[name], value] for name, value in fields.items() if before[name] != value
+    }
     if labels is not None:
+        old_labels = _label_summary(project)
         _replace_labels(project, _label_specs(labels))
+        if (new_labels := _label_summary(project)) != old_labels:
+            changes["labels"] = [old_labels, new_labels]
     if "overlap" in fields:
         refresh_item_statuses(project=project)
+    if changes:
+        audit.record(
+            project=project, actor=actor, action=AuditEvent.Action.PROJECT_UPDATED, changes=changes
+        )
     return project
+
+
+@transaction.atomic
+def delete_project(*, project: Project, actor: AbstractBaseUser | None = None) -> None:
+    """Delete the project with everything in it; the audit log keeps the deletion."""
+    audit.record(project=project, actor=actor, action=AuditEvent.Action.PROJECT_DELETED)
+    project.delete()
+
+
+def _label_summary(project: Project) -> list[str]:
+    """The labels as `name|key|colour`, in order: what the audit log compares."""
+    return [f"{label.name}|{label.shortcut}|{label.color}" for label in project.labels.all()]
 
 
 def _check_settings(project: Project) -> None:
@@ -144,27 +175,46 @@ def refresh_item_statuses(*, project: Project) -> None:
 
 
 @transaction.atomic
-def set_member(*, project: Project, user: AbstractBaseUser, role: str) -> Membership:
+def set_member(
+    *, project: Project, user: AbstractBaseUser, role: str, actor: AbstractBaseUser | None = None
+) -> Membership:
     """Add a user to the project with `role`, or change their role; keeps at least one admin.
 
-    Callers find the user through access.user_to_add, which decides whom they may add.
+    Callers find the user through access.user_to_add, which decides whom they may add. An
+    addition or a changed role goes to the audit log under `actor`.
     """
     membership = Membership.objects.filter(project=project, user=user).first()
     if membership and membership.role == Membership.Role.ADMIN and role != membership.role:
         _keep_an_admin(project, leaving=membership)
+    previous = membership.role if membership else None
     membership, _ = Membership.objects.update_or_create(
         project=project, user=user, defaults={"role": role}
     )
+    if previous is None:
+        action, details = AuditEvent.Action.MEMBER_ADDED, {"role": role}
+    else:
+        action, details = AuditEvent.Action.ROLE_CHANGED, {"from": previous, "to": role}
+    if previous != role:
+        audit.record(
+            project=project, actor=actor, action=action, user=user.get_username(), **details
+        )
     return membership
 
 
 @transaction.atomic
-def remove_member(*, membership: Membership) -> None:
+def remove_member(*, membership: Membership, actor: AbstractBaseUser | None = None) -> None:
     """Take a user out of a project; their leases go, their annotations stay."""
     if membership.role == Membership.Role.ADMIN:
         _keep_an_admin(membership.project, leaving=membership)
     Lease.objects.filter(project=membership.project, user=membership.user).delete()
     membership.delete()
+    audit.record(
+        project=membership.project,
+        actor=actor,
+        action=AuditEvent.Action.MEMBER_REMOVED,
+        user=membership.user.get_username(),
+        role=membership.role,
+    )
 
 
 def _keep_an_admin(project: Project, *, leaving: Membership) -> None:

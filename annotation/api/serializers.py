@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation import engine_options
-from annotation.models import Annotation, ImportJob, Item, Label, Membership, Project
+from annotation.models import Annotation, AuditEvent, ImportJob, Item, Label, Membership, Project
 
 
 class RejectUnknownFields:
@@ -226,3 +226,15 @@ class ImportJobOutput(serializers.ModelSerializer):
             "started_at",
             "finished_at",
         ]
+
+
+class AuditEventOutput(serializers.Serializer):
+    """One audit event, as annotation.audit.as_dict gives it (for the schema)."""
+
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    project_id = serializers.IntegerField()
+    project = serializers.CharField()
+    actor = serializers.CharField(allow_null=True, help_text="null: a command or a worker")
+    action = serializers.ChoiceField(choices=AuditEvent.Action.choices)
+    details = serializers.DictField()

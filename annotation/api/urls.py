@@ -23,6 +23,12 @@ urlpatterns = [
         views.MemberDeleteApi.as_view(),
         name="api-member",
     ),
+    path("projects/<int:project_id>/audit/", views.AuditListApi.as_view(), name="api-audit"),
+    path(
+        "projects/<int:project_id>/audit/export/",
+        views.AuditExportApi.as_view(),
+        name="api-audit-export",
+    ),
     path("projects/<int:project_id>/items/", views.ItemListApi.as_view(), name="api-items"),
     path(
         "projects/<int:project_id>/items/import/", views.ItemImportApi.as_view(), name="api-import"

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation import access, exports, imports, parsing, selectors, services
+from annotation import access, audit, exports, imports, parsing, selectors, services
 from annotation.api import serializers as s
 from annotation.errors import DomainError, PayloadTooLarge
 from annotation.models import Item, Membership, Project
@@ -48,13 +48,15 @@ class ProjectDetailApi(APIView):
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
         payload = s.ProjectInput(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
-        project = services.update_project(project=project, **payload.validated_data)
+        project = services.update_project(
+            project=project, actor=request.user, **payload.validated_data
+        )
         return Response(_project_out(project))
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
-        project.delete()
+        services.delete_project(project=project, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -79,7 +81,7 @@ class MemberListCreateApi(APIView):
         payload.is_valid(raise_exception=True)
         user = access.user_to_add(request.user, payload.validated_data["username"])
         membership = services.set_member(
-            project=project, user=user, role=payload.validated_data["role"]
+            project=project, user=user, role=payload.validated_data["role"], actor=request.user
         )
         return Response(s.MemberOutput(membership).data, status=status.HTTP_201_CREATED)
 
@@ -91,7 +93,7 @@ class MemberDeleteApi(APIView):
         membership = project.memberships.filter(user_id=user_id).first()
         if membership is None:
             return Response({"detail": "no such member"}, status=status.HTTP_404_NOT_FOUND)
-        services.remove_member(membership=membership)
+        services.remove_member(membership=membership, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -128,7 +130,9 @@ class ItemImportApi(APIView):
                 )
             body = s.ImportJobOutput(job).data | {"url": f"/api/v1/imports/{job.id}/"}
             return Response(body, status=status.HTTP_202_ACCEPTED)
-        created = imports.import_items(project=project, raw=raw, file_format=file_format)
+        created = imports.import_items(
+            project=project, raw=raw, file_format=file_format, actor=request.user
+        )
         return Response({"created": created}, status=status.HTTP_201_CREATED)
 
 
@@ -270,9 +274,44 @@ class ProjectExportApi(APIView):
         if file_format not in exports.CONTENT_TYPES:
             raise DomainError("format must be json, jsonl or csv", field="format")
         response = StreamingHttpResponse(
-            exports.export_stream(project, file_format),
+            exports.export_stream(project, file_format, actor=request.user),
             content_type=exports.CONTENT_TYPES[file_format],
         )
         filename = f"project-{project.id}.{file_format}"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+class AuditListApi(APIView):
+    """The project's audit log, newest first, paginated (admins)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        responses=s.AuditEventOutput(many=True),
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(audit.events_of(project.id), request, view=self)
+        return paginator.get_paginated_response([audit.as_dict(event) for event in page])
+
+
+class AuditExportApi(APIView):
+    """The project's whole audit log, oldest first, as JSON Lines or CSV (admins)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=list(audit.CONTENT_TYPES))],
+        responses={200: bytes},
+    )
+    def get(self, request: Request, project_id: int):
+        project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
+        file_format = request.query_params.get("format", "jsonl")
+        if file_format not in audit.CONTENT_TYPES:
+            raise DomainError("format must be jsonl or csv", field="format")
+        response = StreamingHttpResponse(
+            audit.export_stream(project.id, file_format),
+            content_type=audit.CONTENT_TYPES[file_format],
+        )
+        filename = f"project-{project.id}-audit.{file_format}"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response

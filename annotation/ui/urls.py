@@ -12,4 +12,5 @@ urlpatterns = [
     path("projects/<int:project_id>/label/", views.label_page, name="label"),
     path("projects/<int:project_id>/dashboard/", views.dashboard, name="dashboard"),
     path("projects/<int:project_id>/settings/", views.project_settings, name="project-settings"),
+    path("projects/<int:project_id>/audit/", views.audit_page, name="project-audit"),
 ]

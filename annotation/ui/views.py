@@ -1,12 +1,15 @@
 """Browser pages: server-rendered, each checked through annotation.access like the API."""
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from annotation import access, selectors, services, tokens
+from annotation import access, audit, selectors, services, tokens
 from annotation.errors import DomainError
 from annotation.models import Membership
 from annotation.ui.forms import MemberForm, ProjectForm, label_lines, stopping_initial
@@ -19,7 +22,7 @@ def _remove_member(request: HttpRequest, project) -> None:
     if membership is None:
         return
     try:
-        services.remove_member(membership=membership)
+        services.remove_member(membership=membership, actor=request.user)
     except DomainError as error:
         messages.error(request, error.message)
 
@@ -98,11 +101,14 @@ def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
     member_form = MemberForm(request.POST if action == "member" else None)
     try:
         if action == "settings" and settings_form.is_valid():
-            services.update_project(project=project, **settings_form.cleaned_data)
+            services.update_project(
+                project=project, actor=request.user, **settings_form.cleaned_data
+            )
             return redirect("project-settings", project_id=project.id)
         if action == "member" and member_form.is_valid():
             user = access.user_to_add(request.user, member_form.cleaned_data["username"])
-            services.set_member(project=project, user=user, role=member_form.cleaned_data["role"])
+            role = member_form.cleaned_data["role"]
+            services.set_member(project=project, user=user, role=role, actor=request.user)
             return redirect("project-settings", project_id=project.id)
         if action == "remove":
             _remove_member(request, project)
@@ -139,3 +145,30 @@ def token_page(request: HttpRequest) -> HttpResponse:
     if key:
         response["Cache-Control"] = "no-store"  # the key is on this page only
     return response
+
+
+@login_required
+def audit_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The project's audit log, newest first, a hundred a page (admins)."""
+    project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
+    page = Paginator(audit.events_of(project.id), 100).get_page(request.GET.get("page"))
+    rows = [{"event": event, "details": _described(event.details)} for event in page]
+    context = {"project": project, "page": page, "rows": rows}
+    return render(request, "annotation/audit.html", context)
+
+
+def _described(details: dict) -> str:
+    """An event's details in words: `setting: before → after` for changes, `key: value`."""
+    parts = []
+    for key, value in details.items():
+        if key == "changes":
+            parts += [
+                f"{name}: {_shown(old)} → {_shown(new)}" for name, (old, new) in value.items()
+            ]
+        else:
+            parts.append(f"{key}: {_shown(value)}")
+    return "; ".join(parts)
+
+
+def _shown(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

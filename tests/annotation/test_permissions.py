@@ -37,6 +37,10 @@ MATRIX = {
     "learning": (200, 200, 200, 404, 401),
     "predictions": (200, 200, 403, 404, 401),
     "dashboard page": (200, 200, 200, 404, 302),
+    "audit log": (200, 403, 403, 404, 401),
+    "audit export": (200, 403, 403, 404, 401),
+    "audit page": (200, 403, 403, 404, 302),
+    "my token": (200, 200, 200, 200, 401),
 }
 
 
@@ -106,6 +110,10 @@ def _call(client: APIClient, name: str, project: Project, world: dict):
         "learning": lambda: client.get(f"/api/v1/projects/{p}/learning/"),
         "predictions": lambda: client.get(f"/api/v1/projects/{p}/predictions/?format=jsonl"),
         "dashboard page": lambda: client.get(f"/projects/{p}/dashboard/"),
+        "audit log": lambda: client.get(f"/api/v1/projects/{p}/audit/"),
+        "audit export": lambda: client.get(f"/api/v1/projects/{p}/audit/export/?format=csv"),
+        "audit page": lambda: client.get(f"/projects/{p}/audit/"),
+        "my token": lambda: client.get("/api/v1/me/token/"),
     }
     return calls[name]()
 

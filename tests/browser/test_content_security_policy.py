@@ -58,8 +58,12 @@ def test_every_page_works_under_the_policy_without_a_violation(
     page.wait_for_function("() => document.getElementById('stopping').textContent !== 'Loading…'")
 
     _open(page, f"{base}/projects/{project.id}/settings/")
+    page.fill("input[name=overlap]", "2")
     page.click("text=Save")  # the settings form posts back
     page.wait_for_url(f"{base}/projects/{project.id}/settings/")
+
+    _open(page, f"{base}/projects/{project.id}/audit/")  # the save above is in the log
+    page.wait_for_selector("text=Settings changed")
 
     _open(page, f"{base}/account/token/")
     page.click("text=Create a token")

@@ -33,6 +33,7 @@ PAGES = [
     "/projects/{p}/label/",
     "/projects/{p}/dashboard/",
     "/projects/{p}/settings/",
+    "/projects/{p}/audit/",
     "/account/token/",
     "/admin/",
     "/admin/annotation/project/{p}/change/",
