@@ -21,6 +21,16 @@ class StoppingRuleError(ValueError):
 
 
 @dataclass(frozen=True)
+class StoppingKind:
+    """A kind of stopping rule, what the page calls it, and the key of the one number an admin
+    gives for it (rounds, labels, a metric)."""
+
+    name: str
+    title: str
+    value_key: str
+
+
+@dataclass(frozen=True)
 class EngineOptions:
     """What the engine offers: (name, title) pairs, its defaults, and `check_stopping_rule`,
     which raises StoppingRuleError for a spec it cannot build a rule from."""
@@ -29,7 +39,7 @@ class EngineOptions:
     default_model: str
     strategies: list[tuple[str, str]]
     default_strategy: str
-    stopping_kinds: list[tuple[str, str]]
+    stopping_kinds: list[StoppingKind]
     check_stopping_rule: Callable[[dict], None]
 
 
@@ -62,6 +72,11 @@ def default_model() -> str:
 
 def default_strategy() -> str:
     return offered().default_strategy
+
+
+def stopping_value_key(kind: str) -> str:
+    """The key of the number a stopping rule of this kind takes ("rounds", "labels", ...)."""
+    return next(k.value_key for k in offered().stopping_kinds if k.name == kind)
 
 
 def stopping_rule_errors(spec: object) -> dict[str, str]:

@@ -77,6 +77,22 @@ class Project(models.Model):
         "empty: stabilizing with the engine's defaults (models_service.ml.stopping).",
     )
 
+    # What an admin sets (labels apart, in their own table): the API's input and output, the
+    # settings page and the audit log's settings changes all take this list.
+    SETTINGS = (
+        "name",
+        "task_type",
+        "overlap",
+        "instructions",
+        "model",
+        "strategy",
+        "retrain_every",
+        "eval_share",
+        "eval_sample_size",
+        "show_predictions",
+        "stopping_rule",
+    )
+
     class Meta:
         ordering = ["id"]
 

@@ -1,6 +1,5 @@
 """REST API of the engine: model versions, retrain requests, predictions, learning state."""
 
-from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -10,6 +9,7 @@ from rest_framework.views import APIView
 from annotation import access
 from annotation.errors import DomainError
 from annotation.models import Membership
+from hitl.downloads import attachment
 from hitl.pagination import Pagination
 from models_service import learning, schedule
 from models_service.kick import kick
@@ -89,10 +89,8 @@ class PredictionsApi(APIView):
         if request.query_params.get("format", "jsonl") != "jsonl":
             raise DomainError("format must be jsonl", field="format")
         version = schedule.serving_version(project.id)  # None: every prediction is null
-        response = StreamingHttpResponse(
-            learning.prediction_lines(project, version), content_type="application/x-ndjson"
+        return attachment(
+            learning.prediction_lines(project, version),
+            content_type="application/x-ndjson",
+            filename=f"project-{project.id}-predictions.jsonl",
         )
-        response["Content-Disposition"] = (
-            f'attachment; filename="project-{project.id}-predictions.jsonl"'
-        )
-        return response

@@ -1,6 +1,6 @@
 """What the engine offers a project's settings: its models, strategies and stopping rules."""
 
-from annotation.engine_options import EngineOptions, StoppingRuleError
+from annotation.engine_options import EngineOptions, StoppingKind, StoppingRuleError
 from models_service.ml import estimators, stopping, strategies
 
 
@@ -19,6 +19,9 @@ def engine_options() -> EngineOptions:
         default_model=estimators.DEFAULT,
         strategies=[(s.name, s.title) for s in strategies.STRATEGIES.values()],
         default_strategy=strategies.DEFAULT,
-        stopping_kinds=list(stopping.KIND_TITLES.items()),
+        stopping_kinds=[
+            StoppingKind(name, title, stopping.KIND_VALUE_KEYS[name])
+            for name, title in stopping.KIND_TITLES.items()
+        ],
         check_stopping_rule=check_stopping_rule,
     )

@@ -80,20 +80,7 @@ class ProjectInput(RejectUnknownFields, serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = [
-            "name",
-            "task_type",
-            "labels",
-            "overlap",
-            "instructions",
-            "model",
-            "strategy",
-            "retrain_every",
-            "eval_share",
-            "eval_sample_size",
-            "show_predictions",
-            "stopping_rule",
-        ]
+        fields = ["labels", *Project.SETTINGS]
 
 
 class ProjectOutput(serializers.ModelSerializer):
@@ -104,19 +91,9 @@ class ProjectOutput(serializers.ModelSerializer):
         model = Project
         fields = [
             "id",
-            "name",
-            "instructions",
-            "task_type",
-            "overlap",
+            *Project.SETTINGS,
             "labels",
             "my_role",
-            "model",
-            "strategy",
-            "retrain_every",
-            "eval_share",
-            "eval_sample_size",
-            "show_predictions",
-            "stopping_rule",
             "created_at",
             "updated_at",
         ]

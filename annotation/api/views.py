@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.db import transaction
-from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -13,6 +12,7 @@ from annotation import access, audit, exports, imports, parsing, selectors, serv
 from annotation.api import serializers as s
 from annotation.errors import DomainError, PayloadTooLarge
 from annotation.models import Item, Membership, Project
+from hitl.downloads import attachment
 from hitl.pagination import Pagination
 
 Role = Membership.Role
@@ -273,13 +273,11 @@ class ProjectExportApi(APIView):
         file_format = request.query_params.get("format", "jsonl")
         if file_format not in exports.CONTENT_TYPES:
             raise DomainError("format must be json, jsonl or csv", field="format")
-        response = StreamingHttpResponse(
+        return attachment(
             exports.export_stream(project, file_format, actor=request.user),
             content_type=exports.CONTENT_TYPES[file_format],
+            filename=f"project-{project.id}.{file_format}",
         )
-        filename = f"project-{project.id}.{file_format}"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
 
 
 class AuditListApi(APIView):
@@ -308,10 +306,8 @@ class AuditExportApi(APIView):
         file_format = request.query_params.get("format", "jsonl")
         if file_format not in audit.CONTENT_TYPES:
             raise DomainError("format must be jsonl or csv", field="format")
-        response = StreamingHttpResponse(
+        return attachment(
             audit.export_stream(project.id, file_format),
             content_type=audit.CONTENT_TYPES[file_format],
+            filename=f"project-{project.id}-audit.{file_format}",
         )
-        filename = f"project-{project.id}-audit.{file_format}"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response

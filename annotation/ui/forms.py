@@ -58,22 +58,11 @@ class ProjectForm(forms.ModelForm):
     )
     # Left out of a post, each keeps its current (or default) value.
     OPTIONAL = ("model", "strategy", "retrain_every", "eval_share", "eval_sample_size")
-    STOPPING_SETTING = {"stabilizing": "rounds", "budget": "labels", "target": "metric"}
 
     class Meta:
         model = Project
-        fields = [
-            "name",
-            "task_type",
-            "overlap",
-            "instructions",
-            "model",
-            "strategy",
-            "retrain_every",
-            "eval_share",
-            "eval_sample_size",
-            "show_predictions",
-        ]
+        # the stopping rule is asked as its kind and one number (stopping_kind, stopping_value)
+        fields = [name for name in Project.SETTINGS if name != "stopping_rule"]
         widgets = {"instructions": forms.Textarea(attrs={"rows": 4})}
 
     field_order = ["name", "task_type", "labels", "overlap", "instructions"]
@@ -82,7 +71,9 @@ class ProjectForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name in self.OPTIONAL:
             self.fields[name].required = False
-        self.fields["stopping_kind"].choices = engine_options.offered().stopping_kinds
+        self.fields["stopping_kind"].choices = [
+            (kind.name, kind.title) for kind in engine_options.offered().stopping_kinds
+        ]
 
     def clean_labels(self) -> list[dict]:
         return parse_label_lines(self.cleaned_data["labels"])
@@ -99,7 +90,8 @@ class ProjectForm(forms.ModelForm):
             return cleaned
         rule: dict = {"kind": kind}
         if value is not None:
-            rule[self.STOPPING_SETTING[kind]] = int(value) if value.is_integer() else value
+            key = engine_options.stopping_value_key(kind)
+            rule[key] = int(value) if value.is_integer() else value
         for _key, message in engine_options.stopping_rule_errors(rule).items():
             self.add_error("stopping_value", message)
         cleaned["stopping_rule"] = rule
@@ -111,7 +103,7 @@ def stopping_initial(rule: dict) -> dict:
     kind = (rule or {}).get("kind", "stabilizing")
     return {
         "stopping_kind": kind,
-        "stopping_value": (rule or {}).get(ProjectForm.STOPPING_SETTING[kind]),
+        "stopping_value": (rule or {}).get(engine_options.stopping_value_key(kind)),
     }
 
 

@@ -112,6 +112,8 @@ KIND_TITLES = {
     "budget": "Label budget",
     "target": "Target accuracy on the evaluation sample",
 }
+# The one number each kind is usually given (the settings page asks for just that one).
+KIND_VALUE_KEYS = {"stabilizing": "rounds", "budget": "labels", "target": "metric"}
 # Each kind's settings: the spec's key, the rule's field, its type and bounds (inclusive).
 _SETTINGS: dict[str, dict[str, tuple[str, type, float, float]]] = {
     "stabilizing": {
