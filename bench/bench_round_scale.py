@@ -7,8 +7,6 @@ Run: .venv/bin/python bench/bench_round_scale.py [--sizes 100000 1000000]
 """
 
 import argparse
-import json
-import random
 import tempfile
 import threading
 import time
@@ -17,6 +15,7 @@ from pathlib import Path
 import httpx
 import psycopg
 from common import (
+    CLASSES,
     LeanClient,
     add_members,
     client,
@@ -26,6 +25,7 @@ from common import (
     make_users,
     ms,
     percentile,
+    pool_jsonl,
     server,
     server_env,
     table,
@@ -33,29 +33,6 @@ from common import (
 )
 
 IDLE_PROBE_S = 15
-CLASSES = ["audio", "graphics", "science", "mail"]
-TOPIC_WORDS = {
-    "audio": "sound music audio player volume codec mixer synth",
-    "graphics": "image pixel render colour shader vector bitmap font",
-    "science": "physics chemistry model simulation data matrix numeric theory",
-    "mail": "mail message inbox smtp spam folder header attachment",
-}
-COMMON = "tool library program package user file system support free small fast".split()
-
-
-def pool_jsonl(n: int, seed: int = 3) -> bytes:
-    """n short texts (8-16 words), each mostly words of its class, some shared words."""
-    rng = random.Random(seed)
-    topic = {c: words.split() for c, words in TOPIC_WORDS.items()}
-    lines = []
-    for i in range(n):
-        label = CLASSES[i % len(CLASSES)]
-        words = [
-            rng.choice(topic[label]) if rng.random() < 0.35 else rng.choice(COMMON)
-            for _ in range(rng.randint(8, 16))
-        ]
-        lines.append(json.dumps({"text": " ".join(words) + f" #{i}", "truth": label}))
-    return "\n".join(lines).encode()
 
 
 def label_directly(database_url: str, project: int, user_id: int, count: int) -> None:

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -22,6 +23,16 @@ WORDS = (
     "alpha beta gamma delta model label queue lease import export annotate review sound "
     "graphics game science mail database vector sample random signal noise test data"
 ).split()
+
+
+CLASSES = ["audio", "graphics", "science", "mail"]
+TOPIC_WORDS = {
+    "audio": "sound music audio player volume codec mixer synth",
+    "graphics": "image pixel render colour shader vector bitmap font",
+    "science": "physics chemistry model simulation data matrix numeric theory",
+    "mail": "mail message inbox smtp spam folder header attachment",
+}
+COMMON = "tool library program package user file system support free small fast".split()
 
 
 def texts(n: int, seed: int = 7) -> list[str]:
@@ -47,14 +58,47 @@ def csv_body(n: int, prefix: str = "c") -> bytes:
     return buffer.getvalue().encode()
 
 
-def fresh_postgres(name: str) -> str:
+def pool_jsonl(n: int, seed: int = 3) -> bytes:
+    """n short texts (8-16 words), each mostly words of its class, some shared words; the
+    class is in each row's `truth`, for simulated annotators (a model learns it quickly)."""
+    rng = random.Random(seed)
+    topic = {c: words.split() for c, words in TOPIC_WORDS.items()}
+    lines = []
+    for i in range(n):
+        label = CLASSES[i % len(CLASSES)]
+        words = [
+            rng.choice(topic[label]) if rng.random() < 0.35 else rng.choice(COMMON)
+            for _ in range(rng.randint(8, 16))
+        ]
+        lines.append(json.dumps({"text": " ".join(words) + f" #{i}", "truth": label}))
+    return "\n".join(lines).encode()
+
+
+def fresh_postgres(name: str, admin_url: str = PG_ADMIN_URL) -> str:
     """Drop and create database `name`; return its DATABASE_URL."""
     import psycopg
 
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_postgres(name: str, admin_url: str = PG_ADMIN_URL) -> None:
+    """Drop database `name` (a bench's, when it is done)."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def flush_redis(url: str) -> None:
+    """Empty a bench's own Redis database: messages a killed worker left unacknowledged would
+    otherwise come back into a later run (after the broker's visibility timeout)."""
+    import redis
+
+    with redis.Redis.from_url(url) as connection:
+        connection.flushdb()
 
 
 def server_env(database_url: str | None, var_dir: Path, **extra: str) -> dict:
@@ -173,6 +217,28 @@ class LeanClient:
         response = self.connection.getresponse()
         raw = response.read()
         return response.status, json.loads(raw) if raw else None
+
+
+def label_with_truth(base: str, token: str, project_id: int, count: int) -> int:
+    """One annotator answers `count` items through the API, as people do: `next`, then the
+    item's true class (its data's `truth`, pool_jsonl). Returns how many it answered (fewer
+    when the queue runs out)."""
+    api = LeanClient(base, token)
+    answered = 0
+    while answered < count:
+        status, item = api.get(f"/api/v1/projects/{project_id}/next/")
+        if status == 204:
+            break
+        if status != 200:
+            raise RuntimeError(f"next answered {status}: {item}")
+        status, body = api.post(
+            f"/api/v1/items/{item['id']}/annotations/",
+            {"labels": [item["data"]["truth"]], "lead_time_ms": 1000},
+        )
+        if status != 201:
+            raise RuntimeError(f"the answer got {status}: {body}")
+        answered += 1
+    return answered
 
 
 def create_project(api: httpx.Client, name: str, **fields) -> int:
@@ -311,3 +377,83 @@ def worker(env: dict, concurrency: int = 2, beat: bool = True, log: Path | None 
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+# The Celery processes as docker-compose.yml (and `hitl run`) runs them: the loop's worker,
+# the imports' worker, and one beat.
+LOOP_WORKER = ("worker", "--loglevel=INFO", "--queues=celery", "--hostname=rounds@%h")
+IMPORT_WORKER = (
+    "worker",
+    "--loglevel=INFO",
+    "--queues=imports",
+    "--hostname=imports@%h",
+    "--concurrency=1",
+)
+
+
+def celery_process(env: dict, *args: str, log: Path) -> subprocess.Popen:
+    """Start `celery -A hitl ARGS` in a session of its own, writing to `log`: os.killpg on its
+    pid then ends it with its pool (pool processes that leave the group for a scheduling
+    group of their own die with the worker: hitl.celery), and nothing else."""
+    with open(log, "w") as output:
+        return subprocess.Popen(
+            [PYTHON, "-m", "celery", "-A", "hitl", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop a process from celery_process and its group: SIGTERM (a worker finishes its
+    tasks), then SIGKILL after `timeout` seconds."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_ready(log: Path, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Wait until a worker's log says it is ready (it consumes its queues)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"celery exited with {process.returncode}; see {log}")
+        if " ready." in log.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"celery was not ready after {timeout} s; see {log}")
+
+
+@contextlib.contextmanager
+def production_workers(env: dict, *, beat: bool = True, concurrency: int = 2, logs: Path):
+    """Run the Celery processes as production does (docker-compose.yml): a worker for the
+    loop's queue (`celery`: seeds, rounds, sweeps) with `concurrency` pool processes, a worker
+    for the `imports` queue (one process) and, with `beat`, the beat that runs the sweep.
+    Yields {"worker", "importer"[, "beat"]: process}, logs in `logs`; a caller may put a new
+    process in place of one it killed: the exit stops what the dict then holds."""
+    processes = {
+        "worker": celery_process(
+            env, *LOOP_WORKER, f"--concurrency={concurrency}", log=logs / "worker.log"
+        ),
+        "importer": celery_process(env, *IMPORT_WORKER, log=logs / "importer.log"),
+    }
+    if beat:
+        schedule = str(Path(env["HITL_VAR_DIR"]) / "celerybeat-schedule")
+        processes["beat"] = celery_process(
+            env, "beat", "--loglevel=INFO", "--schedule", schedule, log=logs / "beat.log"
+        )
+    try:
+        wait_ready(logs / "worker.log", processes["worker"])
+        wait_ready(logs / "importer.log", processes["importer"])
+        yield processes
+    finally:
+        for process in processes.values():
+            stop_group(process)
