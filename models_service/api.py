@@ -65,7 +65,7 @@ class TrainApi(APIView):
     def post(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
         schedule.request_training(project)
-        kick(project.id)
+        kick(project.id, asked=True)
         return Response({"requested": True}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -75,3 +75,27 @@ class Trainer(models.Model):
 
     def __str__(self) -> str:
         return f"trainer of project {self.project_id}"
+
+
+class ScoringChunk(models.Model):
+    """An id range of a round's pool being scored right now, with its worker's heartbeat.
+
+    Why: a worker killed mid-chunk leaves that chunk's message unacknowledged in the broker,
+    which Redis hands out again only after its visibility timeout (two hours), so the round
+    could never finish, while the other chunks' progress kept its claim alive. The sweep sends
+    a chunk again once its heartbeat stops (schedule.lost_chunks); scoring twice is harmless.
+    """
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    index = models.PositiveIntegerField()
+    low = models.BigIntegerField()
+    high = models.BigIntegerField()
+    beat_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "index"], name="scoring_chunk_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of version {self.version_id}"

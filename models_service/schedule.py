@@ -5,7 +5,7 @@ processes, which only ask these questions, never import scikit-learn (about 120 
 
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from annotation import ranking, selectors
 from annotation.models import Project
-from models_service.models import ModelVersion, Trainer
+from models_service.models import ModelVersion, ScoringChunk, Trainer
 
 FIRST_MODEL_LABELS = 10  # the first model waits for this many labels (the diverse seeds)
 
@@ -134,9 +134,9 @@ def keep_claim(project_id: int | None = None, *, version_id: int | None = None) 
 
 
 @contextmanager
-def heartbeat(project_id: int | None = None, *, version_id: int | None = None) -> Iterator[None]:
-    """While the body runs, refresh the round's claim every HITL_HEARTBEAT_SECONDS from a
-    thread of its own (with its own database connection).
+def heartbeat(refresh: Callable[[], None]) -> Iterator[None]:
+    """While the body runs, call `refresh` (keep_claim, keep_chunk) every
+    HITL_HEARTBEAT_SECONDS from a thread of its own (with its own database connection).
 
     Why: a claim then goes stale only when no process works on its round, so a worker killed
     mid-round is taken over after HITL_TRAINING_STALE_SECONDS (30), however long a training or
@@ -149,7 +149,7 @@ def heartbeat(project_id: int | None = None, *, version_id: int | None = None) -
         try:
             while not stop.wait(settings.HITL_HEARTBEAT_SECONDS):
                 try:
-                    keep_claim(project_id, version_id=version_id)
+                    refresh()
                 except DatabaseError:
                     pass  # the database is away: the next beat tries again
         finally:
@@ -160,6 +160,37 @@ def heartbeat(project_id: int | None = None, *, version_id: int | None = None) -
         yield
     finally:
         stop.set()
+
+
+def chunk_started(version_id: int, index: int, low: int, high: int) -> None:
+    """A worker scores this chunk now (see ScoringChunk)."""
+    ScoringChunk.objects.update_or_create(
+        version_id=version_id,
+        index=index,
+        defaults={"low": low, "high": high, "beat_at": timezone.now()},
+    )
+
+
+def keep_chunk(version_id: int, index: int) -> None:
+    """The chunk's worker is alive, and so is its round."""
+    ScoringChunk.objects.filter(version_id=version_id, index=index).update(beat_at=timezone.now())
+    keep_claim(version_id=version_id)
+
+
+def chunk_done(version_id: int, index: int) -> None:
+    ScoringChunk.objects.filter(version_id=version_id, index=index).delete()
+
+
+def lost_chunks() -> list[tuple[int, int, int, int]]:
+    """(version id, index, low, high) of the chunks of rounds in flight whose worker stopped
+    beating: to send again. Each is then counted alive for another stale period, so that a
+    sweep sends it once; chunks of rounds no longer scoring are forgotten."""
+    ScoringChunk.objects.exclude(version__status=ModelVersion.Status.SCORING).delete()
+    now = timezone.now()
+    lost = ScoringChunk.objects.filter(beat_at__lt=_live_since(now))
+    found = list(lost.values_list("version_id", "index", "low", "high"))
+    lost.filter(version_id__in={v for v, *_ in found}).update(beat_at=now)
+    return found
 
 
 def record_failure(project_id: int, token: str | None = None) -> None:

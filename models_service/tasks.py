@@ -30,7 +30,7 @@ ROUND_TASK = {
 
 @shared_task(**ROUND_TASK)
 def train_project(project_id: int) -> int | None:
-    with schedule.heartbeat(project_id):
+    with schedule.heartbeat(lambda: schedule.keep_claim(project_id)):
         started = lifecycle.start_round(project_id)
         if started is None:
             seeding.seed_pool(project_id)  # no model yet: choose what to serve first
@@ -50,7 +50,7 @@ def train_project(project_id: int) -> int | None:
 
 @shared_task(**ROUND_TASK)
 def score_chunk(version_id: int, index: int, low: int, high: int) -> None:
-    with schedule.heartbeat(version_id=version_id):
+    with schedule.heartbeat(lambda: schedule.keep_chunk(version_id, index)):
         finished = lifecycle.score_chunk(version_id, index, low, high)
     if finished is not None:
         _after_round(finished)
@@ -77,13 +77,15 @@ def cross_validate(version_id: int) -> bool:
 
 @shared_task
 def sweep() -> list[int]:
-    """Start the rounds that PostgreSQL says are due (beat runs this every few seconds), and
-    delete the model files of deleted projects."""
+    """Start the rounds that PostgreSQL says are due (beat runs this every few seconds), send
+    again the chunks whose worker died, and delete the model files of deleted projects."""
     projects = list(Project.objects.only("id", "retrain_every"))
     due = schedule.due(projects)
     for project_id in due:
         train_project.delay(project_id)
     for project_id in seeding.unseeded([p.id for p in projects if p.id not in due]):
         train_project.delay(project_id)  # no round due, but its seeds are still to choose
+    for version_id, index, low, high in schedule.lost_chunks():
+        score_chunk.delay(version_id, index, low, high)  # its worker died: score it again
     lifecycle.forget_deleted_projects()
     return due

@@ -165,6 +165,7 @@ def score_chunk(version_id: int, index: int, low: int, high: int) -> ModelVersio
     version = ModelVersion.objects.filter(id=version_id).first()
     if version is None or version.status != ModelVersion.Status.SCORING:
         return None  # finished, or abandoned by a newer round
+    schedule.chunk_started(version_id, index, low, high)
     try:
         return _score_chunk(version, index, low, high)
     except TRANSIENT:
@@ -182,6 +183,7 @@ def _score_chunk(version: ModelVersion, index: int, low: int, high: int) -> Mode
         if locked.status != ModelVersion.Status.SCORING:
             return None
         done = set(locked.timings.get("chunks_done", []))
+        schedule.chunk_done(version.id, index)
         if index in done:
             return None
         if scored.item_ids:

@@ -15,7 +15,7 @@ from annotation import imports, ranking, selectors, services
 from annotation.models import Annotation, Item, Membership, RankedItem, Seed
 from models_service import kick, learning, schedule, tasks
 from models_service.ml import engine, metrics
-from models_service.models import ModelVersion, Trainer
+from models_service.models import ModelVersion, ScoringChunk, Trainer
 from models_service.rounds import (
     adapting,
     artifacts,
@@ -456,6 +456,14 @@ def test_kicks_are_coalesced_to_one_a_second_per_project(settings):
     assert sent.count(True) == 1
 
 
+def test_an_admins_request_for_a_round_is_sent_even_right_after_an_answers_kick(settings):
+    settings.HITL_KICK_ROUNDS = True
+    kick._last_kick.clear()
+    assert kick.kick(987_655) is True  # an answer's
+    assert kick.kick(987_655) is False  # the next answer's, coalesced
+    assert kick.kick(987_655, asked=True) is True  # POST /train/ is never swallowed
+
+
 def test_no_kick_goes_out_while_a_round_is_in_flight_unless_its_worker_died(settings):
     settings.HITL_KICK_ROUNDS = True
     project, _annotator = text_project(40, eval_share=0.0)
@@ -719,3 +727,32 @@ def test_model_files_are_their_owners_alone_and_go_with_their_project():
     project.delete()
     assert lifecycle.forget_deleted_projects() == [deleted]
     assert not folder.exists() and kept.exists()
+
+
+def test_a_chunk_whose_worker_died_is_sent_again_by_the_sweep_and_the_round_finishes(
+    monkeypatch, settings
+):
+    project, annotator = text_project(300, eval_share=0.0)
+    label_next(project, annotator, 20)
+    settings.HITL_SCORE_CHUNK = 100
+    started = lifecycle.start_round(project.id)
+    version, chunks = started.version, started.chunks
+    for index, (low, high) in enumerate(chunks[1:], start=1):  # the other chunks ran
+        lifecycle.score_chunk(version.id, index, low, high)
+    # chunk 0's worker was killed mid-chunk: its message waits out Redis's visibility timeout
+    schedule.chunk_started(version.id, 0, *chunks[0])
+    assert schedule.lost_chunks() == []  # its heartbeat is fresh: not lost yet
+    ScoringChunk.objects.filter(version=version, index=0).update(
+        beat_at=timezone.now() - timedelta(seconds=settings.HITL_TRAINING_STALE_SECONDS + 1)
+    )
+    sent = []
+    monkeypatch.setattr(tasks.score_chunk, "delay", lambda *args: sent.append(args))
+    monkeypatch.setattr(tasks.train_project, "delay", lambda *args: None)
+    tasks.sweep()
+    assert sent == [(version.id, 0, *chunks[0])]
+    tasks.sweep()
+    assert len(sent) == 1  # sent once, not at every sweep
+    lifecycle.score_chunk(*sent[0])
+    version.refresh_from_db()
+    assert version.status == ModelVersion.Status.READY
+    assert not ScoringChunk.objects.filter(version=version).exists()
