@@ -56,7 +56,8 @@ def _own_scheduling_group(nice: int) -> None:
     below the web inside that group, but the group, worker's load and all, competed at full
     weight with PostgreSQL's, where the web's own queries run: next-item p99 21.1-24.7 ms
     while two pool processes scored a million items, 13.4-18.1 ms with each in a group of
-    its own (docs/benchmarks.md, tenth run).
+    its own (docs/benchmarks.md, "Worker priority: nice, autogroup and a scheduling group of
+    its own").
 
     A new session is the only way into a new group, and it takes the process out of the
     worker's process group. So the process first asks to be killed with the worker: killing

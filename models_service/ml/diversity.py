@@ -63,7 +63,8 @@ def compact(features, seed: int = 0, dimensions: int = 256):
 def _projection(columns: int, dimensions: int, seed: int) -> SparseRandomProjection:
     """The random projection of `columns` columns, drawn once per process: its matrix depends
     only on these three numbers, and drawing it took 0.22 s of every round on the shipped
-    texts' 92,000 columns (docs/benchmarks.md, "Fifteenth run")."""
+    texts' 92,000 columns (docs/benchmarks.md, "Small text rounds: work done once, not every
+    round")."""
     projection = SparseRandomProjection(dimensions, dense_output=True, random_state=seed)
     return projection.fit(sparse.csr_matrix((1, columns)))
 

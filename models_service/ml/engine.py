@@ -18,7 +18,7 @@ COMMITTEE_SIZE = 5
 LARGE_POOL = 200_000  # above this, hash words instead of fitting word and character n-grams
 # Self-training (fit_model): while the labelled set is small, the model is fitted again with
 # this many of its own most confident guesses on unlabelled items per label, each weighing this
-# much of a human label (docs/benchmarks.md, "Twelfth run").
+# much of a human label (docs/benchmarks.md, "Self-training on text").
 GUESSES_PER_LABEL = 5
 GUESS_WEIGHT = 0.3
 SELF_TRAINING_BELOW = 2_000  # labels: from here on the guesses add time, not accuracy
@@ -199,7 +199,7 @@ def fit_model(model_name, X, y, *, multi_label=False, seed=0, unlabelled=None):
 
     Why: on a few hundred labels the guesses carry what the pool knows about each class into
     the model; on the shipped texts they were worth 1-2 points of accuracy from 30 to 300
-    random labels (docs/benchmarks.md, "Twelfth run")."""
+    random labels (docs/benchmarks.md, "Self-training on text")."""
     model = make_estimator(model_name, multi_label=multi_label, seed=seed).fit(X, y)
     if unlabelled is None or not unlabelled.shape[0]:
         return model
@@ -224,8 +224,9 @@ def self_trains(n_labels: int, *, multi_label: bool, sparse_features: bool) -> b
 
     Why not on a client's dense vectors: there every label already informs every column, so
     the guesses only pull the model towards what it believes; on the digits they cost labels
-    (platform 72 -> 84 to the mark, docs/benchmarks.md, "Twelfth run"). Words, by contrast,
-    are mostly absent from a few hundred labelled texts, and the guesses teach them."""
+    (platform 72 -> 84 to the mark, docs/benchmarks.md, "Self-training on text"). Words, by
+    contrast, are mostly absent from a few hundred labelled texts, and the guesses teach them.
+    """
     return sparse_features and not multi_label and 0 < n_labels < SELF_TRAINING_BELOW
 
 
@@ -235,10 +236,10 @@ def uses_neighbours(n_labels: int, *, multi_label: bool, sparse_features: bool) 
     NEIGHBOURS_BELOW items are labelled.
 
     Why: on the shipped texts it took the core from 174 to 152 labels to the mark (20 seeds);
-    on the digits' dense vectors it cost labels (66 -> 83; docs/benchmarks.md, "Fourteenth
-    run"). Why the limit: every item is compared with every label (on the shipped texts'
-    TF-IDF rows 0.07 ms per item at 200 labels, 0.19 ms at 499), and more labels were not
-    measured."""
+    on the digits' dense vectors it cost labels (66 -> 83; docs/benchmarks.md, "The labelled
+    neighbours' disagreement on text"). Why the limit: every item is compared with every
+    label (on the shipped texts' TF-IDF rows 0.07 ms per item at 200 labels, 0.19 ms at 499),
+    and more labels were not measured."""
     return sparse_features and not multi_label and 0 < n_labels < NEIGHBOURS_BELOW
 
 

@@ -24,7 +24,8 @@ def topic_weight(n_labels: int) -> float:
     TF-IDF columns: 2.0 up to 50 labels, then falling as 1/sqrt(n) to 0.5 from 800 on.
 
     Why: on a few labels the directions generalize where single words only memorize; on many,
-    a large weight cost a point of full-pool accuracy (docs/benchmarks.md, "Sixth run")."""
+    a large weight cost a point of full-pool accuracy (docs/benchmarks.md, "Topic directions in
+    text features")."""
     return float(np.clip(2.0 * np.sqrt(50 / max(n_labels, 1)), 0.5, 2.0))
 
 
@@ -90,8 +91,8 @@ class WithTopics(TransformerMixin, BaseEstimator):
 
     Why: the directions come from the unlabelled pool, so a model trained on a few dozen
     labels already knows which words go together, and active learning's early rounds pay
-    more (docs/benchmarks.md, "Fifth run"). Not added to the hashing featurizer: large pools
-    keep their scoring speed.
+    more (docs/benchmarks.md, "Topic directions in text features"). Not added to the hashing
+    featurizer: large pools keep their scoring speed.
     """
 
     def __init__(self, base, dimensions: int = TOPIC_DIMENSIONS, weight: float = 1.0):

@@ -17,7 +17,8 @@ from models_service.ml.estimators import make_estimator
 CV_FOLDS = 3
 # Cross-validation beyond this many training labels reads a random sample of them, so that its
 # three fits stop growing with the labelled set (17,410 labels over a million hashed columns:
-# 5.7 s on all, 3.0 s on 2,000, the same accuracy to 0.004; docs/benchmarks.md).
+# 5.7 s on all, 3.0 s on 2,000, the same accuracy to 0.004; docs/benchmarks.md,
+# "Cross-validation: after the switch, on at most 2,000 labels").
 CV_MAX_LABELS = 2_000
 
 

@@ -19,7 +19,8 @@ def diversify_top(
     """Re-score the top candidates so that the first DIVERSE_BATCH served are one per cluster
     of the DIVERSE_BATCH * DIVERSE_CANDIDATES most uncertain (the cold-start trap: pure
     uncertainty order made a first batch of 100 texts worth less than a random one, a wide
-    candidate set made it worth more; docs/benchmarks.md).
+    candidate set made it worth more; docs/benchmarks.md, "The diverse first batch and the
+    cold-start trap").
 
     Clusters near an item being labelled already (see `in_hand`) come last."""
     top = ranking.head(ranking_id=ranking_id, limit=DIVERSE_BATCH * DIVERSE_CANDIDATES)
