@@ -10,12 +10,20 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.preprocessing import normalize
 from sklearn.random_projection import SparseRandomProjection
 
+from models_service.ml.arrays import FloatArray, IndexArray
+from models_service.ml.features import Matrix
 from models_service.ml.strategies import top_k
 
 
 def diverse_batch(
-    scores: np.ndarray, features, k: int, *, pool_factor: int = 5, seed: int = 0, covered=None
-) -> np.ndarray:
+    scores: FloatArray,
+    features: Matrix,
+    k: int,
+    *,
+    pool_factor: int = 5,
+    seed: int = 0,
+    covered: Matrix | None = None,
+) -> IndexArray:
     """Pick k informative items that are not near-duplicates of each other.
 
     Takes the k * pool_factor highest-scored candidates, clusters them into k groups by their
@@ -31,7 +39,8 @@ def diverse_batch(
         return candidates
     rows = features[candidates]
     n_covered = 0 if covered is None else covered.shape[0]
-    if n_covered:  # one projection for both, so that distances compare
+    # one projection for both, so that distances compare (`is not None`: said for mypy)
+    if n_covered and covered is not None:
         stacked = (
             sparse.vstack([rows, covered], format="csr")
             if sparse.issparse(rows)
@@ -50,7 +59,7 @@ def diverse_batch(
     return np.asarray([best[c] for c in order])
 
 
-def compact(features, seed: int = 0, dimensions: int = 256):
+def compact(features: Matrix, seed: int = 0, dimensions: int = 256) -> Matrix:
     """Wide (text) features projected at random to a few dozen dimensions before clustering
     (distances are roughly kept): k-means keeps dense centres, which on 100,000 sparse TF-IDF
     columns made one batch take seconds."""
@@ -69,7 +78,7 @@ def _projection(columns: int, dimensions: int, seed: int) -> SparseRandomProject
     return projection.fit(sparse.csr_matrix((1, columns)))
 
 
-def topics(features, seed: int = 0, dimensions: int = 50):
+def topics(features: Matrix, seed: int = 0, dimensions: int = 50) -> Matrix:
     """Wide (text) features reduced to their main directions (truncated SVD, rows at unit
     length) for choosing seeds: a random projection keeps distances only roughly, and on the
     shipped texts seeds chosen in one trained first models to 0.33 accuracy where seeds
@@ -84,7 +93,7 @@ def topics(features, seed: int = 0, dimensions: int = 50):
     return normalize(TruncatedSVD(dimensions, random_state=seed).fit_transform(features))
 
 
-def cold_start(features, k: int, *, seed: int = 0) -> np.ndarray:
+def cold_start(features: Matrix, k: int, *, seed: int = 0) -> IndexArray:
     """Before any model: k diverse seed items, the one nearest each k-means centre.
 
     A first batch chosen this way covers the pool instead of one corner of it, which is what

@@ -3,8 +3,9 @@ scoring any batch of items. The Django side (models_service.rounds) only moves r
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 import numpy as np
 from scipy import sparse
@@ -12,7 +13,9 @@ from sklearn.ensemble import BaggingClassifier
 from sklearn.preprocessing import normalize
 
 from models_service.ml import diversity, estimators, features, metrics, strategies
+from models_service.ml.arrays import BoolArray, FloatArray, IndexArray
 from models_service.ml.estimators import make_estimator
+from models_service.ml.features import Featurizer, ItemData, Matrix
 
 COMMITTEE_SIZE = 5
 LARGE_POOL = 200_000  # above this, hash words instead of fitting word and character n-grams
@@ -27,34 +30,39 @@ SELF_TRAINING_BELOW = 2_000  # labels: from here on the guesses add time, not ac
 NEIGHBOURS_BELOW = 500
 NEIGHBOUR_BLOCK = 1_024  # items compared with the labelled ones at a time (memory: block x labels)
 
+# Training targets: class indices, or indicator rows (one 0/1 per class) when multi-label.
+Targets: TypeAlias = Sequence[int] | Sequence[IndexArray]
+# Predictions: class indices, or indicator rows when multi-label.
+Predicted: TypeAlias = IndexArray | BoolArray
+
 
 @dataclass
 class Bundle:
     """Everything a worker needs to score items: written by the platform, never uploaded."""
 
-    featurizer: object
-    model: object
-    committee: list | None
+    featurizer: Featurizer | None  # None: the items bring their own vectors
+    model: Any  # a fitted scikit-learn classifier (one-vs-rest when multi-label): untyped
+    committee: "list[_Member] | None"
     classes: list[str]
     multi_label: bool
     strategy: str
-    metrics: dict = field(default_factory=dict)
-    cv_metrics: dict = field(default_factory=dict)
-    timings: dict = field(default_factory=dict)
-    featurizer_key: tuple | None = None  # names the featurizer for a features.RowCache
+    metrics: dict[str, object] = field(default_factory=dict)
+    cv_metrics: dict[str, object] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    featurizer_key: tuple[object, ...] | None = None  # names the featurizer for a RowCache
     featurizer_file: str | None = None  # where the platform stored the featurizer apart
     topic_columns: int = 0  # the featurizer's last columns that are the pool's directions
     topic_weight: float = 1.0  # their weight in this model (features.topic_weight)
     # the default strategy on text while labels are few (uses_neighbours): the labelled items'
     # rows and the model's probabilities on them
-    neighbours: object = None
-    neighbour_proba: np.ndarray | None = None
+    neighbours: Matrix | None = None
+    neighbour_proba: FloatArray | None = None
 
-    def model_input(self, X):
+    def model_input(self, X: Matrix) -> Matrix:
         """The featurizer's rows as this model reads them (its weight on the directions)."""
         return features.weigh_topics(X, self.topic_columns, self.topic_weight)
 
-    def proba(self, X) -> np.ndarray:
+    def proba(self, X: Matrix) -> FloatArray:
         """Class probabilities over all of the project's classes (unseen ones get 0)."""
         X = self.model_input(X)
         if self.multi_label:
@@ -64,33 +72,39 @@ class Bundle:
         full[:, self.model.classes_.astype(int)] = raw
         return full
 
-    def features(self, items: Sequence[dict]):
+    def features(self, items: Sequence[ItemData]) -> Matrix:
         return features.transform(self.featurizer, items)
 
-    def score(self, items: Sequence[dict], *, seed: int = 0):
+    def score(
+        self, items: Sequence[ItemData], *, seed: int = 0
+    ) -> tuple[FloatArray, Predicted, FloatArray]:
         """(scores, predicted class indices or indicator rows, confidences) for the items."""
         return self.score_features(self.features(items), seed=seed)
 
-    def score_features(self, X, *, seed: int = 0):
+    def score_features(
+        self, X: Matrix, *, seed: int = 0
+    ) -> tuple[FloatArray, Predicted, FloatArray]:
         """The same as score, for items already featurized."""
         proba = self.proba(X)
         predicted, confidence = self.predictions(proba)
         return self._scores(X, proba, seed), predicted, confidence
 
-    def predictions(self, proba: np.ndarray):
+    def predictions(self, proba: FloatArray) -> tuple[Predicted, FloatArray]:
         """(predicted class indices or indicator rows, confidences) from probabilities."""
         if self.multi_label:
             return proba >= 0.5, np.abs(2 * proba - 1).mean(axis=1) / 2 + 0.5
         return proba.argmax(axis=1), proba.max(axis=1)
 
-    def _scores(self, X, proba: np.ndarray, seed: int) -> np.ndarray:
+    def _scores(self, X: Matrix, proba: FloatArray, seed: int) -> FloatArray:
         """The strategy's scores, given what it asks for and this bundle holds."""
         strategy = strategies.get(self.strategy)
-        votes = disagreement = None
+        votes: IndexArray | None = None
+        disagreement: FloatArray | None = None
         if strategy.committee and self.committee:
             X_in = self.model_input(X)
             votes = np.stack([member.predict(X_in) for member in self.committee], axis=0)
-        if strategy.neighbours and self.neighbours is not None:
+        # neighbour_proba is set with neighbours: tested too for mypy
+        if strategy.neighbours and self.neighbours is not None and self.neighbour_proba is not None:
             disagreement = neighbour_disagreement(X, proba, self.neighbours, self.neighbour_proba)
         evidence = strategies.Evidence(
             multi_label=self.multi_label, seed=seed, votes=votes, disagreement=disagreement
@@ -98,7 +112,9 @@ class Bundle:
         return strategy.score(proba, evidence)
 
 
-def neighbour_disagreement(X, proba, neighbours, neighbour_proba) -> np.ndarray:
+def neighbour_disagreement(
+    X: Matrix, proba: FloatArray, neighbours: Matrix, neighbour_proba: FloatArray
+) -> FloatArray:
     """strategies.neighbour_disagreement for the rows of X (a featurizer's rows) against the
     labelled items' rows `neighbours`, by cosine similarity, a block at a time."""
     rows, neighbours = normalize(X), normalize(neighbours)
@@ -117,27 +133,27 @@ def featurizer_for(pool_size: int) -> str:
     return "hashing" if pool_size > LARGE_POOL else "tfidf"
 
 
-def _ovr_proba(model, X, n_classes: int) -> np.ndarray:
+def _ovr_proba(model: Any, X: Matrix, n_classes: int) -> FloatArray:
     proba = model.predict_proba(X)
     return np.asarray(proba).reshape(X.shape[0], n_classes)
 
 
 def train(
-    train_items: Sequence[dict],
-    train_targets: list,
+    train_items: Sequence[ItemData],
+    train_targets: Targets,
     *,
     classes: list[str],
     multi_label: bool,
     model_name: str,
     strategy: str,
     pool_size: int,
-    eval_items: Sequence[dict] = (),
-    eval_targets: list = (),
-    featurizer=None,
+    eval_items: Sequence[ItemData] = (),
+    eval_targets: Targets = (),
+    featurizer: Featurizer | None = None,
     seed: int = 0,
     cross_validate: bool = True,
-    unlabelled=None,
-    rows=None,
+    unlabelled: Matrix | None = None,
+    rows: Matrix | None = None,
 ) -> Bundle:
     """Fit the featurizer on the training items (unless one fitted on a sample of the pool is
     given), the model on the training labels; measure on the evaluation sample (unbiased) and,
@@ -192,7 +208,15 @@ def train(
     return bundle
 
 
-def fit_model(model_name, X, y, *, multi_label=False, seed=0, unlabelled=None):
+def fit_model(
+    model_name: str,
+    X: Matrix,
+    y: IndexArray,
+    *,
+    multi_label: bool = False,
+    seed: int = 0,
+    unlabelled: Matrix | None = None,
+) -> Any:
     """The project's estimator fitted on the labels and, where self_trains says so, fitted
     again with its own most confident guesses on `unlabelled` rows added at a lower weight
     (confident_guesses).
@@ -243,32 +267,35 @@ def uses_neighbours(n_labels: int, *, multi_label: bool, sparse_features: bool) 
     return sparse_features and not multi_label and 0 < n_labels < NEIGHBOURS_BELOW
 
 
-def confident_guesses(proba: np.ndarray, classes: np.ndarray, y: np.ndarray, how_many: int):
+def confident_guesses(
+    proba: FloatArray, classes: IndexArray, y: IndexArray, how_many: int
+) -> tuple[IndexArray, IndexArray]:
     """(rows, guessed classes): about `how_many` unlabelled rows the model is surest of, shared
     among the classes as the labels are (at least one each), so that the guesses do not all
     reinforce the class the model already knows best."""
     predicted = proba.argmax(axis=1)
     confidence = proba.max(axis=1)
-    rows = []
+    chosen: list[IndexArray] = []
     for column, label in enumerate(classes):
         mine = np.flatnonzero(predicted == column)
         share = max(1, int(how_many * np.mean(y == label)))
-        rows.append(mine[np.argsort(-confidence[mine], kind="stable")[:share]])
-    rows = np.concatenate(rows).astype(int)
+        chosen.append(mine[np.argsort(-confidence[mine], kind="stable")[:share]])
+    rows = np.concatenate(chosen).astype(int)
     return rows, np.asarray(classes)[predicted[rows]]
 
 
 class _Member:
     """A committee member that predicts in the project's class indices."""
 
-    def __init__(self, estimator, classes):
+    def __init__(self, estimator: Any, classes: IndexArray) -> None:
         self.estimator, self.classes = estimator, classes
 
-    def predict(self, X):
-        return self.classes[self.estimator.predict(X).astype(int)]
+    def predict(self, X: Matrix) -> IndexArray:
+        predicted: IndexArray = self.classes[self.estimator.predict(X).astype(int)]
+        return predicted
 
 
-def _committee_members(bagging):
+def _committee_members(bagging: Any) -> Iterator[_Member]:
     for estimator, columns in zip(bagging.estimators_, bagging.estimators_features_, strict=True):
         if len(columns) != bagging.n_features_in_:
             raise ValueError("committee members must see every feature")
@@ -280,7 +307,7 @@ def can_adapt(model_name: str) -> bool:
     return estimators.get(model_name).adapts
 
 
-def adapt(bundle: Bundle, items: Sequence[dict], targets: list) -> int:
+def adapt(bundle: Bundle, items: Sequence[ItemData], targets: Targets) -> int:
     """Fit the bundle's model further on new labelled items (one partial_fit pass); return how
     many it learned from. Classes the model has never seen wait for the next full round, and
     the committee (if any) is left as it is."""
@@ -303,7 +330,9 @@ def adapt(bundle: Bundle, items: Sequence[dict], targets: list) -> int:
     return int(keep.sum())
 
 
-def diverse_order(X, scores: np.ndarray, k: int, covered=None) -> np.ndarray:
+def diverse_order(
+    X: Matrix, scores: FloatArray, k: int, covered: Matrix | None = None
+) -> IndexArray:
     """Row indices of X (the top candidates' features) to serve first: one per cluster, those
     near `covered` items (being labelled already) last."""
     if X.shape[0] <= k:

@@ -6,17 +6,37 @@ client-provided `features` vector (embeddings of images, audio, tabular rows) us
 so any modality works.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, Self, TypeAlias, overload
 
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
-from sklearn.pipeline import FeatureUnion, make_pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import normalize
 
+from models_service.ml.arrays import FloatArray, IndexArray
+
 TOPIC_DIMENSIONS = 100  # main directions of the pool added to TF-IDF's columns
+
+# An item's data as the platform stores it: "text", or a client's "features" vector.
+ItemData: TypeAlias = Mapping[str, Any]
+# Feature rows: the items' own vectors (dense), or a featurizer's sparse rows. SciPy ships no
+# types, so mypy reads the sparse half as Any and checks only what the dense half allows.
+Matrix: TypeAlias = FloatArray | sparse.csr_matrix
+
+
+class Featurizer(Protocol):
+    """What the platform asks of a featurizer (WithTopics, the hashing pipeline, the n-grams
+    inside WithTopics): scikit-learn's transformer methods, texts in, sparse rows out."""
+
+    def fit(self, texts: list[str]) -> Self: ...
+
+    def fit_transform(self, texts: list[str]) -> sparse.csr_matrix: ...
+
+    def transform(self, texts: list[str]) -> sparse.csr_matrix: ...
 
 
 def topic_weight(n_labels: int) -> float:
@@ -29,13 +49,13 @@ def topic_weight(n_labels: int) -> float:
     return float(np.clip(2.0 * np.sqrt(50 / max(n_labels, 1)), 0.5, 2.0))
 
 
-def topic_columns(featurizer) -> int:
+def topic_columns(featurizer: Featurizer | None) -> int:
     """How many of the featurizer's last columns are the pool's directions (0: none)."""
     svd = getattr(featurizer, "svd_", None)
-    return 0 if svd is None else 2 * svd.n_components
+    return 0 if svd is None else 2 * int(svd.n_components)
 
 
-def weigh_topics(X, columns: int, weight: float):
+def weigh_topics(X: Matrix, columns: int, weight: float) -> Matrix:
     """X with its last `columns` columns (the pool's directions) multiplied by `weight`."""
     if not columns or weight == 1.0:
         return X
@@ -74,7 +94,7 @@ def ngrams(*, max_features: int = 50_000) -> FeatureUnion:
     )
 
 
-def hashing(*, n_features: int = 2**20):
+def hashing(*, n_features: int = 2**20) -> Pipeline:
     """Stateless word 1-2-gram hashing with TF-IDF weights: no vocabulary to hold or fit twice."""
     return make_pipeline(
         HashingVectorizer(
@@ -84,7 +104,8 @@ def hashing(*, n_features: int = 2**20):
     )
 
 
-class WithTopics(TransformerMixin, BaseEstimator):
+# scikit-learn ships no types: its base classes are Any to mypy
+class WithTopics(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """A sparse featurizer's columns, plus the rows' coordinates along the main directions of
     the texts it was fitted on (truncated SVD, rows at unit length, times `weight`; the model
     weighs them again by its labelled set's size, see topic_weight).
@@ -95,16 +116,18 @@ class WithTopics(TransformerMixin, BaseEstimator):
     featurizer: large pools keep their scoring speed.
     """
 
-    def __init__(self, base, dimensions: int = TOPIC_DIMENSIONS, weight: float = 1.0):
+    def __init__(
+        self, base: Featurizer, dimensions: int = TOPIC_DIMENSIONS, weight: float = 1.0
+    ) -> None:
         self.base = base
         self.dimensions = dimensions
         self.weight = weight
 
-    def fit(self, texts, y=None):
+    def fit(self, texts: list[str], y: object = None) -> Self:
         self.fit_transform(texts)
         return self
 
-    def fit_transform(self, texts, y=None):
+    def fit_transform(self, texts: list[str], y: object = None) -> sparse.csr_matrix:
         X = self.base.fit_transform(texts)
         # fewer directions than rows and columns: a tiny sample gets what it can hold
         dimensions = min(self.dimensions, X.shape[0] - 1, X.shape[1] - 1)
@@ -115,10 +138,10 @@ class WithTopics(TransformerMixin, BaseEstimator):
             self.svd_ = TruncatedSVD(dimensions, n_iter=2, random_state=0).fit(X)
         return self._with_topics(X)
 
-    def transform(self, texts):
+    def transform(self, texts: list[str]) -> sparse.csr_matrix:
         return self._with_topics(self.base.transform(texts))
 
-    def _with_topics(self, X):
+    def _with_topics(self, X: sparse.csr_matrix) -> sparse.csr_matrix:
         if self.svd_ is None:
             return sparse.csr_matrix(X)
         topics = normalize(self.svd_.transform(X)) * self.weight
@@ -128,25 +151,25 @@ class WithTopics(TransformerMixin, BaseEstimator):
         return sparse.hstack([X, sparse.csr_matrix(parts)], format="csr")
 
 
-FEATURIZERS: dict[str, Callable] = {"tfidf": tfidf, "hashing": hashing}
+FEATURIZERS: dict[str, Callable[[], Featurizer]] = {"tfidf": tfidf, "hashing": hashing}
 
 
-def texts_of(items: Sequence[dict]) -> list[str]:
+def texts_of(items: Sequence[ItemData]) -> list[str]:
     return ["" if item.get("text") is None else str(item["text"]) for item in items]
 
 
-def vectors_of(items: Sequence[dict]) -> np.ndarray | None:
+def vectors_of(items: Sequence[ItemData]) -> FloatArray | None:
     """The items' own `features` vectors as a matrix, or None unless every item has one of
     the same length."""
-    vectors = [item.get("features") for item in items]
-    if not vectors or any(v is None for v in vectors):
+    if not items or any(item.get("features") is None for item in items):
         return None
+    vectors = [item["features"] for item in items]
     if len({len(v) for v in vectors}) != 1:
         raise ValueError("the items' feature vectors have different lengths")
     return np.asarray(vectors, dtype=float)
 
 
-def fit_transform(name: str, items: Sequence[dict]):
+def fit_transform(name: str, items: Sequence[ItemData]) -> tuple[Featurizer | None, Matrix]:
     """Fit the named featurizer on the items (or use their vectors); return (featurizer, X).
 
     The featurizer is None when the items brought their own vectors.
@@ -158,7 +181,7 @@ def fit_transform(name: str, items: Sequence[dict]):
     return featurizer, featurizer.fit_transform(texts_of(items))
 
 
-def fit(name: str, items: Sequence[dict]):
+def fit(name: str, items: Sequence[ItemData]) -> Featurizer | None:
     """Fit the named featurizer on the items' texts (no labels needed: the platform fits it on
     a sample of the whole pool); None when the items bring their own vectors."""
     if vectors_of(items) is not None:
@@ -168,7 +191,11 @@ def fit(name: str, items: Sequence[dict]):
     return featurizer
 
 
-def transform(featurizer, items: Sequence[dict]):
+@overload
+def transform(featurizer: None, items: Sequence[ItemData]) -> FloatArray: ...
+@overload
+def transform(featurizer: Featurizer, items: Sequence[ItemData]) -> sparse.csr_matrix: ...
+def transform(featurizer: Featurizer | None, items: Sequence[ItemData]) -> Matrix:
     """Features of new items with a fitted featurizer (None: the items' own vectors)."""
     if featurizer is None:
         vectors = vectors_of(items)
@@ -186,13 +213,19 @@ class RowCache:
     empties the cache); at most `capacity` rows, past which items are featurized as before.
     """
 
-    def __init__(self, capacity: int):
+    def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.key = None
+        self.key: tuple[object, ...] | None = None
         self._where: dict[int, tuple[int, int]] = {}  # item id -> (block, row in block)
-        self._blocks: list = []
+        self._blocks: list[sparse.csr_matrix] = []
 
-    def features(self, key, featurizer, ids: Sequence[int], items: Sequence[dict]):
+    def features(
+        self,
+        key: tuple[object, ...] | None,
+        featurizer: Featurizer | None,
+        ids: Sequence[int],
+        items: Sequence[ItemData],
+    ) -> Matrix:
         """The items' features, as transform(featurizer, items) would give them."""
         if featurizer is None or key is None:
             return transform(featurizer, items)  # the items' own vectors: nothing to save
@@ -208,9 +241,10 @@ class RowCache:
                 self._where[ids[k]] = (block, row)
         return self._gather(ids)
 
-    def _gather(self, ids: Sequence[int]):
+    def _gather(self, ids: Sequence[int]) -> sparse.csr_matrix:
         located = np.asarray([self._where[item_id] for item_id in ids]).reshape(-1, 2)
-        pieces, placed = [], []
+        pieces: list[sparse.csr_matrix] = []
+        placed: list[IndexArray] = []
         for block in np.unique(located[:, 0]):
             positions = np.flatnonzero(located[:, 0] == block)
             pieces.append(self._blocks[block][located[positions, 1]])

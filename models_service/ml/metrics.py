@@ -12,7 +12,9 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+from models_service.ml.arrays import FloatArray, IndexArray
 from models_service.ml.estimators import make_estimator
+from models_service.ml.features import Matrix
 
 CV_FOLDS = 3
 # Cross-validation beyond this many training labels reads a random sample of them, so that its
@@ -22,7 +24,9 @@ CV_FOLDS = 3
 CV_MAX_LABELS = 2_000
 
 
-def metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[str], multi_label: bool):
+def metrics(
+    y_true: IndexArray, proba: FloatArray, classes: list[str], multi_label: bool
+) -> dict[str, object]:
     if multi_label:
         y_pred = (proba >= 0.5).astype(int)
         return {
@@ -55,7 +59,7 @@ def metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[str], multi_lab
     }
 
 
-def cv_sample(n_labels: int, seed: int) -> np.ndarray | None:
+def cv_sample(n_labels: int, seed: int) -> IndexArray | None:
     """Which training labels to cross-validate on: all (None) up to CV_MAX_LABELS, else a
     random CV_MAX_LABELS of them, in their order."""
     if n_labels <= CV_MAX_LABELS:
@@ -64,7 +68,15 @@ def cv_sample(n_labels: int, seed: int) -> np.ndarray | None:
     return np.sort(rng.choice(n_labels, CV_MAX_LABELS, replace=False))
 
 
-def cross_validated(model_name, X, y, classes, multi_label, seed, out_of=None) -> dict:
+def cross_validated(
+    model_name: str,
+    X: Matrix,
+    y: IndexArray,
+    classes: list[str],
+    multi_label: bool,
+    seed: int,
+    out_of: int | None = None,
+) -> dict[str, object]:
     """3-fold cross-validation on the training labels (classes rarer than the folds are
     predicted as best the folds allow; sklearn warns, and we accept that at this size). Empty
     when no class has as many labels as there are folds: sklearn refuses to split that.

@@ -5,8 +5,11 @@ sentence an admin can read.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from models_service.ml.arrays import IndexArray
 
 
 @dataclass(frozen=True)
@@ -16,7 +19,7 @@ class Round:
 
     labels: int
     metric: float | None
-    stop_set_predictions: np.ndarray | None = None
+    stop_set_predictions: IndexArray | None = None
     evaluated: int = 0  # the evaluation items the metric was measured on
 
 
@@ -50,7 +53,7 @@ class TargetMetric:
 
     def decide(self, rounds: list[Round]) -> Decision:
         latest = next((r for r in reversed(rounds) if r.metric is not None), None)
-        if latest is None:
+        if latest is None or latest.metric is None:  # never None there: said for mypy
             return Decision(False, "no evaluation yet")
         measured = f"the metric is {latest.metric:.3f} on {latest.evaluated} evaluation items"
         if latest.evaluated < self.min_evaluated:
@@ -97,7 +100,7 @@ class StabilizingPredictions:
         )
 
 
-def _kappa(a: np.ndarray, b: np.ndarray) -> float:
+def _kappa(a: IndexArray, b: IndexArray) -> float:
     if np.array_equal(a, b):
         return 1.0  # identical predictions, even a single class, are full agreement
     from sklearn.metrics import cohen_kappa_score  # here: the web lists rules without sklearn
@@ -115,7 +118,7 @@ KIND_TITLES = {
 # The one number each kind is usually given (the settings page asks for just that one).
 KIND_VALUE_KEYS = {"stabilizing": "rounds", "budget": "labels", "target": "metric"}
 # Each kind's settings: the spec's key, the rule's field, its type and bounds (inclusive).
-_SETTINGS: dict[str, dict[str, tuple[str, type, float, float]]] = {
+_SETTINGS: dict[str, dict[str, tuple[str, type[int] | type[float], float, float]]] = {
     "stabilizing": {
         "threshold": ("threshold", float, 0.0, 1.0),
         "rounds": ("rounds", int, 1, 100),
@@ -134,7 +137,7 @@ class SpecError(ValueError):
         self.key = key
 
 
-def rule_from_spec(spec: dict | None, *, eval_sample_size: int = 500) -> Rule:
+def rule_from_spec(spec: dict[str, Any] | None, *, eval_sample_size: int = 500) -> Rule:
     """The rule a project's spec describes: {"kind": "stabilizing", "threshold", "rounds"},
     {"kind": "budget", "labels"} or {"kind": "target", "metric"}; empty, the stabilizing rule
     with its defaults. A target is judged on 50 evaluation items, or on the whole sample where
@@ -145,7 +148,7 @@ def rule_from_spec(spec: dict | None, *, eval_sample_size: int = 500) -> Rule:
         raise SpecError("kind", f"kind must be one of {', '.join(KINDS)}")
     if (needed := _REQUIRED.get(kind)) and needed not in spec:
         raise SpecError(needed, f"required for kind {kind}")
-    arguments: dict = {}
+    arguments: dict[str, float] = {}
     for key, value in spec.items():
         if key not in _SETTINGS[kind]:
             raise SpecError(key, f"not a setting of kind {kind}")
@@ -158,7 +161,9 @@ def rule_from_spec(spec: dict | None, *, eval_sample_size: int = 500) -> Rule:
     return rule
 
 
-def _number(key: str, value: object, kind_of: type, low: float, high: float) -> float:
+def _number(
+    key: str, value: object, kind_of: type[int] | type[float], low: float, high: float
+) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SpecError(key, "must be a number")
     if kind_of is int and value != int(value):

@@ -7,29 +7,29 @@ can choose are objects in STRATEGIES. numpy only: the web process lists them wit
 scikit-learn (the clustering that diversifies a batch is in models_service.ml.diversity).
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-Scorer = Callable[[np.ndarray], np.ndarray]
+from models_service.ml.arrays import FloatArray, IndexArray
 
 
-def _check(proba: np.ndarray) -> np.ndarray:
+def _check(proba: FloatArray) -> FloatArray:
     proba = np.asarray(proba, dtype=float)
     if proba.ndim != 2:
         raise ValueError(f"expected (n_items, n_classes), got shape {proba.shape}")
     return proba
 
 
-def least_confidence(proba: np.ndarray) -> np.ndarray:
+def least_confidence(proba: FloatArray) -> FloatArray:
     """1 - p(top class): how far the model is from sure of its own answer."""
     proba = _check(proba)
-    return 1.0 - proba.max(axis=1)
+    scores: FloatArray = 1.0 - proba.max(axis=1)  # numpy types reductions over an axis as Any
+    return scores
 
 
-def margin_uncertainty(proba: np.ndarray) -> np.ndarray:
+def margin_uncertainty(proba: FloatArray) -> FloatArray:
     """1 - (p_top1 - p_top2); a one-class model is certain (0)."""
     proba = _check(proba)
     if proba.shape[1] < 2:
@@ -38,19 +38,21 @@ def margin_uncertainty(proba: np.ndarray) -> np.ndarray:
     return 1.0 - (top2[:, 1] - top2[:, 0])
 
 
-def entropy(proba: np.ndarray) -> np.ndarray:
+def entropy(proba: FloatArray) -> FloatArray:
     """Shannon entropy of the class distribution, in nats."""
     proba = np.clip(_check(proba), 1e-12, 1.0)
-    return -(proba * np.log(proba)).sum(axis=1)
+    scores: FloatArray = -(proba * np.log(proba)).sum(axis=1)
+    return scores
 
 
-def multilabel_uncertainty(proba: np.ndarray) -> np.ndarray:
+def multilabel_uncertainty(proba: FloatArray) -> FloatArray:
     """Mean over labels of 1 - |2p - 1|: each label's yes/no is a two-class question."""
     proba = _check(proba)
-    return (1.0 - np.abs(2.0 * proba - 1.0)).mean(axis=1)
+    scores: FloatArray = (1.0 - np.abs(2.0 * proba - 1.0)).mean(axis=1)
+    return scores
 
 
-def vote_entropy(committee_votes: np.ndarray, n_classes: int) -> np.ndarray:
+def vote_entropy(committee_votes: IndexArray, n_classes: int) -> FloatArray:
     """Disagreement of a committee: entropy of the vote shares per item.
 
     `committee_votes` is (n_members, n_items) of predicted class indices.
@@ -63,8 +65,8 @@ def vote_entropy(committee_votes: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def neighbour_disagreement(
-    proba: np.ndarray, neighbour_proba: np.ndarray, similarity: np.ndarray, k: int = 10
-) -> np.ndarray:
+    proba: FloatArray, neighbour_proba: FloatArray, similarity: FloatArray, k: int = 10
+) -> FloatArray:
     """How far each item's predicted classes are from those of its k most similar labelled
     items: the mean KL divergence (nats) from each neighbour's class distribution to the item's.
 
@@ -87,17 +89,18 @@ def neighbour_disagreement(
     nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
     p = np.clip(proba, 1e-9, 1.0)[:, None, :]
     q = np.clip(neighbour_proba, 1e-9, 1.0)[nearest]
-    return (q * np.log(q / p)).sum(axis=2).mean(axis=1)
+    scores: FloatArray = (q * np.log(q / p)).sum(axis=2).mean(axis=1)
+    return scores
 
 
-def contrastive_margin(proba: np.ndarray, disagreement: np.ndarray) -> np.ndarray:
+def contrastive_margin(proba: FloatArray, disagreement: FloatArray) -> FloatArray:
     """Margin uncertainty plus the neighbours' disagreement squeezed into [0, 1) (d / (1 + d)),
     so that both count alike and a chunk's score does not depend on the rest of the pool."""
     disagreement = np.asarray(disagreement, dtype=float)
     return margin_uncertainty(proba) + disagreement / (1.0 + disagreement)
 
 
-def random_scores(n_items: int, seed: int) -> np.ndarray:
+def random_scores(n_items: int, seed: int) -> FloatArray:
     """Uniform random scores: the baseline every strategy is measured against."""
     return np.random.default_rng(seed).random(n_items)
 
@@ -109,8 +112,8 @@ class Evidence:
 
     multi_label: bool = False
     seed: int = 0  # for strategies that draw at random
-    votes: np.ndarray | None = None  # committee members' predicted classes, (members, items)
-    disagreement: np.ndarray | None = None  # the labelled neighbours' disagreement, per item
+    votes: IndexArray | None = None  # committee members' predicted classes, (members, items)
+    disagreement: FloatArray | None = None  # the labelled neighbours' disagreement, per item
 
 
 class Strategy:
@@ -126,7 +129,7 @@ class Strategy:
     neighbours: ClassVar[bool] = False  # keep the labelled items' rows to compare the pool with
     diverse: ClassVar[bool] = False  # reorder the top batch one per cluster (diverse_batch)
 
-    def score(self, proba: np.ndarray, evidence: Evidence) -> np.ndarray:
+    def score(self, proba: FloatArray, evidence: Evidence) -> FloatArray:
         """One score per row of `proba`, (n_items, n_classes)."""
         raise NotImplementedError
 
@@ -135,9 +138,10 @@ class Uncertainty(Strategy):
     """Scores by one measure of the model's uncertainty; multi-label, by each label's yes/no
     question (multilabel_uncertainty), whatever the measure."""
 
-    measure: ClassVar[Scorer]
+    # quoted: staticmethod is generic to type checkers only, not at run time
+    measure: "ClassVar[staticmethod[[FloatArray], FloatArray]]"
 
-    def score(self, proba: np.ndarray, evidence: Evidence) -> np.ndarray:
+    def score(self, proba: FloatArray, evidence: Evidence) -> FloatArray:
         if evidence.multi_label:
             return multilabel_uncertainty(proba)
         return type(self).measure(proba)
@@ -165,7 +169,7 @@ class Committee(Margin):
     name, title = "committee", "Query by committee (vote entropy)"
     committee = True
 
-    def score(self, proba: np.ndarray, evidence: Evidence) -> np.ndarray:
+    def score(self, proba: FloatArray, evidence: Evidence) -> FloatArray:
         if evidence.votes is None or evidence.multi_label:
             return super().score(proba, evidence)
         return vote_entropy(evidence.votes.astype(int), proba.shape[1])
@@ -183,7 +187,7 @@ class DiverseMargin(Margin):
     neighbours = True
     diverse = True
 
-    def score(self, proba: np.ndarray, evidence: Evidence) -> np.ndarray:
+    def score(self, proba: FloatArray, evidence: Evidence) -> FloatArray:
         if evidence.disagreement is None or evidence.multi_label:
             return super().score(proba, evidence)
         return contrastive_margin(proba, evidence.disagreement)
@@ -194,7 +198,7 @@ class Random(Strategy):
 
     name, title = "random", "Random"
 
-    def score(self, proba: np.ndarray, evidence: Evidence) -> np.ndarray:
+    def score(self, proba: FloatArray, evidence: Evidence) -> FloatArray:
         return random_scores(proba.shape[0], evidence.seed)
 
 
@@ -213,7 +217,7 @@ def get(name: str) -> Strategy:
         raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}") from None
 
 
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+def top_k(scores: FloatArray, k: int) -> IndexArray:
     """Indices of the k highest scores, highest first; ties go to the earlier item."""
     order = np.lexsort((np.arange(len(scores)), -np.asarray(scores)))
     return order[:k]
