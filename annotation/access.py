@@ -6,7 +6,7 @@ Views never filter by owner themselves; they ask here. A member whose role is to
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Exists, OuterRef
@@ -17,10 +17,10 @@ from annotation.errors import DomainError
 from annotation.models import Annotation, ImportJob, Item, Membership, Project
 
 Role = Membership.Role
-_RANK = {Role.ANNOTATOR: 1, Role.REVIEWER: 2, Role.ADMIN: 3}
+_RANK: dict[str, int] = {Role.ANNOTATOR: 1, Role.REVIEWER: 2, Role.ADMIN: 3}
 
 
-def role_in(user: AbstractBaseUser, project_id: int) -> str | None:
+def role_in(user: User | AnonymousUser, project_id: int) -> str | None:
     """Return the user's role in the project, or None for a non-member."""
     if not user.is_authenticated:
         return None
@@ -56,27 +56,29 @@ _ITEM_WIDTH = len(Item._meta.concrete_fields)
 
 
 def project_for(
-    user: AbstractBaseUser, project_id: int, *, at_least: str = Role.ANNOTATOR
+    user: User | AnonymousUser, project_id: int, *, at_least: str = Role.ANNOTATOR
 ) -> Project:
     """Return the project (with `my_role`) if the user's role is at least `at_least`."""
     row = _first_row(_PROJECT_WITH_ROLE, user, project_id)
     _require(row[-1] if row else None, at_least)
+    assert row is not None  # _require raised 404 otherwise
     project = rows.instance(Project, row[:-1])
     project.my_role = row[-1]
     return project
 
 
-def item_for(user: AbstractBaseUser, item_id: int, *, at_least: str = Role.ANNOTATOR) -> Item:
+def item_for(user: User | AnonymousUser, item_id: int, *, at_least: str = Role.ANNOTATOR) -> Item:
     """Return the item (its project attached) if the user's role in that project is high enough."""
     row = _first_row(_ITEM_WITH_PROJECT_AND_ROLE, user, item_id)
     _require(row[-1] if row else None, at_least)
+    assert row is not None  # _require raised 404 otherwise
     item = rows.instance(Item, row[:_ITEM_WIDTH])
     item.project = rows.instance(Project, row[_ITEM_WIDTH:-1])
     item.project.my_role = row[-1]
     return item
 
 
-def _first_row(sql: str, user: AbstractBaseUser, object_id: int) -> tuple | None:
+def _first_row(sql: str, user: User | AnonymousUser, object_id: int) -> tuple | None:
     if not user.is_authenticated:
         return None
     with connection.cursor() as cursor:
@@ -84,7 +86,7 @@ def _first_row(sql: str, user: AbstractBaseUser, object_id: int) -> tuple | None
         return cursor.fetchone()
 
 
-def own_annotation_for(user: AbstractBaseUser, annotation_id: int) -> Annotation:
+def own_annotation_for(user: User | AnonymousUser, annotation_id: int) -> Annotation:
     """Return one of the user's own annotations in a project they still belong to."""
     annotation = (
         Annotation.objects.select_related("item__project")
@@ -92,17 +94,19 @@ def own_annotation_for(user: AbstractBaseUser, annotation_id: int) -> Annotation
         .first()
     )
     _require(role_in(user, annotation.item.project_id) if annotation else None, Role.ANNOTATOR)
+    assert annotation is not None  # _require raised 404 otherwise
     return annotation
 
 
-def import_job_for(user: AbstractBaseUser, job_id: int) -> ImportJob:
+def import_job_for(user: User | AnonymousUser, job_id: int) -> ImportJob:
     """Return an import job of a project the user administers."""
     job = ImportJob.objects.defer("payload").filter(id=job_id).first()
     _require(role_in(user, job.project_id) if job else None, Role.ADMIN)
+    assert job is not None  # _require raised 404 otherwise
     return job
 
 
-def may_create_projects(user: AbstractBaseUser) -> bool:
+def may_create_projects(user: User | AnonymousUser) -> bool:
     """Whether HITL_PROJECT_CREATORS lets the user create a project: any signed-in user
     (the default), or staff only."""
     if not user.is_authenticated:
@@ -110,13 +114,13 @@ def may_create_projects(user: AbstractBaseUser) -> bool:
     return settings.HITL_PROJECT_CREATORS == "any" or user.is_staff
 
 
-def require_project_creator(user: AbstractBaseUser) -> None:
+def require_project_creator(user: User | AnonymousUser) -> None:
     """403 unless the user may create projects."""
     if not may_create_projects(user):
         raise PermissionDenied("only staff may create projects here (HITL_PROJECT_CREATORS=staff)")
 
 
-def user_to_add(caller: AbstractBaseUser, username: str) -> AbstractBaseUser:
+def user_to_add(caller: User, username: str) -> User:
     """Return the user named `username` if the caller may see them, for adding to a project.
 
     Staff see everyone; anyone else sees the people they share a project with (whom they

@@ -1,6 +1,7 @@
 """Projects, labels, members, items, leases and annotations: the data annotators work on."""
 
 import random
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -76,6 +77,9 @@ class Project(models.Model):
         '{"kind": "budget", "labels": 1000} or {"kind": "target", "metric": 0.9}; '
         "empty: stabilizing with the engine's defaults (models_service.ml.stopping).",
     )
+    # Not a column: the caller's role, on the projects access.project_for and
+    # selectors.projects_of return.
+    my_role: str
 
     # What an admin sets (labels apart, in their own table): the API's input and output, the
     # settings page and the audit log's settings changes all take this list.
@@ -188,6 +192,10 @@ class Item(models.Model):
     # metrics come from an unbiased sample, not from the items a strategy chose.
     in_eval = models.BooleanField(default=False, db_default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Not columns: set on the item queue.next_item_for serves (an evaluation draw or not, and
+    # the serving model's guess or None).
+    evaluation: bool
+    prediction: dict[str, Any] | None
 
     class Meta:
         ordering = ["id"]
@@ -260,6 +268,8 @@ class Annotation(models.Model):
     prediction_accepted = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Not a column: the label names, on the answer services.submit_annotation just wrote.
+    label_names: list[str]
 
     class Meta:
         ordering = ["id"]

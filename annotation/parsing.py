@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 import orjson
 
@@ -275,10 +275,10 @@ def _validate_record(line: int, record: object, errors: _Errors) -> ParsedRow | 
     if "features" in data and not _valid_features(data["features"]):
         errors.add(line, "features", "must be a list of finite numbers")
         ok = False
-    return ParsedRow(line, external_id, data) if ok else None
+    return ParsedRow(line, external_id, data) if ok and external_id is not False else None
 
 
-def _external_id(line: int, value: object, errors: _Errors) -> str | None | bool:
+def _external_id(line: int, value: object, errors: _Errors) -> str | None | Literal[False]:
     """The external id as text, None when absent, False when invalid (already reported)."""
     if value is None:
         return None

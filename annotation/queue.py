@@ -216,7 +216,9 @@ def _params(*, project_id: int, user_id: int, now: datetime) -> dict:
 
 def _item_from_row(row: tuple, project_id: int, evaluation: bool) -> Item:
     item_id, external_id, data, predicted, confidence, version_id = row[:6]
-    data = Item._meta.get_field("data").from_db_value(data, None, connection)
+    # no expression: the column as it is (django-stubs wants one)
+    field = Item._meta.get_field("data")
+    data = field.from_db_value(data, None, connection)  # type: ignore[arg-type]
     item = Item(id=item_id, external_id=external_id, data=data, project_id=project_id)
     item.evaluation = evaluation
     item.prediction = None

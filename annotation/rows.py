@@ -4,8 +4,12 @@ The per-click paths (token, membership, item) read one row each with a plain cur
 the query through the ORM or `raw()` cost three to ten times the database's own time there.
 """
 
+from typing import TypeVar
+
 from django.db import connection
 from django.db.models import Model
+
+M = TypeVar("M", bound=Model)
 
 _converters: dict[tuple, list] = {}
 
@@ -15,12 +19,13 @@ def columns(model: type[Model], alias: str) -> str:
     return ", ".join(f"{alias}.{field.column}" for field in model._meta.concrete_fields)
 
 
-def instance(model: type[Model], row: tuple) -> Model:
+def instance(model: type[M], row: tuple) -> M:
     """The model instance for a row holding `columns(model, ...)`, as the ORM would load it."""
     values = list(row)
     for position, convert in _converters_for(model):
         values[position] = convert(values[position])
-    return model.from_db(connection.alias, None, values)
+    # field_names None: every concrete field is in the row (django-stubs wants a list)
+    return model.from_db(connection.alias, None, values)  # type: ignore[arg-type]
 
 
 def _converters_for(model: type[Model]) -> list:

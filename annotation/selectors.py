@@ -3,13 +3,13 @@ what the engine reads of items and answers (models_service reads annotation's ro
 """
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, cast
 
 import orjson
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Count, F, Max, Min, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
@@ -23,9 +23,11 @@ ITEM, ANSWER = Item._meta.db_table, Annotation._meta.db_table
 ANSWER_LABELS, LABEL = Annotation.labels.through._meta.db_table, Label._meta.db_table
 
 
-def projects_of(user: AbstractBaseUser) -> QuerySet[Project]:
+def projects_of(user: User) -> QuerySet[Project]:
     """The projects the user is a member of, each with their role as `my_role`."""
-    return Project.objects.filter(memberships__user=user).annotate(my_role=F("memberships__role"))
+    projects = Project.objects.filter(memberships__user=user)
+    # my_role is declared on Project (for the gates' instances too): this fills it
+    return projects.annotate(my_role=F("memberships__role"))  # type: ignore[no-redef]
 
 
 def project_progress(project: Project) -> dict:
@@ -64,6 +66,7 @@ def progress_of(projects: Sequence[Project]) -> dict[int, dict]:
         )
     }
     progress = {}
+    counted: Mapping[str, Any]
     for project_id in ids:
         statuses, counted = by_status[project_id], answers.get(project_id, {})
         progress[project_id] = {
@@ -87,13 +90,20 @@ def export_batches(project: Project, *, batch_size: int = 2_000) -> Iterator[lis
     """
     last_id = 0
     while True:
-        items = list(
-            Item.objects.filter(project=project, id__gt=last_id)
-            .order_by("id")
-            .annotate(data_json=Cast("data", TextField()), text=KeyTextTransform("text", "data"))
-            .values("id", "external_id", "data_json", "text", "status", "annotation_count")[
-                :batch_size
-            ]
+        # plain dicts to the type checker too: each gets its answers and labels below
+        items = cast(
+            list[dict[str, Any]],
+            list(
+                Item.objects.filter(project=project, id__gt=last_id)
+                .order_by("id")
+                # `text` the annotation, not Item.text: values() reads the annotation
+                .annotate(  # type: ignore[no-redef]
+                    data_json=Cast("data", TextField()), text=KeyTextTransform("text", "data")
+                )
+                .values("id", "external_id", "data_json", "text", "status", "annotation_count")[
+                    :batch_size
+                ]
+            ),
         )
         if not items:
             return
@@ -182,6 +192,7 @@ def judged_items(
     """Every item of the project with a real answer, in id order, with what its answers agree
     on (annotation.consensus); or only the items answered since a moment, or the answers given
     until one. Items whose answers are all skips are left out."""
+    params: list[int | str | None]
     recent, params = "", [project.id]
     if answered_since is not None:
         recent = f" AND a.item_id IN (SELECT item_id FROM {ANSWER} WHERE created_at > %s)"

@@ -5,7 +5,7 @@ API views, pages, tasks and commands all call these; none of them writes these r
 
 import random
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -57,7 +57,7 @@ def _label_specs(labels: list[dict]) -> list[dict]:
 @transaction.atomic
 def create_project(
     *,
-    creator: AbstractBaseUser,
+    creator: User,
     name: str,
     labels: list[dict],
     task_type: str = Project.TaskType.SINGLE_LABEL,
@@ -88,7 +88,7 @@ def create_project(
 def update_project(
     *,
     project: Project,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     labels: list[dict] | None = None,
     **fields,
 ) -> Project:
@@ -124,7 +124,7 @@ def update_project(
 
 
 @transaction.atomic
-def delete_project(*, project: Project, actor: AbstractBaseUser | None = None) -> None:
+def delete_project(*, project: Project, actor: User | None = None) -> None:
     """Delete the project with everything in it; the audit log keeps the deletion."""
     audit.record(project=project, actor=actor, action=AuditEvent.Action.PROJECT_DELETED)
     project.delete()
@@ -175,9 +175,7 @@ def refresh_item_statuses(*, project: Project) -> None:
 
 
 @transaction.atomic
-def set_member(
-    *, project: Project, user: AbstractBaseUser, role: str, actor: AbstractBaseUser | None = None
-) -> Membership:
+def set_member(*, project: Project, user: User, role: str, actor: User | None = None) -> Membership:
     """Add a user to the project with `role`, or change their role; keeps at least one admin.
 
     Callers find the user through access.user_to_add, which decides whom they may add. An
@@ -202,7 +200,7 @@ def set_member(
 
 
 @transaction.atomic
-def remove_member(*, membership: Membership, actor: AbstractBaseUser | None = None) -> None:
+def remove_member(*, membership: Membership, actor: User | None = None) -> None:
     """Take a user out of a project; their leases go, their annotations stay."""
     if membership.role == Membership.Role.ADMIN:
         _keep_an_admin(membership.project, leaving=membership)
@@ -228,7 +226,7 @@ def _keep_an_admin(project: Project, *, leaving: Membership) -> None:
 # --- serving the next item --------------------------------------------------------------
 
 
-def next_item_for(*, project: Project, user: AbstractBaseUser) -> Item | None:
+def next_item_for(*, project: Project, user: User) -> Item | None:
     """Lease the next item in the project's queue to `user`; None when nothing is left for them.
 
     No two people hold the same item while its lease lives (overlap 1), nobody is served an
@@ -263,7 +261,7 @@ def _check_label_names(project: Project, names: list[str]) -> None:
         raise InvalidLabels("this project takes exactly one label per item", field="labels")
 
 
-def _record(item: Item, annotator: AbstractBaseUser, *, labels: list[str], **fields) -> Annotation:
+def _record(item: Item, annotator: User, *, labels: list[str], **fields) -> Annotation:
     """Write the annotator's answer, keep the item's count and status right, drop the lease."""
     annotation = answers.record(
         item_id=item.id,
@@ -282,7 +280,7 @@ def _record(item: Item, annotator: AbstractBaseUser, *, labels: list[str], **fie
 def submit_annotation(
     *,
     item: Item,
-    annotator: AbstractBaseUser,
+    annotator: User,
     labels: list[str],
     lead_time_ms: int | None = None,
     ambiguous: bool = False,
@@ -313,7 +311,7 @@ def submit_annotation(
 
 @transaction.atomic
 def skip_item(
-    *, item: Item, annotator: AbstractBaseUser, lead_time_ms: int | None = None, comment: str = ""
+    *, item: Item, annotator: User, lead_time_ms: int | None = None, comment: str = ""
 ) -> Annotation:
     """Record that the annotator passed on the item: they are not served it again, others are."""
     return _record(

@@ -12,7 +12,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,7 +25,7 @@ def digest(key: str) -> str:
 
 
 @transaction.atomic
-def issue(*, user: AbstractBaseUser) -> tuple[str, ApiToken]:
+def issue(*, user: User) -> tuple[str, ApiToken]:
     """Give the user a new token, replacing any old one (which stops working); return its
     key, the only time it is ever seen, and its row."""
     key = secrets.token_urlsafe(32)
@@ -35,13 +35,13 @@ def issue(*, user: AbstractBaseUser) -> tuple[str, ApiToken]:
     return key, token
 
 
-def revoke(*, user: AbstractBaseUser) -> bool:
+def revoke(*, user: User) -> bool:
     """Delete the user's token; True if there was one."""
     deleted, _ = ApiToken.objects.filter(user=user).delete()
     return deleted > 0
 
 
-def current(*, user: AbstractBaseUser) -> ApiToken | None:
+def current(*, user: User) -> ApiToken | None:
     """The user's token row (never its key), or None."""
     return ApiToken.objects.filter(user=user).first()
 
@@ -58,7 +58,7 @@ def is_expired(token: ApiToken, now: datetime | None = None) -> bool:
     return ends is not None and ends <= (now or timezone.now())
 
 
-def revoke_on_password_change(sender, instance: AbstractBaseUser, created: bool, **kwargs) -> None:
+def revoke_on_password_change(sender, instance: User, created: bool, **kwargs) -> None:
     """post_save of the user model: a new password revokes the token, whoever set it (a
     form, the admin, `changepassword`). `_password` is what Django itself reads to tell a
     password change (password validators' `password_changed`) from a hash upgrade at login,

@@ -1,5 +1,7 @@
 """Shapes of the API's input and output. Input serializers reject fields they do not know."""
 
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -8,7 +10,7 @@ from annotation import engine_options
 from annotation.models import Annotation, AuditEvent, ImportJob, Item, Label, Membership, Project
 
 
-class RejectUnknownFields:
+class RejectUnknownFields(serializers.Serializer):
     """Refuses unknown fields: a typo in a client's request is an error, not a silent no-op."""
 
     def to_internal_value(self, data):
@@ -177,7 +179,7 @@ _DATETIME = serializers.DateTimeField()
 def annotation_out(annotation: Annotation) -> dict:
     """AnnotationOutput's answer for a just-written annotation, built directly: on every submit
     the serializer cost 0.4 ms of CPU, a tenth of the call. A test holds the two to one answer."""
-    out = {
+    out: dict[str, Any] = {
         name: annotation.label_names if name == "labels" else getattr(annotation, name)
         for name in AnnotationOutput.Meta.fields
     }

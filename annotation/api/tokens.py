@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from annotation import tokens
 from annotation.errors import DomainError
+from hitl.requests import SignedInRequest
 
 
 class TokenOutput(serializers.Serializer):
@@ -66,7 +67,7 @@ class MyTokenApi(APIView):
     none (DELETE)."""
 
     @extend_schema(responses=TokenStateOutput)
-    def get(self, request: Request) -> Response:
+    def get(self, request: SignedInRequest) -> Response:
         token = tokens.current(user=request.user)
         dates = _dates(token) if token else {"created_at": None, "expires_at": None}
         return Response(TokenStateOutput({"exists": token is not None, **dates}).data)
@@ -76,6 +77,6 @@ class MyTokenApi(APIView):
         return Response(_issued(request.user), status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None})
-    def delete(self, request: Request) -> Response:
+    def delete(self, request: SignedInRequest) -> Response:
         tokens.revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -14,6 +14,7 @@ from annotation.errors import DomainError, PayloadTooLarge
 from annotation.models import Item, Membership, Project
 from hitl.downloads import attachment
 from hitl.pagination import Pagination
+from hitl.requests import SignedInRequest
 
 Role = Membership.Role
 
@@ -24,12 +25,12 @@ def _project_out(project: Project) -> dict:
 
 class ProjectListCreateApi(APIView):
     @extend_schema(responses=s.ProjectOutput(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: SignedInRequest) -> Response:
         projects = selectors.projects_of(request.user).prefetch_related("labels").order_by("id")
         return Response([_project_out(project) for project in projects])
 
     @extend_schema(request=s.ProjectInput, responses={201: s.ProjectOutput})
-    def post(self, request: Request) -> Response:
+    def post(self, request: SignedInRequest) -> Response:
         access.require_project_creator(request.user)
         payload = s.ProjectInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -44,7 +45,7 @@ class ProjectDetailApi(APIView):
         return Response(_project_out(access.project_for(request.user, project_id)))
 
     @extend_schema(request=s.ProjectInput(partial=True), responses=s.ProjectOutput)
-    def patch(self, request: Request, project_id: int) -> Response:
+    def patch(self, request: SignedInRequest, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
         payload = s.ProjectInput(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
@@ -54,7 +55,7 @@ class ProjectDetailApi(APIView):
         return Response(_project_out(project))
 
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, project_id: int) -> Response:
+    def delete(self, request: SignedInRequest, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
         services.delete_project(project=project, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -75,7 +76,7 @@ class MemberListCreateApi(APIView):
         return Response(s.MemberOutput(members, many=True).data)
 
     @extend_schema(request=s.MemberInput, responses={201: s.MemberOutput})
-    def post(self, request: Request, project_id: int) -> Response:
+    def post(self, request: SignedInRequest, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
         payload = s.MemberInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -88,7 +89,7 @@ class MemberListCreateApi(APIView):
 
 class MemberDeleteApi(APIView):
     @extend_schema(responses={204: None})
-    def delete(self, request: Request, project_id: int, user_id: int) -> Response:
+    def delete(self, request: SignedInRequest, project_id: int, user_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
         membership = project.memberships.filter(user_id=user_id).first()
         if membership is None:
@@ -147,7 +148,8 @@ def _read_upload(request: Request) -> tuple[bytes, str]:
         upload = request._request.FILES.get("file")
         if upload is None:
             raise DomainError("a multipart upload needs a 'file' part", field="file")
-        if upload.size > limit:
+        # a multipart upload's size is always set (django-stubs allows None)
+        if upload.size > limit:  # type: ignore[operator]
             raise PayloadTooLarge(f"the file is larger than {limit} bytes", field="file")
         return upload.read(), declared or _format_or_error(upload.content_type, upload.name)
     if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
@@ -158,7 +160,7 @@ def _read_upload(request: Request) -> tuple[bytes, str]:
     return raw, declared or _format_or_error(content_type, None)
 
 
-def _format_or_error(content_type: str, filename: str | None) -> str:
+def _format_or_error(content_type: str | None, filename: str | None) -> str:
     if file_format := parsing.format_for(content_type, filename):
         return file_format
     raise DomainError(
@@ -223,7 +225,7 @@ def _served(item: Item, project: Project | None = None) -> dict:
 
 class NextItemApi(APIView):
     @extend_schema(responses={200: dict, 204: None})
-    def get(self, request: Request, project_id: int) -> Response:
+    def get(self, request: SignedInRequest, project_id: int) -> Response:
         project = access.project_for(request.user, project_id)
         item = services.next_item_for(project=project, user=request.user)
         if item is None:
@@ -233,7 +235,7 @@ class NextItemApi(APIView):
 
 class AnnotationCreateApi(APIView):
     @extend_schema(request=s.AnnotationInput, responses={201: s.AnnotationOutput})
-    def post(self, request: Request, item_id: int) -> Response:
+    def post(self, request: SignedInRequest, item_id: int) -> Response:
         item = access.item_for(request.user, item_id)
         payload = s.AnnotationInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -245,7 +247,7 @@ class AnnotationCreateApi(APIView):
 
 class ItemSkipApi(APIView):
     @extend_schema(request=s.SkipInput, responses={201: s.AnnotationOutput})
-    def post(self, request: Request, item_id: int) -> Response:
+    def post(self, request: SignedInRequest, item_id: int) -> Response:
         item = access.item_for(request.user, item_id)
         payload = s.SkipInput(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -291,7 +293,9 @@ class AuditListApi(APIView):
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
         paginator = Pagination()
         page = paginator.paginate_queryset(audit.events_of(project.id), request, view=self)
-        return paginator.get_paginated_response([audit.as_dict(event) for event in page])
+        # a page, never None: REST_FRAMEWORK's PAGE_SIZE is set
+        events = [audit.as_dict(event) for event in page]  # type: ignore[union-attr]
+        return paginator.get_paginated_response(events)
 
 
 class AuditExportApi(APIView):

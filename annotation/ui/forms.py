@@ -71,7 +71,7 @@ class ProjectForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name in self.OPTIONAL:
             self.fields[name].required = False
-        self.fields["stopping_kind"].choices = [
+        self.fields["stopping_kind"].choices = [  # type: ignore[attr-defined]  # a ChoiceField
             (kind.name, kind.title) for kind in engine_options.offered().stopping_kinds
         ]
 
@@ -80,6 +80,7 @@ class ProjectForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # a ModelForm's clean returns its cleaned_data
         for name in self.OPTIONAL:
             if cleaned.get(name) in ("", None):
                 cleaned.pop(name, None)

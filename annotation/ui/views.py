@@ -13,11 +13,12 @@ from annotation import access, audit, selectors, services, tokens
 from annotation.errors import DomainError
 from annotation.models import Membership
 from annotation.ui.forms import MemberForm, ProjectForm, label_lines, stopping_initial
+from hitl.requests import SignedInHttpRequest
 
 Role = Membership.Role
 
 
-def _remove_member(request: HttpRequest, project) -> None:
+def _remove_member(request: SignedInHttpRequest, project) -> None:
     membership = project.memberships.filter(user_id=request.POST.get("user_id")).first()
     if membership is None:
         return
@@ -32,7 +33,7 @@ def _add_domain_error(form, error: DomainError) -> None:
 
 
 @login_required
-def project_list(request: HttpRequest) -> HttpResponse:
+def project_list(request: SignedInHttpRequest) -> HttpResponse:
     projects = list(selectors.projects_of(request.user).order_by("id"))
     progress = selectors.progress_of(projects)
     rows = [{"project": project, "progress": progress[project.id]} for project in projects]
@@ -42,7 +43,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def project_new(request: HttpRequest) -> HttpResponse:
+def project_new(request: SignedInHttpRequest) -> HttpResponse:
     access.require_project_creator(request.user)
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -80,7 +81,7 @@ def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
+def project_settings(request: SignedInHttpRequest, project_id: int) -> HttpResponse:
     project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
     initial = {
         "name": project.name,
@@ -128,7 +129,7 @@ def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def token_page(request: HttpRequest) -> HttpResponse:
+def token_page(request: SignedInHttpRequest) -> HttpResponse:
     """The person's own API token: issue a new one (its key shown this once) or revoke it."""
     action, key = request.POST.get("action"), None
     if action == "issue":
