@@ -3,6 +3,7 @@ needs no server); production is the same file with environment variables."""
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -83,7 +84,7 @@ TEMPLATES = [
 ]
 
 
-def _database() -> dict:
+def _database() -> dj_database_url.DBConfig | dict[str, Any]:
     """DATABASE_URL when given; otherwise a SQLite file tuned for several processes at once.
 
     SQLite allows one writer: IMMEDIATE transactions take the write lock when an atomic block
@@ -281,7 +282,7 @@ CONTENT_SECURITY_POLICY = {
 }
 # Permissions-Policy: no page uses these powerful browser features, so none may, not even a
 # script that got in.
-PERMISSIONS_POLICY = {
+PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in (
         "accelerometer",

@@ -82,7 +82,7 @@ def _failure(project: Project, versions: list, serving: ModelVersion | None) -> 
 
 
 def prediction_lines(
-    project: Project, version: ModelVersion, batch: int = 5_000
+    project: Project, version: ModelVersion | None, batch: int = 5_000
 ) -> Iterator[bytes]:
     """One JSON line per item, in id order, streamed a batch at a time (memory stays flat)."""
     for rows in ranking.predictions(

@@ -129,7 +129,8 @@ def keep_claim(project_id: int | None = None, *, version_id: int | None = None) 
         versions = ModelVersion.objects.filter(id=version_id).values("project_id")
         claims = Trainer.objects.filter(project_id=Subquery(versions))
     else:
-        claims = Trainer.objects.filter(project_id=project_id)
+        # project_id is given whenever version_id is not (both callers do)
+        claims = Trainer.objects.filter(project_id=project_id)  # type: ignore[misc]
     claims.filter(claimed_at__isnull=False).update(claimed_at=timezone.now())
 
 

@@ -7,6 +7,8 @@ needed and a broker restart loses nothing that the sweep cannot start again). Af
 tidy up, then the next round if labels made one due, else cross-validate the new version.
 """
 
+from typing import Any
+
 from celery import group, shared_task
 from django.db import transaction
 
@@ -17,7 +19,7 @@ from models_service.rounds import adapting, evaluation, lifecycle, seeding
 
 # Every task of a round: safe to run twice, and retried while the database is away (a restart,
 # a dropped connection), from 1 s doubling to 30 s between tries, for about ten minutes.
-ROUND_TASK = {
+ROUND_TASK: dict[str, Any] = {
     "acks_late": True,
     "reject_on_worker_lost": True,
     "autoretry_for": lifecycle.TRANSIENT,

@@ -110,8 +110,8 @@ class ArtifactStore:
     def read(self, version: ModelVersion) -> engine.Bundle:
         """A fresh copy of the version's bundle from its file (the one in memory untouched)."""
         bundle: engine.Bundle = _read(self.model_path(version))
-        if bundle.featurizer is None and bundle.featurizer_file:
-            key = bundle.featurizer_key
+        key = bundle.featurizer_key  # set wherever featurizer_file is (see save)
+        if bundle.featurizer is None and bundle.featurizer_file and key is not None:
             if key not in self._featurizers:
                 path = self.featurizer_path(version.project_id, key)
                 self._keep_featurizer(key, _read(path))

@@ -59,6 +59,7 @@ def training_data(
     judged = selectors.judged_items(
         project, answered_since=answered_since, answered_until=answered_until
     )
+    target: int | np.ndarray
     for item in judged:
         if item.agreement.needs_review:
             data.needs_review += 1

@@ -3,6 +3,7 @@ as the queue's ranking stores them."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import orjson
@@ -27,7 +28,7 @@ def score_range(
     bundle: engine.Bundle, project_id: int, low: int, high: int, *, seed: int
 ) -> Scored:
     """Score the project's items low <= id < high."""
-    field = "features" if bundle.featurizer is None else "text"
+    field: Literal["text", "features"] = "features" if bundle.featurizer is None else "text"
     rows = selectors.model_inputs(project_id, field=field, low=low, high=high)
     if not rows:
         return Scored([], [], [], [], [])
