@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from annotation import ranking, selectors
@@ -123,14 +123,18 @@ def round_in_flight(project_id: int) -> bool:
     ).exists()
 
 
-def keep_claim(project_id: int | None = None, *, version_id: int | None = None) -> None:
-    """The round is alive: refresh the claim of the project (or of the version's project)."""
-    if version_id is not None:
-        versions = ModelVersion.objects.filter(id=version_id).values("project_id")
-        claims = Trainer.objects.filter(project_id=Subquery(versions))
-    else:
-        # project_id is given whenever version_id is not (both callers do)
-        claims = Trainer.objects.filter(project_id=project_id)  # type: ignore[misc]
+def keep_claim(project_id: int) -> None:
+    """The round is alive: refresh the project's claim."""
+    _refresh(Trainer.objects.filter(project_id=project_id))
+
+
+def keep_claim_of(version_id: int) -> None:
+    """The round is alive: refresh the claim of the version's project."""
+    versions = ModelVersion.objects.filter(id=version_id).values("project_id")
+    _refresh(Trainer.objects.filter(project_id=Subquery(versions)))
+
+
+def _refresh(claims: QuerySet[Trainer]) -> None:
     claims.filter(claimed_at__isnull=False).update(claimed_at=timezone.now())
 
 
@@ -175,7 +179,7 @@ def chunk_started(version_id: int, index: int, low: int, high: int) -> None:
 def keep_chunk(version_id: int, index: int) -> None:
     """The chunk's worker is alive, and so is its round."""
     ScoringChunk.objects.filter(version_id=version_id, index=index).update(beat_at=timezone.now())
-    keep_claim(version_id=version_id)
+    keep_claim_of(version_id)
 
 
 def chunk_done(version_id: int, index: int) -> None:
