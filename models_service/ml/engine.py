@@ -134,6 +134,7 @@ def featurizer_for(pool_size: int) -> str:
 
 
 def _ovr_proba(model: Any, X: Matrix, n_classes: int) -> FloatArray:
+    """A one-vs-rest model's per-label probability of "yes", as (n_items, n_classes)."""
     proba = model.predict_proba(X)
     return np.asarray(proba).reshape(X.shape[0], n_classes)
 

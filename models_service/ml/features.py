@@ -155,6 +155,7 @@ FEATURIZERS: dict[str, Callable[[], Featurizer]] = {"tfidf": tfidf, "hashing": h
 
 
 def texts_of(items: Sequence[ItemData]) -> list[str]:
+    """Each item's text ("" where it has none: the featurizers take strings only)."""
     return ["" if item.get("text") is None else str(item["text"]) for item in items]
 
 

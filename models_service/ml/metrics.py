@@ -27,6 +27,9 @@ CV_MAX_LABELS = 2_000
 def metrics(
     y_true: IndexArray, proba: FloatArray, classes: list[str], multi_label: bool
 ) -> dict[str, object]:
+    """Accuracy, macro-F1, per class and the confusion matrix (single-label: the most probable
+    class is the answer); exact-match accuracy and micro and macro F1 (multi-label: each label
+    at p >= 0.5). `y_true` holds class indices, or indicator rows when multi-label."""
     if multi_label:
         y_pred = (proba >= 0.5).astype(int)
         return {
