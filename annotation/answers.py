@@ -4,11 +4,14 @@ every live ranking's `item_open` follows the status. Nothing else writes these t
 
 Recording an answer is plain SQL: like the queue, it runs on every click, and the ORM's query
 building cost about 4 ms of CPU a submit against well under 1 ms of database time. The caller
-holds a transaction; the item's row lock orders every write to its answers.
+holds a transaction; the item's row lock orders every write to its answers. Imported answers
+are written in bulk (`record_imported`), a few statements a batch whatever its size.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 
+import orjson
 from django.db import connection
 
 from annotation.errors import Conflict, InvalidLabels, NotLeased
@@ -48,6 +51,15 @@ _SET_STATUSES = f"""
     WHERE project_id = %(project)s
       AND status <> CASE WHEN annotation_count < %(overlap)s THEN 'open' ELSE 'done' END
 """
+
+
+def check_label_names(names: list[str], *, multi_label: bool) -> None:
+    """The task type's rule for an answer's labels, wherever answers come from (the API, an
+    import): InvalidLabels for a label given twice, or a count the task type forbids."""
+    if len(set(names)) != len(names):
+        raise InvalidLabels("a label is given twice", field="labels")
+    if not multi_label and len(names) != 1:
+        raise InvalidLabels("this project takes exactly one label per item", field="labels")
 
 
 def _tally(count: int, overlap: int, change: int) -> dict:
@@ -229,3 +241,113 @@ def apply_overlap(*, project_id: int, overlap: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(_SET_STATUSES, params)
         cursor.execute(_SYNC_RANKED_PROJECT, params)
+
+
+# --- answers that come with imported items -------------------------------------------------
+
+_ANSWER_COLUMNS = ("id", "item_id", "annotator_id", *FIELDS, "created_at", "updated_at")
+_NO_FIELDS = {
+    "skipped": False,
+    "lead_time_ms": None,
+    "ambiguous": False,
+    "needs_expert": False,
+    "comment": "",
+    "prediction_shown": False,
+    "prediction_accepted": None,
+}
+
+
+def record_imported(
+    *,
+    project_id: int,
+    overlap: int,
+    answers: Sequence[tuple[int, int, Sequence[int]]],
+    now: datetime,
+) -> None:
+    """Write answers in bulk: (item id, annotator id, label ids), at most one per item, each a
+    first answer of its annotator to an item with room for it (items just imported).
+
+    The answers, their labels, each item's count and status and its rankings' open flag, in a
+    fixed number of statements whatever the batch's size (COPY on PostgreSQL). Conflict where
+    an item has every answer its overlap asks already; an answer that exists (same item and
+    annotator) fails the caller's transaction with IntegrityError. Label ids are the caller's
+    to check (annotation.parsing does, against the project's labels).
+    """
+    items = [item_id for item_id, _, _ in answers]
+    if len(set(items)) != len(items):
+        raise ValueError("record_imported takes one answer per item")
+    if connection.vendor == "postgresql":
+        _copy_answers(answers, now)
+    else:
+        _create_answers(answers)
+    closed = _count_one_more(items, overlap)
+    if closed:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {RANKED} SET item_open = FALSE WHERE item_id {_any_id()} AND item_open "
+                f"AND ranking_id IN ({_LIVE_RANKINGS})",
+                {"ids": _id_list(closed), "project": project_id},
+            )
+
+
+def _copy_answers(answers: Sequence[tuple], now: datetime) -> None:
+    """COPY the answers and their label rows; the answers' ids are drawn from their sequence
+    first, in one statement, so that the label rows can name them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT nextval(pg_get_serial_sequence('{ANSWER}', 'id')) FROM generate_series(1, %s)",
+            [len(answers)],
+        )
+        ids = [answer_id for (answer_id,) in cursor.fetchall()]
+        fields = tuple(_NO_FIELDS[name] for name in FIELDS)
+        columns = ", ".join(_ANSWER_COLUMNS)
+        with cursor.cursor.copy(f"COPY {ANSWER} ({columns}) FROM STDIN") as copy:
+            for answer_id, (item_id, user_id, _) in zip(ids, answers, strict=True):
+                copy.write_row((answer_id, item_id, user_id, *fields, now, now))
+        sql = f"COPY {ANSWER_LABELS} (annotation_id, label_id) FROM STDIN"
+        with cursor.cursor.copy(sql) as copy:
+            for answer_id, (_, _, label_ids) in zip(ids, answers, strict=True):
+                for label_id in label_ids:
+                    copy.write_row((answer_id, label_id))
+
+
+def _create_answers(answers: Sequence[tuple]) -> None:
+    """The same rows through the ORM's bulk INSERT (SQLite returns the new ids)."""
+    created = Annotation.objects.bulk_create(
+        Annotation(item_id=item_id, annotator_id=user_id, **_NO_FIELDS)
+        for item_id, user_id, _ in answers
+    )
+    Through = Annotation.labels.through
+    Through.objects.bulk_create(
+        Through(annotation_id=answer.id, label_id=label_id)
+        for answer, (_, _, label_ids) in zip(created, answers, strict=True)
+        for label_id in label_ids
+    )
+
+
+def _count_one_more(items: list[int], overlap: int) -> list[int]:
+    """Count one more answer on each item, set its status; return the items it closed.
+    Conflict when an item had every answer it needs already."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {ITEM} SET annotation_count = annotation_count + 1, status = CASE "
+            "WHEN annotation_count + 1 < %(overlap)s THEN 'open' ELSE 'done' END "
+            f"WHERE id {_any_id()} AND annotation_count < %(overlap)s RETURNING id, status",
+            {"ids": _id_list(items), "overlap": overlap},
+        )
+        counted = cursor.fetchall()
+    if len(counted) < len(items):
+        raise Conflict("an item already has every answer it needs")
+    return [item_id for item_id, status in counted if status == Item.Status.DONE]
+
+
+def _id_list(ids: list[int]) -> object:
+    """The `%(ids)s` of _any_id(): a list on PostgreSQL, JSON text on SQLite."""
+    return ids if connection.vendor == "postgresql" else orjson.dumps(ids).decode()
+
+
+def _any_id() -> str:
+    """A list of ids as one parameter, `%(ids)s`, whatever its length."""
+    if connection.vendor == "postgresql":
+        return "= ANY(%(ids)s)"
+    return "IN (SELECT value FROM json_each(%(ids)s))"

@@ -252,15 +252,6 @@ def _draw_for_evaluation(project: Project) -> bool:
 # --- recording answers -----------------------------------------------------------------
 
 
-def _check_label_names(project: Project, names: list[str]) -> None:
-    """Refuse a label given twice, or a count the task type forbids (names the project lacks
-    are found as the answer is written: see answers.record)."""
-    if len(set(names)) != len(names):
-        raise InvalidLabels("a label is given twice", field="labels")
-    if not project.is_multi_label and len(names) != 1:
-        raise InvalidLabels("this project takes exactly one label per item", field="labels")
-
-
 def _record(item: Item, annotator: User, *, labels: list[str], **fields) -> Annotation:
     """Write the annotator's answer, keep the item's count and status right, drop the lease."""
     annotation = answers.record(
@@ -293,7 +284,8 @@ def submit_annotation(
 
     Raises InvalidLabels for names the project lacks or a count its task type forbids.
     """
-    _check_label_names(item.project, labels)
+    # names the project lacks are found as the answer is written (answers.record)
+    answers.check_label_names(labels, multi_label=item.project.is_multi_label)
     announce_after_commit(answers_recorded, project_id=item.project_id)  # a round may be due
     return _record(
         item,
