@@ -100,7 +100,7 @@ def own_annotation_for(user: User | AnonymousUser, annotation_id: int) -> Annota
 
 def import_job_for(user: User | AnonymousUser, job_id: int) -> ImportJob:
     """Return an import job of a project the user administers."""
-    job = ImportJob.objects.defer("payload").filter(id=job_id).first()
+    job = ImportJob.objects.filter(id=job_id).first()
     _require(role_in(user, job.project_id) if job else None, Role.ADMIN)
     assert job is not None  # _require raised 404 otherwise
     return job

@@ -341,7 +341,7 @@ def _count_one_more(items: list[int], overlap: int) -> list[int]:
     return [item_id for item_id, status in counted if status == Item.Status.DONE]
 
 
-def _id_list(ids: list[int]) -> object:
+def _id_list(ids: list[int]) -> list[int] | str:
     """The `%(ids)s` of _any_id(): a list on PostgreSQL, JSON text on SQLite."""
     return ids if connection.vendor == "postgresql" else orjson.dumps(ids).decode()
 

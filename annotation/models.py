@@ -289,8 +289,12 @@ class Annotation(models.Model):
 class ImportJob(models.Model):
     """A large upload being validated and inserted by a worker; its row is its progress.
 
-    The upload itself is kept in the row until the job ends, so a worker on another machine
-    can run it without shared storage.
+    The upload itself is kept in the database (ImportChunk) until the job ends, so a worker on
+    another machine can run it without shared storage. `heartbeat_at` is the job's last sign
+    of life: when its message was sent (queued; None when the broker could not take it), or
+    when its worker last reported (validating, inserting). The sweep
+    (annotation.imports.sweep_jobs) sends queued jobs again and takes over running ones whose
+    heartbeat stopped; `attempts` counts the runs.
     """
 
     class Status(models.TextChoices):
@@ -300,27 +304,57 @@ class ImportJob(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    RUNNING = (Status.VALIDATING, Status.INSERTING)
+    ENDED = (Status.SUCCEEDED, Status.FAILED)
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     file_format = models.CharField(max_length=8)
-    payload = models.BinaryField(null=True)
     size_bytes = models.BigIntegerField(default=0)
     total_rows = models.PositiveIntegerField(null=True)
     processed_rows = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
+    answer_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
+    heartbeat_at = models.DateTimeField(null=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["id"]
+        indexes = [
+            # the sweep's look-up, every few seconds: the few jobs not ended
+            models.Index(
+                fields=["status"],
+                condition=~Q(status__in=["succeeded", "failed"]),
+                name="import_job_live",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"import {self.id} into {self.project_id}: {self.status}"
+
+
+class ImportChunk(models.Model):
+    """A piece of a queued upload, a few MB, in upload order (`number` from 0): written as the
+    upload streams in, read one at a time by the worker, deleted when the job ends."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "number"], name="import_chunk_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.number} of import {self.job_id}"
 
 
 class Ranking(models.Model):

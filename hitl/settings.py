@@ -170,6 +170,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 HITL_IMPORT_MAX_BYTES = env_int("HITL_IMPORT_MAX_BYTES", 256 * 1024 * 1024)
 # Imports larger than this run as a Celery job; smaller ones answer with the count at once.
 HITL_IMPORT_SYNC_MAX_BYTES = env_int("HITL_IMPORT_SYNC_MAX_BYTES", 16 * 1024 * 1024)
+# An import job whose heartbeat (HITL_HEARTBEAT_SECONDS) stopped this long ago belongs to a
+# dead worker: the sweep runs it again, or fails it; a queued job whose message went out this
+# long ago is sent again.
+HITL_IMPORT_STALE_SECONDS = env_int("HITL_IMPORT_STALE_SECONDS", 60)
 # Who may create projects: "any" signed-in user (each becomes the admin of what they
 # create), or "staff" only (annotation.access.may_create_projects).
 HITL_PROJECT_CREATORS = env_choice("HITL_PROJECT_CREATORS", ("any", "staff"), "any")
@@ -184,8 +188,9 @@ HITL_SCORE_CHUNK = env_int("HITL_SCORE_CHUNK", 20_000)  # items per scoring task
 # Model files of a project's newest versions kept on disk (the serving one always); older
 # versions keep their rows, metrics and place on the learning curve. 0 keeps every file.
 HITL_MODEL_FILES_KEPT = env_int("HITL_MODEL_FILES_KEPT", 5)
-# A round's claim is refreshed every HITL_HEARTBEAT_SECONDS while a task of the round runs;
-# one not refreshed for HITL_TRAINING_STALE_SECONDS belongs to a dead worker and is taken over.
+# A round's claim is refreshed every HITL_HEARTBEAT_SECONDS while a task of the round runs (an
+# import job's heartbeat too); one not refreshed for HITL_TRAINING_STALE_SECONDS belongs to a
+# dead worker and is taken over.
 HITL_HEARTBEAT_SECONDS = env_int("HITL_HEARTBEAT_SECONDS", 5)
 HITL_TRAINING_STALE_SECONDS = env_int("HITL_TRAINING_STALE_SECONDS", 30)
 # After a failed round, the next waits this long, doubling with each failure in a row up to
@@ -264,7 +269,12 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 HITL_IMPORTS_QUEUE = "imports"
 CELERY_TASK_ROUTES = {"annotation.tasks.*": {"queue": HITL_IMPORTS_QUEUE}}
 CELERY_BEAT_SCHEDULE = {
-    "sweep-due-rounds": {"task": "models_service.tasks.sweep", "schedule": HITL_SWEEP_SECONDS}
+    "sweep-due-rounds": {"task": "models_service.tasks.sweep", "schedule": HITL_SWEEP_SECONDS},
+    # queued import jobs the broker never took, and running ones whose worker died
+    "sweep-import-jobs": {
+        "task": "annotation.tasks.sweep_imports",
+        "schedule": HITL_SWEEP_SECONDS,
+    },
 }
 
 # Content-Security-Policy on every response: scripts, styles, images and requests from this

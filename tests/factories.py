@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from annotation import queue, services
-from annotation.models import Annotation, Item, Label, Membership, Project
+from annotation.models import Annotation, ImportChunk, ImportJob, Item, Label, Membership, Project
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -65,3 +65,13 @@ def _leased(item: Item, annotator) -> Item:
         item_id=item.id, project_id=item.project_id, user_id=annotator.id, now=timezone.now()
     )
     return Item.objects.select_related("project").get(id=item.id)
+
+
+def queued_job(project, user, body: bytes, file_format: str = "jsonl", **fields) -> ImportJob:
+    """An import job as queue_import leaves it, but with no message to a worker: the test
+    runs it, or the sweep sends it."""
+    job = ImportJob.objects.create(
+        project=project, created_by=user, file_format=file_format, size_bytes=len(body), **fields
+    )
+    ImportChunk.objects.create(job=job, number=0, data=body)
+    return job

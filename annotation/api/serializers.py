@@ -200,6 +200,7 @@ class ImportJobOutput(serializers.ModelSerializer):
             "total_rows",
             "processed_rows",
             "created_count",
+            "answer_count",
             "errors",
             "created_at",
             "started_at",

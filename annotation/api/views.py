@@ -1,5 +1,10 @@
 """REST API views: each checks access through annotation.access, then calls one service."""
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, cast
+
 from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -101,11 +106,11 @@ class MemberDeleteApi(APIView):
 class ItemImportApi(APIView):
     """Import items from a JSON array, JSON Lines or CSV body, or a multipart `file` upload.
 
-    Small uploads answer 201 with the count; larger ones (or `?async=true`) answer 202 with an
+    Small uploads answer 201 with the counts; larger ones (or `?async=true`) answer 202 with an
     import job to poll. Any bad row: 400 with every error's line and field, nothing imported.
     """
 
-    parser_classes: list = []  # the body is read raw: a parser would load it twice
+    parser_classes: list = []  # the body is read raw, as a stream: a parser would load it whole
 
     @extend_schema(
         request={
@@ -122,23 +127,31 @@ class ItemImportApi(APIView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
-        raw, file_format = _read_upload(request)
         run_async = request.query_params.get("async") in ("1", "true")
-        if run_async or len(raw) > settings.HITL_IMPORT_SYNC_MAX_BYTES:
-            with transaction.atomic():
-                job = imports.queue_import(
-                    project=project, raw=raw, file_format=file_format, user=request.user
-                )
-            body = s.ImportJobOutput(job).data | {"url": f"/api/v1/imports/{job.id}/"}
-            return Response(body, status=status.HTTP_202_ACCEPTED)
-        created = imports.import_items(
-            project=project, raw=raw, file_format=file_format, actor=request.user
-        )
-        return Response({"created": created}, status=status.HTTP_201_CREATED)
+        with _upload(request) as (source, size, file_format):
+            if run_async or size > settings.HITL_IMPORT_SYNC_MAX_BYTES:
+                with transaction.atomic():
+                    job = imports.queue_import(
+                        project=project, raw=source, file_format=file_format, user=request.user
+                    )
+                body = s.ImportJobOutput(job).data | {"url": f"/api/v1/imports/{job.id}/"}
+                return Response(body, status=status.HTTP_202_ACCEPTED)
+            imported = imports.import_items(
+                project=project, raw=source, file_format=file_format, actor=request.user
+            )
+        body = {"created": imported.created, "answers": imported.answers}
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
-def _read_upload(request: Request) -> tuple[bytes, str]:
-    """Return the upload's bytes and format, bounded by HITL_IMPORT_MAX_BYTES."""
+UPLOAD_IN_MEMORY_BYTES = 1024 * 1024  # a larger upload is spooled to a temporary file
+_READ_BYTES = 256 * 1024
+
+
+@contextmanager
+def _upload(request: Request) -> Iterator[tuple[IO[bytes], int, str]]:
+    """The upload as a seekable binary file, its size and format, bounded by
+    HITL_IMPORT_MAX_BYTES: a multipart `file` (Django keeps a large one on disk), or the body
+    read a piece at a time into a temporary file, so a web process never holds an upload."""
     limit = settings.HITL_IMPORT_MAX_BYTES
     declared = request.query_params.get("format")
     if declared is not None and declared not in parsing.FORMATS:
@@ -149,15 +162,26 @@ def _read_upload(request: Request) -> tuple[bytes, str]:
         if upload is None:
             raise DomainError("a multipart upload needs a 'file' part", field="file")
         # a multipart upload's size is always set (django-stubs allows None)
-        if upload.size > limit:  # type: ignore[operator]
+        size: int = upload.size  # type: ignore[assignment]
+        if size > limit:
             raise PayloadTooLarge(f"the file is larger than {limit} bytes", field="file")
-        return upload.read(), declared or _format_or_error(upload.content_type, upload.name)
+        upload.seek(0)
+        # an UploadedFile passes read, readline, seek and tell on to its file
+        source = cast(IO[bytes], upload)
+        yield source, size, declared or _format_or_error(upload.content_type, upload.name)
+        return
     if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
         raise PayloadTooLarge(f"the upload is larger than {limit} bytes")
-    raw = request._request.read(limit + 1)
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"the upload is larger than {limit} bytes")
-    return raw, declared or _format_or_error(content_type, None)
+    file_format = declared or _format_or_error(content_type, None)
+    with tempfile.SpooledTemporaryFile(UPLOAD_IN_MEMORY_BYTES) as spool:
+        size = 0
+        while piece := request._request.read(_READ_BYTES):
+            size += len(piece)
+            if size > limit:
+                raise PayloadTooLarge(f"the upload is larger than {limit} bytes")
+            spool.write(piece)
+        spool.seek(0)
+        yield spool, size, file_format
 
 
 def _format_or_error(content_type: str | None, filename: str | None) -> str:

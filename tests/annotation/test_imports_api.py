@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from annotation.models import Item
+from annotation.models import Annotation, Item
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def test_json_array_import_keeps_external_ids_and_extra_fields(admin_client, pro
     rows = [{"external_id": "a", "text": "hello", "source": "web"}, {"text": "world"}]
     response = _post(admin_client, project, json.dumps(rows).encode(), "application/json")
     assert response.status_code == 201, response.json()
-    assert response.json() == {"created": 2}
+    assert response.json() == {"created": 2, "answers": 0}
     items = list(Item.objects.filter(project=project).order_by("id").values("external_id", "data"))
     assert items == [
         {"external_id": "a", "data": {"text": "hello", "source": "web"}},
@@ -108,6 +108,130 @@ BAD_UPLOADS = [
         "application/json",
         [(3, "text"), (4, "text")],
     ),
+    # PostgreSQL stores no NUL character: each one is a row error, never a 500 from COPY
+    ("NUL in text", b'{"text": "a\\u0000b"}\n', "application/x-ndjson", [(1, "text")]),
+    (
+        "NUL in external_id",
+        b'{"text": "a", "external_id": "x\\u0000"}\n',
+        "application/x-ndjson",
+        [(1, "external_id")],
+    ),
+    (
+        "NUL in a key",
+        b'{"text": "a", "no\\u0000te": 1}\n',
+        "application/x-ndjson",
+        [(1, "no\\u0000te")],
+    ),
+    (
+        "NUL deep in the data",
+        b'{"text": "a"}\n{"text": "b", "meta": {"tags": ["ok", "b\\u0000"]}}\n',
+        "application/x-ndjson",
+        [(2, "meta.tags.1")],
+    ),
+    (
+        "NUL in a JSON array",
+        b'[{"text": "ok"},\n{"text": "\\u0000"}]',
+        "application/json",
+        [(2, "text")],
+    ),
+    (
+        "lone surrogate in a JSON array",
+        b'[{"text": "ok"},\n{"text": "\\ud800"}]',
+        "application/json",
+        [(2, "text")],
+    ),
+    ("raw NUL in CSV", b"text,lang\nok,en\nab\x00c,en\n", "text/csv", [(3, "text")]),
+    # deep nesting: a row error, never a RecursionError
+    (
+        "JSON Lines nested 100,000 deep",
+        b'{"text": "a", "deep": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+        "application/x-ndjson",
+        [(1, None)],
+    ),
+    (
+        "JSON array nested 100,000 deep",
+        b'[{"text": "ok"},\n{"text": "a", "deep": ' + b"[" * 100_000 + b"]" * 100_000 + b"}]",
+        "application/json",
+        [(2, None)],
+    ),
+    (
+        "nested too deep to store",
+        b'{"text": "a", "deep": ' + b"[" * 300 + b"]" * 300 + b"}\n",
+        "application/x-ndjson",
+        [(1, "deep")],
+    ),
+    # CSV quoting: a quote that never closes is an error where it opens, not a field that
+    # swallows the rest of the file
+    (
+        "csv quote never closed",
+        b'text,lang\nok,en\n"never closed,en\nmore,fr\nand more,de\n',
+        "text/csv",
+        [(3, "text")],
+    ),
+    (
+        "csv quote never closed in a later column",
+        b'lang,text\nen,ok\nen,"never closed\nfr,more\n',
+        "text/csv",
+        [(3, "text")],
+    ),
+    ("csv text after a closing quote", b'text,lang\n"a"b,en\n', "text/csv", [(2, None)]),
+    # feature vectors: the model takes them as one matrix
+    (
+        "features of different lengths",
+        b'{"text": "a", "features": [1, 2]}\n{"text": "b", "features": [1, 2, 3]}\n',
+        "application/x-ndjson",
+        [(2, "features")],
+    ),
+    (
+        "features in CSV of different lengths",
+        b'text,features\na,"[1, 2]"\nb,"[1, 2]"\nc,"[3]"\n',
+        "text/csv",
+        [(4, "features")],
+    ),
+    (
+        "empty features",
+        b'{"text": "a", "features": []}\n',
+        "application/x-ndjson",
+        [(1, "features")],
+    ),
+    (
+        "a line longer than any row",
+        b'{"text": "' + b"x" * (5 * 1024 * 1024) + b'"}\n{"text": "fine"}\n',
+        "application/x-ndjson",
+        [(1, None)],
+    ),
+    # labels become an answer, checked as one
+    (
+        "unknown label",
+        b'{"text": "a", "labels": ["pos"]}\n{"text": "b", "labels": ["cat"]}\n',
+        "application/x-ndjson",
+        [(2, "labels")],
+    ),
+    (
+        "two labels in a single-label project",
+        b'{"text": "a", "labels": ["pos", "neg"]}\n',
+        "application/x-ndjson",
+        [(1, "labels")],
+    ),
+    (
+        "a label given twice",
+        b'{"text": "a", "labels": ["pos", "pos"]}\n',
+        "application/x-ndjson",
+        [(1, "labels")],
+    ),
+    (
+        "labels not a list",
+        b'{"text": "a", "labels": "pos"}\n',
+        "application/x-ndjson",
+        [(1, "labels")],
+    ),
+    (
+        "annotator nobody has",
+        b'{"text": "a", "labels": ["pos"], "annotator": "nobody"}\n',
+        "application/x-ndjson",
+        [(1, "annotator")],
+    ),
+    ("csv unknown label", b"text,labels\na,pos\nb,pos|cat\n", "text/csv", [(3, "labels")]),
 ]
 
 
@@ -125,6 +249,7 @@ def test_bad_uploads_report_line_and_field_and_insert_nothing(
     assert [(error["line"], error["field"]) for error in errors] == expected
     assert all(error["message"] for error in errors)
     assert not Item.objects.exists()
+    assert not Annotation.objects.exists()
 
 
 def test_one_bad_row_among_many_good_ones_inserts_nothing(admin_client, project):

@@ -43,7 +43,7 @@ class Command(BaseCommand):
                 ),
             )
             body = "\n".join(json.dumps(row) for row in rows).encode()
-            count = import_items(project=project, raw=body, file_format="jsonl")
+            count = import_items(project=project, raw=body, file_format="jsonl").created
         self.stdout.write(f"demo project {project.id} with {count} items; log in as {DEMO_USER}")
 
 
