@@ -9,13 +9,11 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from celery import current_app
 from rest_framework.test import APIClient
 
 from annotation import selectors
@@ -25,7 +23,7 @@ from models_service.models import ModelVersion
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 from tests.models_service.helpers import texts
 from tests.services import require_postgres, unavailable, worker_environment
-from tests.worker import start_worker, wait_until_ready
+from tests.worker import PrivateRedis, point_celery_at, start_worker, wait_until_ready
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,41 +32,17 @@ class Loop:
     """A private redis-server and worker that a test can stop, start and kill."""
 
     def __init__(self, tmp_path: Path, redis_server: str):
-        self.tmp, self.redis_server = tmp_path, redis_server
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.redis = self.worker = None
+        self.tmp = tmp_path
+        self.broker = PrivateRedis(redis_server)
+        self.url = self.broker.url
+        self.worker = None
         self.starts = 0
 
     def start_redis(self) -> None:
-        self.redis = subprocess.Popen(
-            [
-                self.redis_server,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        self.broker.start()
 
     def stop_redis(self) -> None:
-        self.redis.terminate()
-        self.redis.wait(timeout=10)
+        self.broker.stop()
 
     def start_worker(self) -> None:
         self.starts += 1
@@ -90,28 +64,13 @@ class Loop:
         self.worker.wait(timeout=10)
 
     def stop(self) -> None:
-        for process in (self.worker, self.redis):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-
-
-def _point_celery_at(url: str) -> str:
-    """Publish from this (test) process to `url`; returns the previous broker URL.
-
-    Publishing reads broker_write_url, which the app resolved from the settings once: setting
-    broker_url alone left this process's kicks going to the suite's Redis, where the
-    session's import worker (same test database) picked up rounds meant for this loop."""
-    previous = current_app.conf.broker_url
-    current_app.conf.broker_url = url
-    current_app.conf.broker_write_url = url
-    current_app.conf.broker_read_url = url
-    current_app._pool = None
-    current_app.amqp._producer_pool = None
-    return previous
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.terminate()
+            try:
+                self.worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.worker.kill()
+        self.broker.stop()
 
 
 @pytest.fixture
@@ -124,14 +83,14 @@ def loop(tmp_path, settings):
     settings.HITL_KICK_ROUNDS = True
     handle = Loop(tmp_path, redis_server)
     handle.start_redis()
-    previous = _point_celery_at(handle.url)
+    previous = point_celery_at(handle.url)
     kick._last_kick.clear()
     try:
         handle.start_worker()
         yield handle
     finally:
         handle.stop()
-        _point_celery_at(previous)
+        point_celery_at(previous)
 
 
 def _project(n: int = 300, *, rows: list[dict] | None = None, labels=None, **settings):
