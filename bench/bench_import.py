@@ -1,10 +1,13 @@
-"""Import speed through the API: 100,000 items as JSON Lines and as CSV, on PostgreSQL.
+"""Import speed through the API: 100,000 items as JSON Lines and as CSV, on PostgreSQL, and
+as JSON Lines whose every row brings labels (each an answer, written with the item).
 
 Time is from the request's start to its 201 answer, when the items are committed and visible.
 Run: .venv/bin/python bench/bench_import.py [--items 100000] [--repeat 3]
 """
 
 import argparse
+import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +23,17 @@ from common import (
     server,
     server_env,
     table,
+    texts,
 )
+
+
+def labelled_jsonl_body(n: int, prefix: str = "l") -> bytes:
+    """JSON Lines rows, each with one of the bench project's labels: every row an answer."""
+    labels = ["pos", "neg", "neutral"]
+    return "\n".join(
+        json.dumps({"external_id": f"{prefix}{i}", "text": t, "labels": [labels[i % 3]]})
+        for i, t in enumerate(texts(n))
+    ).encode()
 
 
 def main() -> None:
@@ -29,17 +42,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     env = server_env(
-        fresh_postgres("hitl_bench_import"),
+        fresh_postgres(os.environ.get("BENCH_DATABASE", "hitl_bench_import")),
         Path(tempfile.mkdtemp()),
-        CELERY_BROKER_URL="redis://127.0.0.1:6379/14",
+        CELERY_BROKER_URL=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14"),
     )
     with server(env) as (base, _):
         token = make_users(env, ["importer"])["importer"]
         api = client(base, token)
         rows = []
-        for name, content_type, make in [
-            ("JSON Lines", "application/x-ndjson", jsonl_body),
-            ("CSV", "text/csv", csv_body),
+        for name, content_type, make, target in [
+            ("JSON Lines", "application/x-ndjson", jsonl_body, "50,000"),
+            ("CSV", "text/csv", csv_body, "50,000"),
+            ("JSON Lines, labelled", "application/x-ndjson", labelled_jsonl_body, "-"),
         ]:
             times = []
             for attempt in range(args.repeat):
@@ -64,7 +78,7 @@ def main() -> None:
                     f"{median(times):.2f}",
                     f"{min(times):.2f}",
                     f"{args.items / median(times):,.0f}",
-                    "50,000",
+                    target,
                 ]
             )
     table(
