@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 
 from celery import Celery
-from celery.signals import import_modules, worker_process_init
+from celery.signals import celeryd_init, import_modules, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hitl.settings")
 
 # The worker's main process imports this module before it forks its pool processes.
 _MAIN_PROCESS = os.getpid()
+# The queues this worker consumes (its --queues), known before the pool processes fork.
+_queues: set[str] = set()
 
 app = Celery("hitl")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -32,15 +34,33 @@ def _worker_starting(**_kwargs) -> None:
     ensure_broker_folders()
 
 
-@worker_process_init.connect
-def _lower_priority(**_kwargs) -> None:
-    """Pool processes yield the CPU to web requests (HITL_WORKER_NICE; 0 leaves it alone)."""
+@celeryd_init.connect
+def _note_queues(options: dict | None = None, **_kwargs) -> None:
+    queues = (options or {}).get("queues") or []
+    if isinstance(queues, str):
+        queues = queues.split(",")
+    _queues.update(name.strip() for name in queues if name.strip())
+
+
+def worker_nice() -> int:
+    """How far this worker's pool processes stand back for others: web requests first, then
+    imports someone waits for (HITL_IMPORT_WORKER_NICE, for a worker of the imports queue
+    alone), then the loop's rounds (HITL_WORKER_NICE)."""
     from django.conf import settings
 
-    if settings.HITL_WORKER_NICE and hasattr(os, "nice"):
-        os.nice(settings.HITL_WORKER_NICE)
+    if _queues == {settings.HITL_IMPORTS_QUEUE}:
+        return settings.HITL_IMPORT_WORKER_NICE
+    return settings.HITL_WORKER_NICE
+
+
+@worker_process_init.connect
+def _lower_priority(**_kwargs) -> None:
+    """Pool processes yield the CPU to web requests (worker_nice(); 0 leaves it alone)."""
+    nice = worker_nice()
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)
         if os.getpid() != _MAIN_PROCESS:  # a pool process, not a solo pool's worker itself
-            _own_scheduling_group(settings.HITL_WORKER_NICE)
+            _own_scheduling_group(nice)
 
 
 AUTOGROUP = Path("/proc/self/autogroup")

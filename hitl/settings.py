@@ -205,6 +205,9 @@ HITL_KICK_ROUNDS = env_bool("HITL_KICK_ROUNDS", True)
 # Worker processes run at this lower CPU priority (nice increment) so that, where web and
 # worker share cores, a scoring round never makes an annotator wait for the next item.
 HITL_WORKER_NICE = env_int("HITL_WORKER_NICE", 10)
+# The same for a worker of the imports queue alone: behind the web, ahead of the rounds (an
+# import at 10 beside two scoring processes ran at half its speed: docs/benchmarks.md).
+HITL_IMPORT_WORKER_NICE = env_int("HITL_IMPORT_WORKER_NICE", 4)
 
 # API tokens (annotation.tokens): stored as digests, one per person, revoked by a password
 # change. With a positive value, a token stops working this many seconds after it was issued.

@@ -77,6 +77,33 @@ def test_pool_processes_run_lowered_in_a_group_of_their_own_and_die_with_the_wor
             worker.wait(timeout=10)
 
 
+def test_a_worker_of_the_imports_queue_alone_stands_back_less_than_the_loop(tmp_path):
+    """Someone waits for an import: its worker's pool runs ahead of the rounds' (nice 10),
+    still behind the web (nice 0)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CELERY_BROKER_URL", "DATABASE_URL")}
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "hitl.settings",
+        "HITL_SECRET_KEY": "test-worker",
+        "HITL_VAR_DIR": str(tmp_path),
+        "HITL_SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+        "HITL_WORKER_NICE": "10",
+        "HITL_IMPORT_WORKER_NICE": "4",
+    }
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log, "--pool=prefork", "--concurrency=1", "--queues=imports")
+    try:
+        wait_until_ready(worker, log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (
+            len(pool := _children(worker.pid)) < 1 or _nice(pool) != [4]
+        ):
+            time.sleep(0.1)
+        assert _nice(pool) == [4], log.read_text()
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+
+
 def test_a_pool_process_busy_in_a_task_dies_with_its_worker():
     """An idle pool process quits when its pipe to the worker closes; one in the middle of a
     long task would not notice until the task's end, and out of the worker's process group
