@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 
 
 def attachment(
@@ -12,3 +13,17 @@ def attachment(
     response = StreamingHttpResponse(chunks, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def downloads(content_types: dict[str, str]) -> dict:
+    """The schema's 200 response of a download in each of these media types: a JSON file is
+    an array of records, any other a file."""
+    return {
+        (200, media_type): _JSON_RECORDS
+        if media_type == "application/json"
+        else OpenApiTypes.BINARY
+        for media_type in content_types.values()
+    }
+
+
+_JSON_RECORDS = {"type": "array", "items": {"type": "object"}}

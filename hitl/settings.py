@@ -225,7 +225,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["annotation.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "hitl.pagination.Pagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "annotation.api.schema.AutoSchema",  # documents the 4xx codes too
     "EXCEPTION_HANDLER": "annotation.api.errors.exception_handler",
     "URL_FORMAT_OVERRIDE": None,  # `?format=` names an export or import format, not a renderer
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -238,6 +238,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # <id:...> in paths (hitl.converters): an integer that fits the database's 64 bits
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}},
 }
 
 # Celery: Redis in production; with no broker URL, kombu's filesystem transport, which needs no

@@ -1,9 +1,16 @@
 from django.contrib import admin
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 
+from hitl.converters import DatabaseId
 from hitl.views import healthz
+
+register_converter(DatabaseId, "id")  # before the includes below: their paths use <id:...>
+
+# API clients get JSON errors for unknown URLs and crashes, browsers Django's pages
+handler404 = "hitl.views.not_found"
+handler500 = "hitl.views.server_error"
 
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),

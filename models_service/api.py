@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from annotation import access
 from annotation.errors import DomainError
 from annotation.models import Membership
-from hitl.downloads import attachment
+from hitl.downloads import attachment, downloads
 from hitl.pagination import Pagination
 from models_service import learning, schedule
 from models_service.kick import kick
@@ -46,14 +46,13 @@ class ModelVersionListApi(APIView):
     """The project's model versions, oldest first, a page at a time (a project makes a version
     every label or two early on)."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
-        responses=ModelVersionOutput(many=True),
-    )
+    pagination_class = Pagination
+
+    @extend_schema(responses=ModelVersionOutput(many=True))
     def get(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id)
         versions = project.model_versions.order_by("number").defer("stop_set_predictions")
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(versions, request, view=self)
         return paginator.get_paginated_response(ModelVersionOutput(page, many=True).data)
 
@@ -82,7 +81,8 @@ class PredictionsApi(APIView):
     """Every item's predicted labels, confidence and score under the serving version."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=["jsonl"])], responses={200: bytes}
+        parameters=[OpenApiParameter("format", str, enum=["jsonl"])],
+        responses=downloads({"jsonl": "application/x-ndjson"}),
     )
     def get(self, request: Request, project_id: int):
         project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)

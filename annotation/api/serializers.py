@@ -188,7 +188,43 @@ def annotation_out(annotation: Annotation) -> dict:
     return out
 
 
+# The rows of a JSON or JSON Lines import, for the schema (the importer reads the body as a
+# stream, not through a serializer: annotation.parsing checks each row, with its line).
+IMPORT_ROWS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "external_id": {"type": "string", "description": "unique in the project"},
+            "features": {
+                "type": "array",
+                "items": {"type": "number"},
+                "description": "a numeric vector, the same length in every row",
+            },
+            "labels": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "label names: an answer by `annotator` (or the importer)",
+            },
+            "annotator": {"type": "string", "description": "a member's username"},
+        },
+        "additionalProperties": True,
+        "description": "any other key is kept as the item's data",
+    },
+}
+
+
+class ImportOutput(serializers.Serializer):
+    """What a synchronous import made (201)."""
+
+    created = serializers.IntegerField(help_text="items created")
+    answers = serializers.IntegerField(help_text="answers made from the rows' labels")
+
+
 class ImportJobOutput(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="where to poll the job")
+
     class Meta:
         model = ImportJob
         fields = [
@@ -205,7 +241,11 @@ class ImportJobOutput(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "url",
         ]
+
+    def get_url(self, job: ImportJob) -> str:
+        return f"/api/v1/imports/{job.id}/"
 
 
 class AuditEventOutput(serializers.Serializer):

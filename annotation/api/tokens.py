@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import tokens
+from annotation.api.schema import refusals
 from annotation.errors import DomainError
 from hitl.requests import SignedInRequest
 
@@ -50,7 +51,7 @@ class TokenObtainApi(APIView):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
-    @extend_schema(request=InputSerializer, responses={200: TokenOutput})
+    @extend_schema(request=InputSerializer, responses={200: TokenOutput, **refusals(429)})
     def post(self, request: Request) -> Response:
         payload = self.InputSerializer(data=request.data)
         payload.is_valid(raise_exception=True)

@@ -7,42 +7,42 @@ urlpatterns = [
     path("auth/token/", tokens.TokenObtainApi.as_view(), name="api-token"),
     path("me/token/", tokens.MyTokenApi.as_view(), name="api-my-token"),
     path("projects/", views.ProjectListCreateApi.as_view(), name="api-projects"),
-    path("projects/<int:project_id>/", views.ProjectDetailApi.as_view(), name="api-project"),
+    path("projects/<id:project_id>/", views.ProjectDetailApi.as_view(), name="api-project"),
     path(
-        "projects/<int:project_id>/progress/",
+        "projects/<id:project_id>/progress/",
         views.ProjectProgressApi.as_view(),
         name="api-project-progress",
     ),
     path(
-        "projects/<int:project_id>/members/",
+        "projects/<id:project_id>/members/",
         views.MemberListCreateApi.as_view(),
         name="api-members",
     ),
     path(
-        "projects/<int:project_id>/members/<int:user_id>/",
+        "projects/<id:project_id>/members/<id:user_id>/",
         views.MemberDeleteApi.as_view(),
         name="api-member",
     ),
-    path("projects/<int:project_id>/audit/", views.AuditListApi.as_view(), name="api-audit"),
+    path("projects/<id:project_id>/audit/", views.AuditListApi.as_view(), name="api-audit"),
     path(
-        "projects/<int:project_id>/audit/export/",
+        "projects/<id:project_id>/audit/export/",
         views.AuditExportApi.as_view(),
         name="api-audit-export",
     ),
-    path("projects/<int:project_id>/items/", views.ItemListApi.as_view(), name="api-items"),
+    path("projects/<id:project_id>/items/", views.ItemListApi.as_view(), name="api-items"),
     path(
-        "projects/<int:project_id>/items/import/", views.ItemImportApi.as_view(), name="api-import"
+        "projects/<id:project_id>/items/import/", views.ItemImportApi.as_view(), name="api-import"
     ),
-    path("projects/<int:project_id>/next/", views.NextItemApi.as_view(), name="api-next"),
-    path("projects/<int:project_id>/export/", views.ProjectExportApi.as_view(), name="api-export"),
-    path("imports/<int:job_id>/", views.ImportJobDetailApi.as_view(), name="api-import-job"),
-    path("items/<int:item_id>/", views.ItemDetailApi.as_view(), name="api-item"),
+    path("projects/<id:project_id>/next/", views.NextItemApi.as_view(), name="api-next"),
+    path("projects/<id:project_id>/export/", views.ProjectExportApi.as_view(), name="api-export"),
+    path("imports/<id:job_id>/", views.ImportJobDetailApi.as_view(), name="api-import-job"),
+    path("items/<id:item_id>/", views.ItemDetailApi.as_view(), name="api-item"),
     path(
-        "items/<int:item_id>/annotations/", views.AnnotationCreateApi.as_view(), name="api-annotate"
+        "items/<id:item_id>/annotations/", views.AnnotationCreateApi.as_view(), name="api-annotate"
     ),
-    path("items/<int:item_id>/skip/", views.ItemSkipApi.as_view(), name="api-skip"),
+    path("items/<id:item_id>/skip/", views.ItemSkipApi.as_view(), name="api-skip"),
     path(
-        "annotations/<int:annotation_id>/", views.AnnotationUndoApi.as_view(), name="api-annotation"
+        "annotations/<id:annotation_id>/", views.AnnotationUndoApi.as_view(), name="api-annotation"
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file, not inline, for the CSP.

@@ -15,9 +15,10 @@ from rest_framework.views import APIView
 
 from annotation import access, audit, exports, imports, parsing, selectors, services
 from annotation.api import serializers as s
+from annotation.api.schema import refusals
 from annotation.errors import DomainError, PayloadTooLarge
 from annotation.models import Item, Membership, Project
-from hitl.downloads import attachment
+from hitl.downloads import attachment, downloads
 from hitl.pagination import Pagination
 from hitl.requests import SignedInRequest
 
@@ -49,7 +50,9 @@ class ProjectDetailApi(APIView):
     def get(self, request: Request, project_id: int) -> Response:
         return Response(_project_out(access.project_for(request.user, project_id)))
 
-    @extend_schema(request=s.ProjectInput(partial=True), responses=s.ProjectOutput)
+    @extend_schema(
+        request=s.ProjectInput(partial=True), responses={200: s.ProjectOutput, **refusals(409)}
+    )
     def patch(self, request: SignedInRequest, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
         payload = s.ProjectInput(data=request.data, partial=True)
@@ -80,7 +83,7 @@ class MemberListCreateApi(APIView):
         members = project.memberships.select_related("user").order_by("id")
         return Response(s.MemberOutput(members, many=True).data)
 
-    @extend_schema(request=s.MemberInput, responses={201: s.MemberOutput})
+    @extend_schema(request=s.MemberInput, responses={201: s.MemberOutput, **refusals(409)})
     def post(self, request: SignedInRequest, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
         payload = s.MemberInput(data=request.data)
@@ -93,7 +96,7 @@ class MemberListCreateApi(APIView):
 
 
 class MemberDeleteApi(APIView):
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **refusals(409)})
     def delete(self, request: SignedInRequest, project_id: int, user_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
         membership = project.memberships.filter(user_id=user_id).first()
@@ -114,16 +117,16 @@ class ItemImportApi(APIView):
 
     @extend_schema(
         request={
-            "application/x-ndjson": bytes,
+            "application/json": s.IMPORT_ROWS,
+            "application/x-ndjson": s.IMPORT_ROWS,  # one row per line
             "text/csv": bytes,
-            "application/json": bytes,
-            "multipart/form-data": bytes,
+            "multipart/form-data": bytes,  # a `file` part in any of the three formats
         },
         parameters=[
             OpenApiParameter("format", str, enum=list(parsing.FORMATS)),
             OpenApiParameter("async", bool),
         ],
-        responses={201: dict, 202: s.ImportJobOutput},
+        responses={201: s.ImportOutput, 202: s.ImportJobOutput, **refusals(409, 413)},
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
@@ -134,8 +137,7 @@ class ItemImportApi(APIView):
                     job = imports.queue_import(
                         project=project, raw=source, file_format=file_format, user=request.user
                     )
-                body = s.ImportJobOutput(job).data | {"url": f"/api/v1/imports/{job.id}/"}
-                return Response(body, status=status.HTTP_202_ACCEPTED)
+                return Response(s.ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
             imported = imports.import_items(
                 project=project, raw=source, file_format=file_format, actor=request.user
             )
@@ -201,12 +203,12 @@ class ImportJobDetailApi(APIView):
 
 
 class ItemListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(
         parameters=[
             OpenApiParameter("status", str, enum=["open", "done"]),
             OpenApiParameter("label", str),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
         ],
         responses=s.ItemOutput(many=True),
     )
@@ -219,7 +221,7 @@ class ItemListApi(APIView):
             items = items.filter(status=wanted)
         if (label := request.query_params.get("label")) is not None:
             items = items.filter(annotations__labels__name=label).distinct()
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(items, request, view=self)
         return paginator.get_paginated_response(s.ItemOutput(page, many=True).data)
 
@@ -258,7 +260,7 @@ class NextItemApi(APIView):
 
 
 class AnnotationCreateApi(APIView):
-    @extend_schema(request=s.AnnotationInput, responses={201: s.AnnotationOutput})
+    @extend_schema(request=s.AnnotationInput, responses={201: s.AnnotationOutput, **refusals(409)})
     def post(self, request: SignedInRequest, item_id: int) -> Response:
         item = access.item_for(request.user, item_id)
         payload = s.AnnotationInput(data=request.data)
@@ -270,7 +272,7 @@ class AnnotationCreateApi(APIView):
 
 
 class ItemSkipApi(APIView):
-    @extend_schema(request=s.SkipInput, responses={201: s.AnnotationOutput})
+    @extend_schema(request=s.SkipInput, responses={201: s.AnnotationOutput, **refusals(409)})
     def post(self, request: SignedInRequest, item_id: int) -> Response:
         item = access.item_for(request.user, item_id)
         payload = s.SkipInput(data=request.data)
@@ -292,7 +294,7 @@ class AnnotationUndoApi(APIView):
 class ProjectExportApi(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=list(exports.CONTENT_TYPES))],
-        responses={200: bytes},
+        responses=downloads(exports.CONTENT_TYPES),
     )
     def get(self, request: Request, project_id: int):
         project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
@@ -309,13 +311,12 @@ class ProjectExportApi(APIView):
 class AuditListApi(APIView):
     """The project's audit log, newest first, paginated (admins)."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
-        responses=s.AuditEventOutput(many=True),
-    )
+    pagination_class = Pagination
+
+    @extend_schema(responses=s.AuditEventOutput(many=True))
     def get(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(audit.events_of(project.id), request, view=self)
         # a page, never None: REST_FRAMEWORK's PAGE_SIZE is set
         events = [audit.as_dict(event) for event in page]  # type: ignore[union-attr]
@@ -327,7 +328,7 @@ class AuditExportApi(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=list(audit.CONTENT_TYPES))],
-        responses={200: bytes},
+        responses=downloads(audit.CONTENT_TYPES),
     )
     def get(self, request: Request, project_id: int):
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)

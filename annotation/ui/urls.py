@@ -9,8 +9,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/token/", views.token_page, name="token"),
     path("projects/new/", views.project_new, name="project-new"),
-    path("projects/<int:project_id>/label/", views.label_page, name="label"),
-    path("projects/<int:project_id>/dashboard/", views.dashboard, name="dashboard"),
-    path("projects/<int:project_id>/settings/", views.project_settings, name="project-settings"),
-    path("projects/<int:project_id>/audit/", views.audit_page, name="project-audit"),
+    path("projects/<id:project_id>/label/", views.label_page, name="label"),
+    path("projects/<id:project_id>/dashboard/", views.dashboard, name="dashboard"),
+    path("projects/<id:project_id>/settings/", views.project_settings, name="project-settings"),
+    path("projects/<id:project_id>/audit/", views.audit_page, name="project-audit"),
 ]

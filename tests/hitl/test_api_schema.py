@@ -1,0 +1,123 @@
+"""The OpenAPI schema says what the API really answers (lists in pages, downloads in their
+media types, the 4xx codes with the error body), and errors keep the API's shape everywhere."""
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def document() -> dict:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def _operation(document: dict, path: str, method: str) -> dict:
+    return document["paths"][f"/api/v1/{path}"][method]
+
+
+def _response_schema(document: dict, operation: dict, code: str, media_type: str) -> dict:
+    schema = operation["responses"][code]["content"][media_type]["schema"]
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "projects/{project_id}/items/",
+        "projects/{project_id}/audit/",
+        "projects/{project_id}/models/",
+    ],
+)
+def test_paginated_lists_are_documented_as_pages_with_their_parameters(document, path):
+    operation = _operation(document, path, "get")
+    page = _response_schema(document, operation, "200", "application/json")
+    assert {"count", "next", "previous", "results"} <= set(page["properties"])
+    assert page["properties"]["results"]["type"] == "array"
+    names = {parameter["name"] for parameter in operation["parameters"]}
+    assert {"page", "page_size"} <= names
+
+
+@pytest.mark.parametrize(
+    ("path", "media_types"),
+    [
+        ("projects/{project_id}/export/", {"application/json", "application/x-ndjson", "text/csv"}),
+        ("projects/{project_id}/audit/export/", {"application/x-ndjson", "text/csv"}),
+        ("projects/{project_id}/predictions/", {"application/x-ndjson"}),
+    ],
+)
+def test_downloads_are_documented_in_the_media_types_they_are_sent_in(document, path, media_types):
+    operation = _operation(document, path, "get")
+    assert set(operation["responses"]["200"]["content"]) == media_types
+
+
+def test_every_operation_documents_the_errors_it_can_answer_with_the_error_body(document):
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            signed_in = path != "/api/v1/auth/token/"
+            if signed_in:
+                assert {"401", "403"} <= codes, (method, path)
+            if "{" in path:
+                assert "404" in codes, (method, path)
+            if method in ("post", "patch"):
+                assert "400" in codes, (method, path)
+            for code in codes - {"200", "201", "202", "204"}:
+                schema = operation["responses"][code]["content"]["application/json"]["schema"]
+                assert schema["$ref"].endswith("/ErrorOutput"), (method, path, code)
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "code"),
+    [
+        ("items/{item_id}/annotations/", "post", "409"),
+        ("items/{item_id}/skip/", "post", "409"),
+        ("projects/{project_id}/items/import/", "post", "413"),
+        ("auth/token/", "post", "429"),
+    ],
+)
+def test_domain_refusals_are_documented(document, path, method, code):
+    assert code in _operation(document, path, method)["responses"]
+
+
+def test_an_unknown_api_url_answers_a_json_404(client):
+    response = client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert "no such API endpoint" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/projects/{id}/", "/api/v1/items/{id}/skip/"])
+def test_an_id_past_the_64_bit_range_is_a_404_like_any_missing_id(api_client, admin, path):
+    api_client.force_authenticate(admin)
+    response = api_client.generic(
+        "POST" if "skip" in path else "GET",
+        path.format(id=2**64),
+        data=b"{}",
+        content_type="application/json",
+    )
+    assert response.status_code == 404, response.content
+    assert response.json()["detail"] == "not found: no such API endpoint"
+
+
+def test_an_unknown_page_url_answers_a_page_not_json(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_page_that_is_not_a_number_is_a_400_that_names_the_parameter(api_client, admin, project):
+    api_client.force_authenticate(admin)
+    response = api_client.get(f"/api/v1/projects/{project.id}/items/?page=abc")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"field": "page", "message": "a page is a whole number from 1"}
+    ]
+
+
+def test_a_page_past_the_end_stays_a_404(api_client, admin, project):
+    api_client.force_authenticate(admin)
+    response = api_client.get(f"/api/v1/projects/{project.id}/items/?page=5")
+    assert response.status_code == 404
