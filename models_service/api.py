@@ -7,9 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import access
-from annotation.errors import DomainError
 from annotation.models import Membership
-from hitl.downloads import attachment, downloads
+from hitl.downloads import attachment, chosen_format, downloads
 from hitl.pagination import Pagination
 from models_service import learning, schedule
 from models_service.kick import kick
@@ -77,20 +76,22 @@ class LearningApi(APIView):
         return Response(learning.state(project))
 
 
+PREDICTION_TYPES = {"jsonl": "application/x-ndjson"}
+
+
 class PredictionsApi(APIView):
     """Every item's predicted labels, confidence and score under the serving version."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=["jsonl"])],
-        responses=downloads({"jsonl": "application/x-ndjson"}),
+        parameters=[OpenApiParameter("format", str, enum=list(PREDICTION_TYPES))],
+        responses=downloads(PREDICTION_TYPES),
     )
     def get(self, request: Request, project_id: int):
         project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
-        if request.query_params.get("format", "jsonl") != "jsonl":
-            raise DomainError("format must be jsonl", field="format")
+        chosen_format(request, PREDICTION_TYPES)
         version = schedule.serving_version(project.id)  # None: every prediction is null
         return attachment(
             learning.prediction_lines(project, version),
-            content_type="application/x-ndjson",
+            content_type=PREDICTION_TYPES["jsonl"],
             filename=f"project-{project.id}-predictions.jsonl",
         )

@@ -18,7 +18,7 @@ from annotation.api import serializers as s
 from annotation.api.schema import refusals
 from annotation.errors import DomainError, PayloadTooLarge
 from annotation.models import Item, Membership, Project
-from hitl.downloads import attachment, downloads
+from hitl.downloads import attachment, chosen_format, downloads
 from hitl.pagination import Pagination
 from hitl.requests import SignedInRequest
 
@@ -298,9 +298,7 @@ class ProjectExportApi(APIView):
     )
     def get(self, request: Request, project_id: int):
         project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
-        file_format = request.query_params.get("format", "jsonl")
-        if file_format not in exports.CONTENT_TYPES:
-            raise DomainError("format must be json, jsonl or csv", field="format")
+        file_format = chosen_format(request, exports.CONTENT_TYPES)
         return attachment(
             exports.export_stream(project, file_format, actor=request.user),
             content_type=exports.CONTENT_TYPES[file_format],
@@ -332,9 +330,7 @@ class AuditExportApi(APIView):
     )
     def get(self, request: Request, project_id: int):
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
-        file_format = request.query_params.get("format", "jsonl")
-        if file_format not in audit.CONTENT_TYPES:
-            raise DomainError("format must be jsonl or csv", field="format")
+        file_format = chosen_format(request, audit.CONTENT_TYPES)
         return attachment(
             audit.export_stream(project.id, file_format),
             content_type=audit.CONTENT_TYPES[file_format],
