@@ -7,7 +7,7 @@ import orjson
 
 from annotation import audit, csvsafe
 from annotation.models import AuditEvent, Project
-from annotation.selectors import export_batches
+from annotation.selectors import EVERY_ITEM, ItemFilter, export_batches
 
 CONTENT_TYPES = {"json": "application/json", "jsonl": "application/x-ndjson", "csv": "text/csv"}
 CSV_COLUMNS = [
@@ -22,13 +22,19 @@ CSV_COLUMNS = [
 ]
 
 
-def export_stream(project: Project, file_format: str, *, actor=None) -> Iterator[bytes]:
-    """Yield the export in chunks of one batch of items each; memory stays flat. The audit log
-    records who exported, as the export starts."""
+def export_stream(
+    project: Project, file_format: str, filters: ItemFilter = EVERY_ITEM, *, actor=None
+) -> Iterator[bytes]:
+    """Yield the export of the items that pass `filters` in chunks of one batch of items each;
+    memory stays flat. The audit log records who exported what, as the export starts."""
     audit.record(
-        project=project, actor=actor, action=AuditEvent.Action.EXPORTED, format=file_format
+        project=project,
+        actor=actor,
+        action=AuditEvent.Action.EXPORTED,
+        format=file_format,
+        **filters.as_dict(),
     )
-    return {"json": _json, "jsonl": _jsonl, "csv": _csv}[file_format](project)
+    return {"json": _json, "jsonl": _jsonl, "csv": _csv}[file_format](project, filters)
 
 
 def _as_json(item: dict) -> bytes:
@@ -45,27 +51,27 @@ def _as_json(item: dict) -> bytes:
     return orjson.dumps(row)
 
 
-def _jsonl(project: Project) -> Iterator[bytes]:
-    for batch in export_batches(project):
+def _jsonl(project: Project, filters: ItemFilter) -> Iterator[bytes]:
+    for batch in export_batches(project, filters):
         yield b"".join(_as_json(item) + b"\n" for item in batch)
 
 
-def _json(project: Project) -> Iterator[bytes]:
+def _json(project: Project, filters: ItemFilter) -> Iterator[bytes]:
     yield b"["
     first = True
-    for batch in export_batches(project):
+    for batch in export_batches(project, filters):
         chunk = b",\n".join(_as_json(item) for item in batch)
         yield chunk if first else b",\n" + chunk
         first = False
     yield b"]\n"
 
 
-def _csv(project: Project) -> Iterator[bytes]:
+def _csv(project: Project, filters: ItemFilter) -> Iterator[bytes]:
     """Items as spreadsheet-safe CSV: cells that would run as formulas are neutralised."""
     buffer = io.StringIO()
     writer = csvsafe.writer(buffer)
     writer.writerow(CSV_COLUMNS)
-    for batch in export_batches(project):
+    for batch in export_batches(project, filters):
         for item in batch:
             annotators = [answer["annotator"] for answer in item["annotations"]]
             writer.writerow(

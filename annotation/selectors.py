@@ -11,11 +11,12 @@ from typing import Any, Literal, cast
 import orjson
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import Count, F, Max, Min, Q, QuerySet, TextField
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from annotation import search
 from annotation.consensus import Agreement, agreed_labels
 from annotation.models import Annotation, Item, Label, Lease, Project
 
@@ -80,8 +81,47 @@ def progress_of(projects: Sequence[Project]) -> dict[int, dict]:
     return progress
 
 
-def export_batches(project: Project, *, batch_size: int = 2_000) -> Iterator[list[dict]]:
-    """Yield the project's items in id order, a batch at a time, each with its answers.
+@dataclass(frozen=True)
+class ItemFilter:
+    """Which of a project's items a list or an export holds; None: any. The API checks the
+    values (annotation.api.serializers.ItemFilterInput)."""
+
+    status: str | None = None  # open or done
+    label: str | None = None  # some answer gave this label
+    annotator: str | None = None  # this username answered it
+    search: str | None = None  # its text holds these words (annotation.search)
+
+    def as_dict(self) -> dict[str, str]:
+        """The filters set, for the audit log."""
+        return {key: value for key, value in vars(self).items() if value is not None}
+
+
+EVERY_ITEM = ItemFilter()
+
+
+def filtered_items(project: Project, filters: ItemFilter = EVERY_ITEM) -> QuerySet[Item]:
+    """The project's items that pass `filters`, unordered."""
+    items = Item.objects.filter(project=project)
+    if filters.status is not None:
+        items = items.filter(status=filters.status)
+    if filters.label is not None:
+        answers = Annotation.objects.filter(item=OuterRef("pk"), labels__name=filters.label)
+        items = items.filter(Exists(answers))
+    if filters.annotator is not None:
+        answers = Annotation.objects.filter(
+            item=OuterRef("pk"), annotator__username=filters.annotator
+        )
+        items = items.filter(Exists(answers))
+    if filters.search is not None:
+        items = search.matching(items, filters.search)
+    return items
+
+
+def export_batches(
+    project: Project, filters: ItemFilter = EVERY_ITEM, *, batch_size: int = 2_000
+) -> Iterator[list[dict]]:
+    """Yield the project's items that pass `filters` in id order, a batch at a time, each with
+    its answers.
 
     Three queries a batch whatever its size, each bounded by the batch's id range (no long IN
     lists); memory holds one batch. `data_json` is the item's data as stored JSON text, passed
@@ -94,7 +134,8 @@ def export_batches(project: Project, *, batch_size: int = 2_000) -> Iterator[lis
         items = cast(
             list[dict[str, Any]],
             list(
-                Item.objects.filter(project=project, id__gt=last_id)
+                filtered_items(project, filters)
+                .filter(id__gt=last_id)
                 .order_by("id")
                 # `text` the annotation, not Item.text: values() reads the annotation
                 .annotate(  # type: ignore[no-redef]

@@ -6,8 +6,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from annotation import engine_options
+from annotation import engine_options, exports, search
 from annotation.models import Annotation, AuditEvent, ImportJob, Item, Label, Membership, Project
+from annotation.selectors import ItemFilter
 
 
 class RejectUnknownFields(serializers.Serializer):
@@ -23,6 +24,48 @@ class RejectUnknownFields(serializers.Serializer):
 
 class StrictSerializer(RejectUnknownFields, serializers.Serializer):
     """A serializer that refuses unknown fields."""
+
+
+class QueryInput(StrictSerializer):
+    """Query parameters, checked like a body: an unknown one is a 400 (a misspelt filter must
+    not export the whole project). `also` names those read elsewhere (the page's)."""
+
+    also: tuple[str, ...] = ()
+
+    def to_internal_value(self, data):
+        # the last value of each parameter, as request.query_params.get() reads it
+        values = {key: data.get(key) for key in data if key not in self.also}
+        return super().to_internal_value(values)
+
+
+class ItemFilterInput(QueryInput):
+    """Which items: annotation.selectors.ItemFilter. A blank value is no filter (a form's
+    empty field)."""
+
+    status = serializers.ChoiceField(choices=Item.Status.values, required=False, allow_blank=True)
+    # named like Field.label: DRF's metaclass moves declared fields off the class
+    label = serializers.CharField(  # type: ignore[assignment]
+        max_length=64, required=False, allow_blank=True
+    )
+    annotator = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    search = serializers.CharField(
+        max_length=search.MAX_SEARCH_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="words the item's text holds (PostgreSQL: quoted phrases, -word, or)",
+    )
+
+    def item_filter(self) -> ItemFilter:
+        fields = ("status", "label", "annotator", "search")
+        return ItemFilter(**{name: self.validated_data.get(name) or None for name in fields})
+
+
+class ItemListQuery(ItemFilterInput):
+    also = ("page", "page_size")
+
+
+class ExportQuery(ItemFilterInput):
+    format = serializers.ChoiceField(choices=list(exports.CONTENT_TYPES), default="jsonl")
 
 
 class LabelInput(StrictSerializer):

@@ -205,22 +205,12 @@ class ImportJobDetailApi(APIView):
 class ItemListApi(APIView):
     pagination_class = Pagination
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=["open", "done"]),
-            OpenApiParameter("label", str),
-        ],
-        responses=s.ItemOutput(many=True),
-    )
+    @extend_schema(parameters=[s.ItemListQuery], responses=s.ItemOutput(many=True))
     def get(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
-        items = Item.objects.filter(project=project).order_by("id")
-        if (wanted := request.query_params.get("status")) is not None:
-            if wanted not in Item.Status.values:
-                raise DomainError("status must be open or done", field="status")
-            items = items.filter(status=wanted)
-        if (label := request.query_params.get("label")) is not None:
-            items = items.filter(annotations__labels__name=label).distinct()
+        query = s.ItemListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        items = selectors.filtered_items(project, query.item_filter()).order_by("id")
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(items, request, view=self)
         return paginator.get_paginated_response(s.ItemOutput(page, many=True).data)
@@ -292,15 +282,16 @@ class AnnotationUndoApi(APIView):
 
 
 class ProjectExportApi(APIView):
-    @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=list(exports.CONTENT_TYPES))],
-        responses=downloads(exports.CONTENT_TYPES),
-    )
+    """The items that pass the filters (all by default) with their agreed labels and answers."""
+
+    @extend_schema(parameters=[s.ExportQuery], responses=downloads(exports.CONTENT_TYPES))
     def get(self, request: Request, project_id: int):
         project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
-        file_format = chosen_format(request, exports.CONTENT_TYPES)
+        query = s.ExportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        file_format = query.validated_data["format"]
         return attachment(
-            exports.export_stream(project, file_format, actor=request.user),
+            exports.export_stream(project, file_format, query.item_filter(), actor=request.user),
             content_type=exports.CONTENT_TYPES[file_format],
             filename=f"project-{project.id}.{file_format}",
         )

@@ -1,0 +1,138 @@
+"""Finding items: full-text search, status, label and annotator filters, in the item list and
+in the export alike (annotation.selectors.filtered_items), on PostgreSQL and SQLite."""
+
+import json
+
+import pytest
+from django.db import connection
+
+from annotation import search
+from annotation.models import AuditEvent, Item
+from tests.factories import answer
+from tests.services import require_postgres
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def texts(project, annotator, admin):
+    """Four items; the first answered `pos` by the annotator, the second `neg` by the admin."""
+    items = [
+        Item.objects.create(project=project, data={"text": text, "source": source})
+        for text, source in [
+            ("The Battery died after two days", "shop"),
+            ("battery fine, screen cracked", "forum"),
+            ("Lovely screen and a long battery life", "shop"),
+            ("Nothing to say", "forum"),
+        ]
+    ]
+    answer(items[0], annotator, ["pos"])
+    answer(items[1], admin, ["neg"])
+    return items
+
+
+def _ids(client, project, query: str) -> list[int]:
+    response = client.get(f"/api/v1/projects/{project.id}/items/?{query}")
+    assert response.status_code == 200, response.content
+    return [row["id"] for row in response.json()["results"]]
+
+
+@pytest.fixture
+def client(api_client, admin):
+    api_client.force_authenticate(admin)
+    return api_client
+
+
+def test_search_finds_the_items_whose_text_holds_every_word(client, project, texts):
+    assert _ids(client, project, "search=battery") == [texts[0].id, texts[1].id, texts[2].id]
+    assert _ids(client, project, "search=BATTERY+screen") == [texts[1].id, texts[2].id]
+    assert _ids(client, project, "search=keyboard") == []
+
+
+def test_search_reads_the_text_only_not_other_fields(client, project, texts):
+    assert _ids(client, project, "search=shop") == []
+
+
+def test_search_follows_an_items_text_when_it_changes(client, project, texts):
+    Item.objects.filter(id=texts[3].id).update(data={"text": "a battery at last"})
+    assert texts[3].id in _ids(client, project, "search=battery")
+    assert _ids(client, project, "search=nothing") == []
+
+
+def test_imported_items_are_found(client, project):
+    body = b'{"text": "imported zebra"}\n{"text": "imported lion"}\n'
+    response = client.post(
+        f"/api/v1/projects/{project.id}/items/import/",
+        data=body,
+        content_type="application/x-ndjson",
+    )
+    assert response.status_code == 201, response.content
+    found = client.get(f"/api/v1/projects/{project.id}/items/?search=zebra").json()["results"]
+    assert [row["data"]["text"] for row in found] == ["imported zebra"]
+
+
+@pytest.mark.parametrize("words", ['"unbalanced', "NEAR(battery", "battery*", "a:b", "-", '""'])
+def test_search_syntax_in_the_words_is_never_an_error(client, project, texts, words):
+    response = client.get(f"/api/v1/projects/{project.id}/items/", {"search": words})
+    assert response.status_code == 200, response.content
+
+
+def test_filters_combine_with_search(client, project, texts, annotator):
+    assert _ids(client, project, "status=done") == [texts[0].id, texts[1].id]
+    assert _ids(client, project, "label=neg") == [texts[1].id]
+    assert _ids(client, project, f"annotator={annotator.username}") == [texts[0].id]
+    assert _ids(client, project, "search=battery&label=pos&status=done") == [texts[0].id]
+    assert _ids(client, project, "search=screen&label=pos") == []
+
+
+def test_a_blank_filter_is_no_filter(client, project, texts):
+    assert len(_ids(client, project, "status=&label=&annotator=&search=")) == 4
+
+
+def test_an_unknown_query_parameter_is_a_400_that_names_it(client, project, texts):
+    response = client.get(f"/api/v1/projects/{project.id}/items/?staus=done")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "staus", "message": "unknown field"}]
+    response = client.get(f"/api/v1/projects/{project.id}/items/?status=closed")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "status"
+
+
+def test_the_page_parameters_are_still_known(client, project, texts):
+    assert len(_ids(client, project, "page=1&page_size=2")) == 2
+
+
+def test_the_export_holds_only_the_items_that_pass_and_the_audit_log_says_which(
+    client, project, texts
+):
+    response = client.get(f"/api/v1/projects/{project.id}/export/?search=battery&status=open")
+    assert response.status_code == 200
+    rows = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+    assert [row["id"] for row in rows] == [texts[2].id]
+    event = AuditEvent.objects.filter(action=AuditEvent.Action.EXPORTED).get()
+    assert event.details == {"format": "jsonl", "search": "battery", "status": "open"}
+
+
+def test_the_export_refuses_an_unknown_filter_instead_of_exporting_everything(
+    client, project, texts
+):
+    response = client.get(f"/api/v1/projects/{project.id}/export/?lable=pos")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "lable", "message": "unknown field"}]
+
+
+def test_fts5_query_quotes_every_word():
+    assert search.fts5_query('battery NEAR( "x') == '"battery" "NEAR(" """x"'
+    assert search.fts5_query('  ""  ') == ""
+
+
+def test_the_search_reads_postgresqls_text_index(project, texts):
+    """The search's expression must be the index's exactly, or a million items are read."""
+    require_postgres()
+    # every project's items, so that only the text index can narrow them
+    sql, params = search.matching(Item.objects.all(), "battery").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "item_text_search" in plan, plan
