@@ -4,8 +4,6 @@ from collections.abc import Iterator
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from rest_framework.exceptions import ValidationError
-from rest_framework.request import Request
 
 
 def attachment(
@@ -15,14 +13,6 @@ def attachment(
     response = StreamingHttpResponse(chunks, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
-
-
-def chosen_format(request: Request, content_types: dict[str, str], default: str = "jsonl") -> str:
-    """The download's `?format=`, one of `content_types`' keys (else a 400 naming `format`)."""
-    file_format = request.query_params.get("format", default)
-    if file_format not in content_types:
-        raise ValidationError({"format": [f"format must be one of {', '.join(content_types)}"]})
-    return file_format
 
 
 def downloads(content_types: dict[str, str]) -> dict:

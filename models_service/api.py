@@ -1,14 +1,15 @@
 """REST API of the engine: model versions, retrain requests, predictions, learning state."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation import access
+from annotation.api.base import ApiView
+from annotation.api.serializers import QueryInput
 from annotation.models import Membership
-from hitl.downloads import attachment, chosen_format, downloads
+from hitl.downloads import attachment, downloads
 from hitl.pagination import Pagination
 from models_service import learning, schedule
 from models_service.kick import kick
@@ -41,7 +42,7 @@ class ModelVersionOutput(serializers.ModelSerializer):
         ]
 
 
-class ModelVersionListApi(APIView):
+class ModelVersionListApi(ApiView):
     """The project's model versions, oldest first, a page at a time (a project makes a version
     every label or two early on)."""
 
@@ -56,7 +57,7 @@ class ModelVersionListApi(APIView):
         return paginator.get_paginated_response(ModelVersionOutput(page, many=True).data)
 
 
-class TrainApi(APIView):
+class TrainApi(ApiView):
     """Ask for a retrain now, whatever the cadence says (admins)."""
 
     @extend_schema(request=None, responses={202: dict})
@@ -67,7 +68,7 @@ class TrainApi(APIView):
         return Response({"requested": True}, status=status.HTTP_202_ACCEPTED)
 
 
-class LearningApi(APIView):
+class LearningApi(ApiView):
     """What the dashboard shows: learning curve, labels, round in flight, stopping rule."""
 
     @extend_schema(responses=dict)
@@ -79,16 +80,18 @@ class LearningApi(APIView):
 PREDICTION_TYPES = {"jsonl": "application/x-ndjson"}
 
 
-class PredictionsApi(APIView):
+class PredictionsQuery(QueryInput):
+    format = serializers.ChoiceField(choices=list(PREDICTION_TYPES), default="jsonl")
+
+
+class PredictionsApi(ApiView):
     """Every item's predicted labels, confidence and score under the serving version."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=list(PREDICTION_TYPES))],
-        responses=downloads(PREDICTION_TYPES),
-    )
+    query_class = PredictionsQuery
+
+    @extend_schema(responses=downloads(PREDICTION_TYPES))
     def get(self, request: Request, project_id: int):
         project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
-        chosen_format(request, PREDICTION_TYPES)
         version = schedule.serving_version(project.id)  # None: every prediction is null
         return attachment(
             learning.prediction_lines(project, version),

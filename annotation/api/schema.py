@@ -2,17 +2,17 @@
 
 Every error body has one shape (annotation.api.errors): `{detail, errors: [{line, field,
 message}]}`. The codes every operation can answer follow from what it is, so AutoSchema
-derives them instead of each view listing them: 400 when it reads a body or query parameters,
-401 and 403 when it needs a signed-in caller, 404 when its path names an object. A view adds
-its domain's own refusals (409 conflict, 413 too large, 429 throttled) with `refusals()`.
+derives them instead of each view listing them: 400 always (a bad body or query parameter,
+or an unknown one: annotation.api.base.ApiView), 401 and 403 when it needs a signed-in
+caller, 404 when its path names an object. A view adds its domain's own refusals (409
+conflict, 413 too large, 429 throttled) with `refusals()`. The query parameters come from
+the view's `query_class`.
 """
 
 import uritemplate
 from drf_spectacular import openapi
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
-
-BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 class ErrorEntry(serializers.Serializer):
@@ -48,18 +48,16 @@ class AutoSchema(openapi.AutoSchema):
                 )
         return responses
 
+    def get_override_parameters(self) -> list:
+        """The view's declared query parameters (annotation.api.base.ApiView.query_class)."""
+        query_class = getattr(self.view, "query_class", None)
+        declared = [query_class] if query_class is not None and query_class().fields else []
+        return declared + super().get_override_parameters()
+
     def _derived_error_codes(self) -> list[int]:
-        codes = set()
-        if self.method in BODY_METHODS or self._reads_query_parameters():
-            codes.add(400)
+        codes = {400}  # a bad body or query parameter, or one the view does not know
         if not any(isinstance(p, AllowAny) for p in self.view.get_permissions()):
             codes |= {401, 403}
         if uritemplate.variables(self.path):
             codes.add(404)
         return sorted(codes)
-
-    def _reads_query_parameters(self) -> bool:
-        declared = self._process_override_parameters()
-        return any(location == "query" for _, location in declared) or bool(
-            self._get_pagination_parameters()
-        )

@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from annotation import engine_options, exports, search
+from annotation import audit, engine_options, exports, parsing, search
 from annotation.models import Annotation, AuditEvent, ImportJob, Item, Label, Membership, Project
 from annotation.selectors import ItemFilter
 
@@ -26,16 +26,24 @@ class StrictSerializer(RejectUnknownFields, serializers.Serializer):
     """A serializer that refuses unknown fields."""
 
 
-class QueryInput(StrictSerializer):
-    """Query parameters, checked like a body: an unknown one is a 400 (a misspelt filter must
-    not export the whole project). `also` names those read elsewhere (the page's)."""
-
-    also: tuple[str, ...] = ()
+class QueryInput(serializers.Serializer):
+    """A view's query parameters (annotation.api.base.ApiView checks them before the view
+    runs): an unknown one is a 400 naming it, not ignored, so a misspelt filter never exports
+    the whole project. `context["also"]` names those read elsewhere (the page's)."""
 
     def to_internal_value(self, data):
+        also = self.context.get("also", ())
+        unknown = sorted(set(data) - set(self.fields) - set(also))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["unknown query parameter"] for name in unknown}
+            )
         # the last value of each parameter, as request.query_params.get() reads it
-        values = {key: data.get(key) for key in data if key not in self.also}
-        return super().to_internal_value(values)
+        return super().to_internal_value({key: data.get(key) for key in data if key not in also})
+
+
+class NoQuery(QueryInput):
+    """A view that reads no query parameter."""
 
 
 class ItemFilterInput(QueryInput):
@@ -60,12 +68,26 @@ class ItemFilterInput(QueryInput):
         return ItemFilter(**{name: self.validated_data.get(name) or None for name in fields})
 
 
-class ItemListQuery(ItemFilterInput):
-    also = ("page", "page_size")
-
-
 class ExportQuery(ItemFilterInput):
     format = serializers.ChoiceField(choices=list(exports.CONTENT_TYPES), default="jsonl")
+
+
+class AuditExportQuery(QueryInput):
+    format = serializers.ChoiceField(choices=list(audit.CONTENT_TYPES), default="jsonl")
+
+
+class ImportQuery(QueryInput):
+    """`format` when the content type or file name does not say it; `async` for a job."""
+
+    format = serializers.ChoiceField(choices=list(parsing.FORMATS), required=False)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # `async` is a Python keyword: it cannot be declared as a class attribute
+        fields["async"] = serializers.BooleanField(
+            required=False, default=False, help_text="answer 202 with a job, whatever the size"
+        )
+        return fields
 
 
 class LabelInput(StrictSerializer):

@@ -11,9 +11,9 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation import tokens
+from annotation.api.base import ApiView
 from annotation.api.schema import refusals
 from annotation.errors import DomainError
 from hitl.requests import SignedInRequest
@@ -40,7 +40,7 @@ def _dates(token) -> dict:
     return {"created_at": token.created_at, "expires_at": tokens.expires_at(token)}
 
 
-class TokenObtainApi(APIView):
+class TokenObtainApi(ApiView):
     """Trade a username and password for a new token; the previous one stops working."""
 
     authentication_classes: list = []
@@ -63,7 +63,7 @@ class TokenObtainApi(APIView):
         return Response(_issued(user))
 
 
-class MyTokenApi(APIView):
+class MyTokenApi(ApiView):
     """The caller's own token: whether there is one (GET), a new one in its place (POST),
     none (DELETE)."""
 

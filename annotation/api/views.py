@@ -7,18 +7,18 @@ from typing import IO, cast
 
 from django.conf import settings
 from django.db import transaction
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from annotation import access, audit, exports, imports, parsing, selectors, services
 from annotation.api import serializers as s
+from annotation.api.base import ApiView
 from annotation.api.schema import refusals
 from annotation.errors import DomainError, PayloadTooLarge
 from annotation.models import Item, Membership, Project
-from hitl.downloads import attachment, chosen_format, downloads
+from hitl.downloads import attachment, downloads
 from hitl.pagination import Pagination
 from hitl.requests import SignedInRequest
 
@@ -29,7 +29,7 @@ def _project_out(project: Project) -> dict:
     return s.ProjectOutput(project).data
 
 
-class ProjectListCreateApi(APIView):
+class ProjectListCreateApi(ApiView):
     @extend_schema(responses=s.ProjectOutput(many=True))
     def get(self, request: SignedInRequest) -> Response:
         projects = selectors.projects_of(request.user).prefetch_related("labels").order_by("id")
@@ -45,7 +45,7 @@ class ProjectListCreateApi(APIView):
         return Response(_project_out(project), status=status.HTTP_201_CREATED)
 
 
-class ProjectDetailApi(APIView):
+class ProjectDetailApi(ApiView):
     @extend_schema(responses=s.ProjectOutput)
     def get(self, request: Request, project_id: int) -> Response:
         return Response(_project_out(access.project_for(request.user, project_id)))
@@ -69,14 +69,14 @@ class ProjectDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ProjectProgressApi(APIView):
+class ProjectProgressApi(ApiView):
     @extend_schema(responses=s.ProgressOutput)
     def get(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id)
         return Response(selectors.project_progress(project))
 
 
-class MemberListCreateApi(APIView):
+class MemberListCreateApi(ApiView):
     @extend_schema(responses=s.MemberOutput(many=True))
     def get(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
@@ -95,7 +95,7 @@ class MemberListCreateApi(APIView):
         return Response(s.MemberOutput(membership).data, status=status.HTTP_201_CREATED)
 
 
-class MemberDeleteApi(APIView):
+class MemberDeleteApi(ApiView):
     @extend_schema(responses={204: None, **refusals(409)})
     def delete(self, request: SignedInRequest, project_id: int, user_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
@@ -106,7 +106,7 @@ class MemberDeleteApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ItemImportApi(APIView):
+class ItemImportApi(ApiView):
     """Import items from a JSON array, JSON Lines or CSV body, or a multipart `file` upload.
 
     Small uploads answer 201 with the counts; larger ones (or `?async=true`) answer 202 with an
@@ -114,6 +114,7 @@ class ItemImportApi(APIView):
     """
 
     parser_classes: list = []  # the body is read raw, as a stream: a parser would load it whole
+    query_class = s.ImportQuery
 
     @extend_schema(
         request={
@@ -122,16 +123,13 @@ class ItemImportApi(APIView):
             "text/csv": bytes,
             "multipart/form-data": bytes,  # a `file` part in any of the three formats
         },
-        parameters=[
-            OpenApiParameter("format", str, enum=list(parsing.FORMATS)),
-            OpenApiParameter("async", bool),
-        ],
         responses={201: s.ImportOutput, 202: s.ImportJobOutput, **refusals(409, 413)},
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
-        run_async = request.query_params.get("async") in ("1", "true")
-        with _upload(request) as (source, size, file_format):
+        run_async = self.query.validated_data["async"]
+        declared = self.query.validated_data.get("format")
+        with _upload(request, declared) as (source, size, file_format):
             if run_async or size > settings.HITL_IMPORT_SYNC_MAX_BYTES:
                 with transaction.atomic():
                     job = imports.queue_import(
@@ -150,14 +148,11 @@ _READ_BYTES = 256 * 1024
 
 
 @contextmanager
-def _upload(request: Request) -> Iterator[tuple[IO[bytes], int, str]]:
+def _upload(request: Request, declared: str | None) -> Iterator[tuple[IO[bytes], int, str]]:
     """The upload as a seekable binary file, its size and format, bounded by
     HITL_IMPORT_MAX_BYTES: a multipart `file` (Django keeps a large one on disk), or the body
     read a piece at a time into a temporary file, so a web process never holds an upload."""
     limit = settings.HITL_IMPORT_MAX_BYTES
-    declared = request.query_params.get("format")
-    if declared is not None and declared not in parsing.FORMATS:
-        raise DomainError(f"format must be one of {', '.join(parsing.FORMATS)}", field="format")
     content_type = request.META.get("CONTENT_TYPE", "")
     if content_type.startswith("multipart/form-data"):
         upload = request._request.FILES.get("file")
@@ -196,27 +191,27 @@ def _format_or_error(content_type: str | None, filename: str | None) -> str:
     )
 
 
-class ImportJobDetailApi(APIView):
+class ImportJobDetailApi(ApiView):
     @extend_schema(responses=s.ImportJobOutput)
     def get(self, request: Request, job_id: int) -> Response:
         return Response(s.ImportJobOutput(access.import_job_for(request.user, job_id)).data)
 
 
-class ItemListApi(APIView):
+class ItemListApi(ApiView):
     pagination_class = Pagination
+    query_class = s.ItemFilterInput
+    query: s.ItemFilterInput
 
-    @extend_schema(parameters=[s.ItemListQuery], responses=s.ItemOutput(many=True))
+    @extend_schema(responses=s.ItemOutput(many=True))
     def get(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
-        query = s.ItemListQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        items = selectors.filtered_items(project, query.item_filter()).order_by("id")
+        items = selectors.filtered_items(project, self.query.item_filter()).order_by("id")
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(items, request, view=self)
         return paginator.get_paginated_response(s.ItemOutput(page, many=True).data)
 
 
-class ItemDetailApi(APIView):
+class ItemDetailApi(ApiView):
     @extend_schema(responses=s.ItemOutput)
     def get(self, request: Request, item_id: int) -> Response:
         item = access.item_for(request.user, item_id, at_least=Role.REVIEWER)
@@ -239,7 +234,7 @@ def _served(item: Item, project: Project | None = None) -> dict:
     }
 
 
-class NextItemApi(APIView):
+class NextItemApi(ApiView):
     @extend_schema(responses={200: dict, 204: None})
     def get(self, request: SignedInRequest, project_id: int) -> Response:
         project = access.project_for(request.user, project_id)
@@ -249,7 +244,7 @@ class NextItemApi(APIView):
         return Response(_served(item, project))
 
 
-class AnnotationCreateApi(APIView):
+class AnnotationCreateApi(ApiView):
     @extend_schema(request=s.AnnotationInput, responses={201: s.AnnotationOutput, **refusals(409)})
     def post(self, request: SignedInRequest, item_id: int) -> Response:
         item = access.item_for(request.user, item_id)
@@ -261,7 +256,7 @@ class AnnotationCreateApi(APIView):
         return Response(s.annotation_out(annotation), status=status.HTTP_201_CREATED)
 
 
-class ItemSkipApi(APIView):
+class ItemSkipApi(ApiView):
     @extend_schema(request=s.SkipInput, responses={201: s.AnnotationOutput, **refusals(409)})
     def post(self, request: SignedInRequest, item_id: int) -> Response:
         item = access.item_for(request.user, item_id)
@@ -271,7 +266,7 @@ class ItemSkipApi(APIView):
         return Response(s.annotation_out(annotation), status=status.HTTP_201_CREATED)
 
 
-class AnnotationUndoApi(APIView):
+class AnnotationUndoApi(ApiView):
     """Delete one of your own annotations; the item is leased back to you and returned."""
 
     @extend_schema(responses=dict)
@@ -281,23 +276,25 @@ class AnnotationUndoApi(APIView):
         return Response(_served(item))
 
 
-class ProjectExportApi(APIView):
+class ProjectExportApi(ApiView):
     """The items that pass the filters (all by default) with their agreed labels and answers."""
 
-    @extend_schema(parameters=[s.ExportQuery], responses=downloads(exports.CONTENT_TYPES))
+    query_class = s.ExportQuery
+    query: s.ExportQuery
+
+    @extend_schema(responses=downloads(exports.CONTENT_TYPES))
     def get(self, request: Request, project_id: int):
         project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
-        query = s.ExportQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        file_format = query.validated_data["format"]
+        file_format = self.query.validated_data["format"]
+        filters = self.query.item_filter()
         return attachment(
-            exports.export_stream(project, file_format, query.item_filter(), actor=request.user),
+            exports.export_stream(project, file_format, filters, actor=request.user),
             content_type=exports.CONTENT_TYPES[file_format],
             filename=f"project-{project.id}.{file_format}",
         )
 
 
-class AuditListApi(APIView):
+class AuditListApi(ApiView):
     """The project's audit log, newest first, paginated (admins)."""
 
     pagination_class = Pagination
@@ -312,16 +309,15 @@ class AuditListApi(APIView):
         return paginator.get_paginated_response(events)
 
 
-class AuditExportApi(APIView):
+class AuditExportApi(ApiView):
     """The project's whole audit log, oldest first, as JSON Lines or CSV (admins)."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=list(audit.CONTENT_TYPES))],
-        responses=downloads(audit.CONTENT_TYPES),
-    )
+    query_class = s.AuditExportQuery
+
+    @extend_schema(responses=downloads(audit.CONTENT_TYPES))
     def get(self, request: Request, project_id: int):
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
-        file_format = chosen_format(request, audit.CONTENT_TYPES)
+        file_format = self.query.validated_data["format"]
         return attachment(
             audit.export_stream(project.id, file_format),
             content_type=audit.CONTENT_TYPES[file_format],

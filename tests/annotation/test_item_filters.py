@@ -92,7 +92,7 @@ def test_a_blank_filter_is_no_filter(client, project, texts):
 def test_an_unknown_query_parameter_is_a_400_that_names_it(client, project, texts):
     response = client.get(f"/api/v1/projects/{project.id}/items/?staus=done")
     assert response.status_code == 400
-    assert response.json()["errors"] == [{"field": "staus", "message": "unknown field"}]
+    assert response.json()["errors"] == [{"field": "staus", "message": "unknown query parameter"}]
     response = client.get(f"/api/v1/projects/{project.id}/items/?status=closed")
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "status"
@@ -118,7 +118,7 @@ def test_the_export_refuses_an_unknown_filter_instead_of_exporting_everything(
 ):
     response = client.get(f"/api/v1/projects/{project.id}/export/?lable=pos")
     assert response.status_code == 400
-    assert response.json()["errors"] == [{"field": "lable", "message": "unknown field"}]
+    assert response.json()["errors"] == [{"field": "lable", "message": "unknown query parameter"}]
 
 
 def test_fts5_query_quotes_every_word():

@@ -121,3 +121,43 @@ def test_a_page_past_the_end_stays_a_404(api_client, admin, project):
     api_client.force_authenticate(admin)
     response = api_client.get(f"/api/v1/projects/{project.id}/items/?page=5")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "names"),
+    [
+        ("projects/{project_id}/items/", {"search", "status", "label", "annotator", "page"}),
+        ("projects/{project_id}/export/", {"format", "search", "status", "label", "annotator"}),
+        ("projects/{project_id}/items/import/", {"format", "async"}),
+        ("projects/{project_id}/predictions/", {"format"}),
+    ],
+)
+def test_the_schema_lists_the_query_parameters_each_view_declares(document, path, names):
+    method = "post" if path.endswith("import/") else "get"
+    declared = {p["name"] for p in _operation(document, path, method).get("parameters", [])}
+    assert names <= declared
+
+
+def test_an_unknown_query_parameter_is_a_400_on_any_call(api_client, admin, project):
+    api_client.force_authenticate(admin)
+    response = api_client.get(f"/api/v1/projects/{project.id}/?verbose=1")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "verbose", "message": "unknown query parameter"}]
+
+
+def test_the_caller_is_checked_before_the_query(api_client, project):
+    response = api_client.get(f"/api/v1/projects/{project.id}/?verbose=1")
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(("query", "field"), [("format=xml", "format"), ("async=maybe", "async")])
+def test_a_bad_import_parameter_is_a_400_naming_it(api_client, admin, project, query, field):
+    api_client.force_authenticate(admin)
+    response = api_client.post(
+        f"/api/v1/projects/{project.id}/items/import/?{query}",
+        data=b'{"text": "a"}\n',
+        content_type="application/x-ndjson",
+    )
+    assert response.status_code == 400
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+    assert project.items.count() == 0
