@@ -11,6 +11,8 @@ LARGEST_ID = 2**63 - 1  # PostgreSQL's bigint, SQLite's integer
 
 
 class DatabaseId(IntConverter):
+    LARGEST = LARGEST_ID
+
     def to_python(self, value: str) -> int:
         number = int(value)
         if number > LARGEST_ID:

@@ -1,18 +1,23 @@
 """Browser pages: server-rendered, each checked through annotation.access like the API."""
 
+import dataclasses
 import json
+from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from annotation import access, audit, selectors, services, tokens
+from annotation.api.serializers import ItemFilterInput
 from annotation.errors import DomainError
-from annotation.models import Membership
+from annotation.models import Item, Membership
 from annotation.ui.forms import MemberForm, ProjectForm, label_lines, stopping_initial
+from hitl.converters import DatabaseId
 from hitl.requests import SignedInHttpRequest
 
 Role = Membership.Role
@@ -39,6 +44,64 @@ def project_list(request: SignedInHttpRequest) -> HttpResponse:
     rows = [{"project": project, "progress": progress[project.id]} for project in projects]
     context = {"rows": rows, "may_create": access.may_create_projects(request.user)}
     return render(request, "annotation/projects.html", context)
+
+
+BROWSE_PAGE_SIZE = 50
+_CURSORS = ("after", "before")
+
+
+@login_required
+def project_page(request: SignedInHttpRequest, project_id: int) -> HttpResponse:
+    """The project's home: progress, its screens, and the data browser (reviewers and admins
+    see every item; an annotator the items they answered). The filter lives in the URL."""
+    project = access.project_for(request.user, project_id)
+    sees_all = project.my_role in (Role.ADMIN, Role.REVIEWER)
+    query = ItemFilterInput(data={k: v for k, v in request.GET.items() if k not in _CURSORS})
+    if not query.is_valid():
+        page, errors = None, query.errors
+    else:
+        filters = query.item_filter()
+        if not sees_all:
+            filters = dataclasses.replace(filters, annotator=request.user.get_username())
+        page = selectors.browse(project, filters, size=BROWSE_PAGE_SIZE, **_cursor(request))
+        errors = None
+    kept = {k: v for k, v in request.GET.items() if k not in _CURSORS and v}
+    context = {
+        "project": project,
+        "progress": selectors.project_progress(project),
+        "sees_all": sees_all,
+        "page": page,
+        "errors": errors,
+        "values": kept,
+        "statuses": Item.Status.choices,
+        "labels": list(project.labels.values_list("name", flat=True)),
+        "filter_query": urlencode(kept),
+    }
+    return render(request, "annotation/project.html", context, status=400 if errors else 200)
+
+
+def _cursor(request: HttpRequest) -> dict[str, int]:
+    for name in _CURSORS:
+        value = request.GET.get(name, "")
+        if value.isascii() and value.isdigit() and int(value) <= DatabaseId.LARGEST:
+            return {name: int(value)}
+    return {}
+
+
+@login_required
+def item_page(request: SignedInHttpRequest, project_id: int, item_id: int) -> HttpResponse:
+    """One item whole: every data field, every answer with who, when, how long and the
+    flags, and the labels they agree on (reviewers and admins; annotators their own items)."""
+    project = access.project_for(request.user, project_id)
+    item = get_object_or_404(Item, project=project, id=item_id)
+    row: dict[str, Any] = {"id": item.id}
+    selectors.add_answers(project, [row])
+    answered = any(a["annotator"] == request.user.get_username() for a in row["annotations"])
+    if project.my_role == Role.ANNOTATOR and not answered:
+        raise Http404("no such item")
+    fields = sorted(item.data.items(), key=lambda field: (field[0] != "text", field[0]))
+    context = {"project": project, "item": item, "fields": fields, "row": row}
+    return render(request, "annotation/item.html", context)
 
 
 @login_required

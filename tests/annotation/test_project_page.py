@@ -1,0 +1,119 @@
+"""The project page's data browser and the item page: filters in the URL, keyset pages,
+what each role sees."""
+
+import pytest
+from django.test import Client
+
+from annotation.models import Item
+from annotation.selectors import ItemFilter, browse
+from tests.factories import answer, skip
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def items(project, annotator, reviewer):
+    made = [
+        Item.objects.create(
+            project=project, data={"text": f"text {n} " + ("red" if n % 2 else "blue"), "n": n}
+        )
+        for n in range(7)
+    ]
+    answer(made[0], annotator, ["pos"])
+    answer(made[1], reviewer, ["neg"], comment="unsure", ambiguous=True)
+    skip(made[2], annotator)
+    return made
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_keyset_pages_walk_forward_and_back_over_every_item(project, items):
+    first = browse(project, size=3)
+    assert [row["id"] for row in first.items] == [i.id for i in items[:3]]
+    assert first.previous_before is None
+    second = browse(project, after=first.next_after, size=3)
+    assert [row["id"] for row in second.items] == [i.id for i in items[3:6]]
+    last = browse(project, after=second.next_after, size=3)
+    assert [row["id"] for row in last.items] == [items[6].id]
+    assert last.next_after is None
+    back = browse(project, before=second.previous_before, size=3)
+    assert [row["id"] for row in back.items] == [i.id for i in items[:3]]
+    assert back.previous_before is None and back.next_after == items[2].id
+
+
+def test_a_page_holds_each_items_agreed_labels_and_annotators(project, items, annotator):
+    rows = browse(project, ItemFilter(search="red"), size=10).items
+    assert [row["id"] for row in rows] == [items[1].id, items[3].id, items[5].id]
+    assert rows[0]["labels"] == ["neg"]
+    assert [a["annotator"] for a in rows[0]["annotations"]] == ["rita-reviewer"]
+
+
+def test_a_reviewer_finds_items_with_filters_kept_in_the_url(project, items, reviewer):
+    response = _client(reviewer).get(f"/projects/{project.id}/?search=red&label=neg")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'href="/projects/{project.id}/items/{items[1].id}/"' in page
+    assert f'href="/projects/{project.id}/items/{items[3].id}/"' not in page
+    # the export link carries the same filters
+    assert f"/api/v1/projects/{project.id}/export/?format=csv&amp;search=red&amp;label=neg" in page
+
+
+def test_an_annotator_sees_only_the_items_they_answered(project, items, annotator):
+    page = _client(annotator).get(f"/projects/{project.id}/").content.decode()
+    shown = [i.id for i in items if f"/items/{i.id}/" in page]
+    assert shown == [items[0].id, items[2].id]
+    assert "export/" not in page
+
+
+def test_a_bad_filter_is_a_400_that_names_it(project, items, reviewer):
+    response = _client(reviewer).get(f"/projects/{project.id}/?status=closed")
+    assert response.status_code == 400
+    assert "status:" in response.content.decode()
+
+
+def test_an_outsider_gets_a_404(project, items, outsider):
+    assert _client(outsider).get(f"/projects/{project.id}/").status_code == 404
+
+
+def test_the_item_page_shows_every_field_and_every_answer(project, items, reviewer):
+    page = _client(reviewer).get(f"/projects/{project.id}/items/{items[1].id}/").content.decode()
+    assert "text 1 red" in page and "<dt>n</dt>" in page
+    assert "rita-reviewer" in page and "unsure" in page and "ambiguous" in page
+
+
+def test_an_annotator_may_open_only_an_item_they_answered(project, items, annotator):
+    client = _client(annotator)
+    assert client.get(f"/projects/{project.id}/items/{items[0].id}/").status_code == 200
+    assert client.get(f"/projects/{project.id}/items/{items[1].id}/").status_code == 404
+
+
+def test_an_item_of_another_project_is_a_404(project, items, reviewer, outsider):
+    other = outsider.memberships.get().project
+    stranger = Item.objects.create(project=other, data={"text": "elsewhere"})
+    response = _client(reviewer).get(f"/projects/{project.id}/items/{stranger.id}/")
+    assert response.status_code == 404
+
+
+def _queries_for(client, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_the_browser_page_costs_the_same_queries_for_a_full_page(project, items, reviewer):
+    client = _client(reviewer)
+    url = f"/projects/{project.id}/?search=red"
+    few = _queries_for(client, url)
+    more = Item.objects.bulk_create(
+        Item(project=project, data={"text": f"more red {n}"}) for n in range(60)
+    )
+    for item in more[:10]:
+        answer(item, reviewer, ["pos"])
+    assert _queries_for(client, url) == few
