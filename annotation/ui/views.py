@@ -52,7 +52,7 @@ _CURSORS = ("after", "before")
 
 @login_required
 def project_page(request: SignedInHttpRequest, project_id: int) -> HttpResponse:
-    """The project's home: progress, its screens, and the data browser (reviewers and admins
+    """The project's home: its screens and the data browser (reviewers and admins
     see every item; an annotator the items they answered). The filter lives in the URL."""
     project = access.project_for(request.user, project_id)
     sees_all = project.my_role in (Role.ADMIN, Role.REVIEWER)
@@ -68,7 +68,6 @@ def project_page(request: SignedInHttpRequest, project_id: int) -> HttpResponse:
     kept = {k: v for k, v in request.GET.items() if k not in _CURSORS and v}
     context = {
         "project": project,
-        "progress": selectors.project_progress(project),
         "sees_all": sees_all,
         "page": page,
         "errors": errors,

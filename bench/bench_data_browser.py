@@ -1,0 +1,203 @@
+"""The data browser at a million items: the project page's first page and its thousandth
+(keyset: `after=` the 50,000th match's id) with search and filters, the item page, and the
+API's item list with the same filters (page numbers: page 1,000 is an OFFSET).
+
+A project of --items short texts (bench/common.pool_jsonl: words of four topics and common
+words) imported through the API, --labelled more imported with their labels (answers, so
+those items are done); PostgreSQL, gunicorn as the Dockerfile runs it, no worker. Each case
+is requested --repeat times one after the other by one signed-in client; p50 and p99 of the
+time to the whole answer.
+
+Targets (issue 25): first page and page 1,000 of a search with two filters p99 <= 100 ms;
+the item view <= 50 ms.
+
+About 3 minutes at the default size on 2 cores.
+Run: .venv/bin/python bench/bench_data_browser.py [--items 1000000] [--labelled 20000]
+     [--repeat 30]
+"""
+
+import argparse
+import json
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+from common import (
+    CLASSES,
+    client,
+    fresh_postgres,
+    import_jsonl,
+    manage,
+    ms,
+    percentile,
+    pool_jsonl,
+    server,
+    server_env,
+    table,
+)
+
+DATABASE = os.environ.get("BENCH_DATABASE", "hitl_bench_data_browser")
+# as annotation/search.py writes it, so that the cursor query reads the same index
+DOCUMENT = "to_tsvector('simple'::regconfig, COALESCE((data ->> 'text'), ''))"
+
+
+def signed_in(env: dict, base: str, username: str) -> httpx.Client:
+    """A browser's session for `username` (a staff user made here), as a cookie."""
+    code = (
+        "from django.contrib.auth.models import User\n"
+        "from django.test import Client\n"
+        f"u, _ = User.objects.update_or_create(username={username!r}, "
+        "defaults={'is_staff': True})\n"
+        "c = Client()\n"
+        "c.force_login(u)\n"
+        "print('SESSION' + c.cookies['sessionid'].value)\n"
+    )
+    session = manage(env, "shell", "-c", code).split("SESSION", 1)[1].strip()
+    return httpx.Client(base_url=base, cookies={"sessionid": session}, timeout=120)
+
+
+def labelled_rows(n: int) -> bytes:
+    lines = pool_jsonl(n, seed=11).decode().splitlines()
+    out = []
+    for line in lines:
+        row = json.loads(line)
+        row["labels"] = [row["truth"]]
+        out.append(json.dumps(row))
+    return "\n".join(out).encode()
+
+
+def nth_match_id(database_url: str, project_id: int, where: str, params: list, n: int):
+    sql = (
+        f"SELECT id FROM annotation_item WHERE project_id = %s AND {where} "
+        "ORDER BY id OFFSET %s LIMIT 1"
+    )
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute(sql, [project_id, *params, n - 1]).fetchone()
+    return row[0] if row else None
+
+
+def timed(http: httpx.Client, url: str, repeat: int) -> tuple[list[float], int]:
+    times, status = [], 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        response = http.get(url)
+        times.append(time.perf_counter() - start)
+        status = response.status_code
+    return times, status
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=1_000_000)
+    parser.add_argument("--labelled", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    database_url = fresh_postgres(DATABASE)
+    env = server_env(
+        database_url,
+        Path(tempfile.mkdtemp()),
+        HITL_KICK_ROUNDS="false",
+        HITL_IMPORT_MAX_BYTES=str(1024 * 1024 * 1024),
+    )
+    with server(env) as (base, _):
+        browser = signed_in(env, base, "reviewer")
+        token = (
+            manage(
+                env,
+                "shell",
+                "-c",
+                "from django.contrib.auth.models import User\nfrom annotation import tokens\n"
+                "print('TOKEN' + tokens.issue(user=User.objects.get(username='reviewer'))[0])",
+            )
+            .split("TOKEN", 1)[1]
+            .strip()
+        )
+        api = client(base, token)
+        response = api.post("/api/v1/projects/", json={"name": "browser", "labels": CLASSES})
+        response.raise_for_status()
+        project = response.json()["id"]
+        seconds = import_jsonl(api, project, pool_jsonl(args.items))
+        print(f"imported {args.items:,} items in {seconds:.1f} s", flush=True)
+        seconds = import_jsonl(api, project, labelled_rows(args.labelled))
+        print(f"imported {args.labelled:,} labelled items in {seconds:.1f} s", flush=True)
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            connection.execute("VACUUM ANALYZE annotation_item")
+
+        page = f"/projects/{project}/"
+        listing = f"/api/v1/projects/{project}/items/"
+        topic = f"{DOCUMENT} @@ websearch_to_tsquery('simple'::regconfig, %s)"
+        cases = []
+        for words, rarity in [("synth", "a topic word"), ("file", "a common word")]:
+            where = f"status = 'open' AND {topic}"
+            cursor = nth_match_id(database_url, project, where, [words], 50_000)
+            filters = f"search={words}&status=open"
+            cases += [
+                (f"page: search '{words}' ({rarity}) + open, page 1", f"{page}?{filters}"),
+                (
+                    "page: the same, page 1,000",
+                    f"{page}?{filters}&after={cursor}" if cursor else None,
+                ),
+            ]
+        cases.append(
+            (
+                "page: search 'synth' + done + label audio, page 1",
+                f"{page}?search=synth&status=done&label=audio",
+            )
+        )
+        cases.append(
+            ("page: search '#777777' (one item) + open", f"{page}?search=777777&status=open")
+        )
+        cases.append(("page: no filter, page 1", page))
+        cases += [
+            ("API list: search 'synth' + open, page 1", f"{listing}?search=synth&status=open"),
+            (
+                "API list: the same, page 1,000 (page_size 50: OFFSET 49,950)",
+                f"{listing}?search=synth&status=open&page_size=50&page=1000",
+            ),
+        ]
+        rows = []
+        for name, url in cases:
+            if url is None:
+                rows.append([name, "-", "-", "-", "fewer than 50,000 matches"])
+                continue
+            http = api if url.startswith("/api/") else browser
+            http.get(url)  # warm: the plan cached, the pages read
+            times, status = timed(http, url, args.repeat)
+            rows.append([name, status, ms(percentile(times, 50)), ms(percentile(times, 99)), "100"])
+        with psycopg.connect(database_url) as connection:
+            ids = [
+                r[0]
+                for r in connection.execute(
+                    "SELECT id FROM annotation_item WHERE project_id = %s AND status = 'done'",
+                    [project],
+                ).fetchall()
+            ]
+        rng = random.Random(5)
+        times, status = [], 0
+        for item in rng.sample(ids, min(args.repeat * 3, len(ids))):
+            start = time.perf_counter()
+            status = browser.get(f"/projects/{project}/items/{item}/").status_code
+            times.append(time.perf_counter() - start)
+        rows.append(
+            [
+                "item page, a labelled item (random)",
+                status,
+                ms(percentile(times, 50)),
+                ms(percentile(times, 99)),
+                "50",
+            ]
+        )
+        table(
+            f"The data browser over {args.items + args.labelled:,} items "
+            f"(PostgreSQL; {args.repeat} requests each, one client)",
+            ["case", "status", "p50 ms", "p99 ms", "target p99 ms"],
+            rows,
+        )
+
+
+if __name__ == "__main__":
+    main()
