@@ -11,6 +11,8 @@
   const progress = document.getElementById("progress");
   const comment = document.getElementById("comment");
   const suggestion = document.getElementById("suggestion");
+  const fields = document.getElementById("item-fields");
+  const itemId = document.getElementById("item-id");
   const buttons = Array.from(document.querySelectorAll(".label-button"));
   // Colours through the CSSOM: the page has no inline style for the CSP to allow.
   const colours = new Map(config.labels.map((l) => [l.name, l.color]));
@@ -53,16 +55,19 @@
   }
 
   function render() {
+    const prediction = suggested();
     for (const button of buttons) {
       const on = selected.has(button.dataset.label);
+      button.classList.toggle("suggested", prediction !== null && prediction.labels.includes(button.dataset.label));
       button.classList.toggle("selected", on);
       button.setAttribute("aria-pressed", on ? "true" : "false");
       button.disabled = current === null;
     }
   }
 
-  // The model's suggestion, when the project shows it (never on evaluation draws): shown as
-  // text (label names are the project's own, still only set with textContent), taken with A.
+  // The model's suggestion, when the project shows it (never on evaluation draws): its labels
+  // come pre-selected and marked, so Enter accepts them and any label key changes them (A
+  // takes them back after a change). Label names are only ever set with textContent.
   function suggested() {
     return current && current.prediction && current.prediction.labels.length ? current.prediction : null;
   }
@@ -72,7 +77,7 @@
     suggestion.hidden = prediction === null;
     if (prediction === null) return;
     const percent = Math.round(100 * prediction.confidence);
-    suggestion.textContent = "Model suggests: " + prediction.labels.join(", ") + " (" + percent + "% sure). Press A to take it.";
+    suggestion.textContent = "Model suggests: " + prediction.labels.join(", ") + " (" + percent + "% sure): Enter accepts, a label key changes it.";
   }
 
   function acceptSuggestion() {
@@ -86,11 +91,30 @@
     return a.length === b.length && a.every((name) => b.includes(name));
   }
 
+  // Every field of the item beside its text, as text: the data is untrusted.
+  function showFields(item) {
+    fields.replaceChildren();
+    const data = item && item.data ? item.data : {};
+    for (const [name, value] of Object.entries(data)) {
+      if (name === "text") continue;
+      const term = document.createElement("dt");
+      term.textContent = name;
+      const detail = document.createElement("dd");
+      detail.textContent = typeof value === "string" ? value : JSON.stringify(value);
+      fields.append(term, detail);
+    }
+    fields.hidden = fields.childElementCount === 0;
+    itemId.textContent = item ? "item " + item.id + (item.external_id ? " · " + item.external_id : "") : "";
+  }
+
   function show(item, labels) {
     current = item;
-    selected = new Set(labels || []);
+    const prediction = suggested();
+    const preselected = prediction === null ? [] : config.multi ? prediction.labels : prediction.labels.slice(0, 1);
+    selected = new Set(labels || preselected);
     comment.value = "";
     showSuggestion();
+    showFields(item);
     if (item === null) {
       textBox.textContent = "Nothing left to label here. Thank you!";
       textBox.classList.add("done");
@@ -193,6 +217,11 @@
     else if (byShortcut.has(key)) { event.preventDefault(); pick(byShortcut.get(key)); }
     else if (key === "s") { event.preventDefault(); skip(); }
     else if (key === "a") { event.preventDefault(); acceptSuggestion(); }
+  });
+  // In the comment box Enter submits and Esc leaves it (the label keys work again).
+  comment.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { event.preventDefault(); submit(); }
+    else if (event.key === "Escape") { event.preventDefault(); comment.blur(); }
   });
   for (const button of buttons) button.addEventListener("click", () => pick(button.dataset.label));
   document.getElementById("submit").addEventListener("click", submit);

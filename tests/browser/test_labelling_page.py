@@ -110,7 +110,7 @@ def test_keys_toggle_labels_in_a_multi_label_project(browser_page, live_server):
     assert _answers(user) == [("a colourful text", ["blue", "green"], False)]
 
 
-def test_the_models_suggestion_is_shown_and_taken_with_one_key(
+def test_the_models_suggestion_comes_preselected_enter_takes_it_a_key_changes_it(
     browser_page, live_server, settings, tmp_path
 ):
     from annotation.models import RankedItem
@@ -131,14 +131,36 @@ def test_the_models_suggestion_is_shown_and_taken_with_one_key(
     page.wait_for_function("() => !document.getElementById('suggestion').hidden")
     suggestion = page.locator("#suggestion").inner_text()
     assert suggestion.startswith(f"Model suggests: {top.predicted[0]} (")
-    page.keyboard.press("a")
+    # pre-selected and marked: Enter alone takes it
     pressed = page.locator(".label-button[aria-pressed=true]").all_inner_texts()
     assert [text.split()[-1] for text in pressed] == top.predicted
+    assert page.locator(".label-button.suggested").count() == 1
+    # the item's other fields are shown beside its text, and its id
+    assert page.locator("#item-fields dt").all_inner_texts() == ["label"]
+    assert page.locator("#item-id").inner_text().startswith(f"item {top.item_id} · ")
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.getElementById('message').textContent === 'Saved.'")
     answer = Annotation.objects.get(annotator=user, item_id=top.item_id)
     assert (answer.prediction_shown, answer.prediction_accepted) == (True, True)
     assert list(answer.labels.values_list("name", flat=True)) == top.predicted
+
+    # the next item: a label key changes the suggestion; Enter in the comment box submits
+    page.wait_for_function(
+        f"() => document.getElementById('item-text').dataset.itemId !== '{top.item_id}'"
+    )
+    second = int(page.locator("#item-text").get_attribute("data-item-id"))
+    suggested = page.locator(".label-button.suggested").inner_text().split()[-1]
+    other = next(label for label in project.labels.all() if label.name != suggested)
+    page.keyboard.press(other.shortcut)
+    page.fill("#comment", "not what the model thinks")
+    page.press("#comment", "Enter")
+    page.wait_for_function(
+        f"() => document.getElementById('item-text').dataset.itemId !== '{second}'"
+    )
+    changed = Annotation.objects.get(annotator=user, item_id=second)
+    assert (changed.prediction_shown, changed.prediction_accepted) == (True, False)
+    assert list(changed.labels.values_list("name", flat=True)) == [other.name]
+    assert changed.comment == "not what the model thinks"
 
 
 def test_the_dashboard_draws_the_learning_curve_and_states_the_stopping_rule(
