@@ -9,12 +9,14 @@ from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation import access, audit, exports, imports, parsing, selectors, services
 from annotation.api import serializers as s
 from annotation.api.base import ApiView
+from annotation.api.parsers import UnreadBody
 from annotation.api.schema import refusals
 from annotation.errors import DomainError, PayloadTooLarge
 from annotation.models import Item, Membership, Project
@@ -113,7 +115,9 @@ class ItemImportApi(ApiView):
     import job to poll. Any bad row: 400 with every error's line and field, nothing imported.
     """
 
-    parser_classes: list = []  # the body is read raw, as a stream: a parser would load it whole
+    # A multipart upload's file goes to disk as Django receives it (the page's uploads); any
+    # other body is read raw, as a stream, by _upload: a parser would load it whole.
+    parser_classes = [MultiPartParser, UnreadBody]
     query_class = s.ImportQuery
 
     @extend_schema(

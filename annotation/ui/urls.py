@@ -11,6 +11,7 @@ urlpatterns = [
     path("projects/new/", views.project_new, name="project-new"),
     path("projects/<id:project_id>/", views.project_page, name="project"),
     path("projects/<id:project_id>/items/<id:item_id>/", views.item_page, name="item"),
+    path("projects/<id:project_id>/import/", views.import_page, name="project-import"),
     path("projects/<id:project_id>/label/", views.label_page, name="label"),
     path("projects/<id:project_id>/dashboard/", views.dashboard, name="dashboard"),
     path("projects/<id:project_id>/settings/", views.project_settings, name="project-settings"),

@@ -5,6 +5,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -104,6 +105,18 @@ def item_page(request: SignedInHttpRequest, project_id: int, item_id: int) -> Ht
 
 
 @login_required
+def import_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Upload a file of items (admins): the page sends it to the import API (import.js)."""
+    project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
+    context = {
+        "project": project,
+        "config": {"id": project.id},
+        "sync_max_mb": settings.HITL_IMPORT_SYNC_MAX_BYTES // (1024 * 1024),
+    }
+    return render(request, "annotation/import.html", context)
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def project_new(request: SignedInHttpRequest) -> HttpResponse:
     access.require_project_creator(request.user)
@@ -114,7 +127,7 @@ def project_new(request: SignedInHttpRequest) -> HttpResponse:
         except DomainError as error:
             _add_domain_error(form, error)
         else:
-            return redirect("project-settings", project_id=project.id)
+            return redirect("project-import", project_id=project.id)  # items come next
     return render(request, "annotation/project_new.html", {"form": form})
 
 

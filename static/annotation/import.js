@@ -1,0 +1,118 @@
+// The import page: a file picked or dropped goes to the import API as a multipart upload;
+// a small file answers at once, a large one (or a background job) is followed to its end
+// with a progress bar. Errors come back with their line and field and fill a table; every
+// text from the file or the server is set with textContent only.
+(function () {
+  "use strict";
+
+  const config = JSON.parse(document.getElementById("import-config").textContent);
+  const form = document.getElementById("import-form");
+  const input = document.getElementById("file");
+  const dropZone = document.getElementById("drop-zone");
+  const fileName = document.getElementById("file-name");
+  const start = document.getElementById("start");
+  const background = document.getElementById("background");
+  const result = document.getElementById("result");
+  const errors = document.getElementById("errors");
+  const progressBox = document.getElementById("progress-box");
+  const progress = document.getElementById("progress");
+  const progressText = document.getElementById("progress-text");
+  let file = null;
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function choose(picked) {
+    file = picked || null;
+    fileName.textContent = file ? file.name + " (" + Math.ceil(file.size / 1024) + " KB)" : "";
+    start.disabled = file === null;
+  }
+
+  function say(text, isError) {
+    result.textContent = text;
+    result.classList.toggle("error", Boolean(isError));
+  }
+
+  function showErrors(list) {
+    const body = errors.querySelector("tbody");
+    body.replaceChildren();
+    for (const error of list || []) {
+      const row = document.createElement("tr");
+      for (const value of [error.line, error.field, error.message]) {
+        const cell = document.createElement("td");
+        cell.textContent = value === null || value === undefined ? "" : String(value);
+        row.append(cell);
+      }
+      body.append(row);
+    }
+    errors.hidden = body.childElementCount === 0;
+  }
+
+  function counted(created, answers) {
+    const items = created.toLocaleString() + " item" + (created === 1 ? "" : "s") + " imported";
+    return answers ? items + ", with " + answers.toLocaleString() + " answers." : items + ".";
+  }
+
+  async function follow(url) {
+    progressBox.hidden = false;
+    for (;;) {
+      const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      const job = await response.json();
+      const total = job.total_rows || 0;
+      progress.max = Math.max(total, 1);
+      progress.value = job.status === "succeeded" ? progress.max : job.processed_rows || 0;
+      progressText.textContent = job.status + (total ? ": " + (job.processed_rows || 0).toLocaleString() + " of " + total.toLocaleString() + " rows" : "");
+      if (job.status === "succeeded") return say(counted(job.created_count, job.answer_count));
+      if (job.status === "failed") {
+        showErrors(job.errors);
+        return say("Nothing was imported: the file has errors (below).", true);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  async function upload(event) {
+    event.preventDefault();
+    if (file === null) return;
+    start.disabled = true;
+    showErrors([]);
+    progressBox.hidden = true;
+    say("Uploading " + file.name + "…");
+    const body = new FormData();
+    body.append("file", file);
+    const url = "/api/v1/projects/" + config.id + "/items/import/" + (background.checked ? "?async=true" : "");
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+        body: body,
+      });
+      const data = await response.json().catch(() => ({}));
+      if (response.status === 201) say(counted(data.created, data.answers));
+      else if (response.status === 202) await follow(data.url);
+      else {
+        showErrors(data.errors);
+        say(data.detail || "The server answered " + response.status + ".", true);
+      }
+    } catch (error) {
+      say("The upload failed: " + error.message, true);
+    } finally {
+      start.disabled = file === null;
+    }
+  }
+
+  input.addEventListener("change", () => choose(input.files[0]));
+  for (const name of ["dragenter", "dragover"]) {
+    dropZone.addEventListener(name, (event) => { event.preventDefault(); dropZone.classList.add("over"); });
+  }
+  dropZone.addEventListener("dragleave", () => dropZone.classList.remove("over"));
+  dropZone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    dropZone.classList.remove("over");
+    choose(event.dataTransfer.files[0]);
+  });
+  form.addEventListener("submit", upload);
+})();

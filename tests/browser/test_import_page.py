@@ -1,0 +1,66 @@
+"""Importing in the browser, in real headless Chromium: a new project leads to the upload
+step; a file with errors shows each line and field and imports nothing; a good file imports;
+a background job's progress bar runs to its end in a real worker."""
+
+import json
+
+import pytest
+
+from annotation.models import Item
+from tests.browser.helpers import log_in
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_new_project_then_upload_a_bad_file_a_good_one_and_a_background_job(
+    browser_page, page_problems, live_server, celery_worker, tmp_path
+):
+    user = UserFactory(username="importer")
+    page = browser_page
+    log_in(page, live_server.url, user.username)
+
+    page.goto(f"{live_server.url}/projects/new/")
+    page.fill("input[name=name]", "Uploads")
+    page.fill("textarea[name=labels]", "pos\nneg")
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/import/")
+    project_id = int(page.url.rstrip("/").split("/")[-2])
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "fine"}\n{"text": 42}\n{"text": "ok", "labels": ["nope"]}\n')
+    page.set_input_files("#file", str(bad))
+    page.click("#start")
+    page.wait_for_selector("#errors:not([hidden])")
+    rows = [row.split("\t") for row in page.locator("#errors tbody tr").all_inner_texts()]
+    assert [(line, field) for line, field, _ in rows] == [("2", "text"), ("3", "labels")]
+    assert "nothing was imported" in page.locator("#result").inner_text()
+    assert Item.objects.filter(project_id=project_id).count() == 0
+    page.screenshot(path=str(tmp_path / "import-errors.png"), full_page=True)
+
+    good = tmp_path / "good.csv"
+    good.write_text("text,labels\nfirst,pos\nsecond,\nthird,neg\n")
+    page.set_input_files("#file", str(good))
+    page.click("#start")
+    page.wait_for_function(
+        "() => document.getElementById('result').textContent.includes('imported')"
+    )
+    assert page.locator("#result").inner_text() == "3 items imported, with 2 answers."
+    assert page.locator("#errors").is_hidden()
+
+    many = tmp_path / "many.jsonl"
+    many.write_text("\n".join(json.dumps({"text": f"row {n}"}) for n in range(5_000)))
+    page.set_input_files("#file", str(many))
+    page.check("#background")
+    page.click("#start")
+    page.wait_for_function(
+        "() => document.getElementById('result').textContent.includes('imported')", timeout=60_000
+    )
+    assert page.locator("#result").inner_text() == "5,000 items imported."
+    assert page.locator("#progress").evaluate("bar => bar.value === bar.max")
+    assert page.locator("#progress-text").inner_text().startswith("succeeded")
+    assert Item.objects.filter(project_id=project_id).count() == 5_003
+    page.screenshot(path=str(tmp_path / "import-done.png"), full_page=True)
+    # the bad file's 400 is the one failed request Chromium reports; nothing else went wrong
+    assert [p for p in page_problems if "status of 400" not in p] == []
+    assert len(page_problems) == 1
