@@ -32,6 +32,11 @@ PALETTE = [
 # --- projects and members ---------------------------------------------------------------
 
 
+# Keys the labelling page keeps for itself (static/annotation/label.js): a label cannot take
+# one, or pressing it would do both things.
+PAGE_KEYS = {"s": "skip", "a": "take the suggestion", " ": "space"}
+
+
 def _label_specs(labels: list[dict]) -> list[dict]:
     """Fill in default shortcut (1-9 by position) and colour; reject duplicate names or keys."""
     specs, names, keys = [], set(), set()
@@ -48,6 +53,12 @@ def _label_specs(labels: list[dict]) -> list[dict]:
             raise InvalidLabels(f"label {spec['name']!r} is listed twice", field="labels")
         if spec["shortcut"] and spec["shortcut"] in keys:
             raise InvalidLabels(f"shortcut {spec['shortcut']!r} is used twice", field="labels")
+        if spec["shortcut"].lower() in PAGE_KEYS:
+            raise InvalidLabels(
+                f"shortcut {spec['shortcut']!r} is the labelling page's own key "
+                f"({PAGE_KEYS[spec['shortcut'].lower()]}): pick another",
+                field="labels",
+            )
         names.add(spec["name"])
         keys.add(spec["shortcut"])
         specs.append(spec)

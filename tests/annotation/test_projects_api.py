@@ -115,3 +115,14 @@ def test_the_last_admin_cannot_leave(api_client, project, admin):
     response = api_client.delete(f"/api/v1/projects/{project.id}/members/{admin.id}/")
     assert response.status_code == 409
     assert Membership.objects.filter(project=project, user=admin, role="admin").exists()
+
+
+@pytest.mark.parametrize("key", ["s", "A"])
+def test_a_label_shortcut_that_is_a_labelling_page_key_is_refused(api_client, outsider, key):
+    api_client.force_authenticate(outsider)
+    body = {"name": "Keys", "labels": [{"name": "spam", "shortcut": key}]}
+    response = api_client.post("/api/v1/projects/", body, format="json")
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["field"] == "labels"
+    assert "the labelling page's own key" in error["message"]
