@@ -57,6 +57,19 @@ _FIRST_SEEDED = f"""
     WHERE s.project_id = %(project)s AND NOT i.in_eval AND {_SERVABLE}
     ORDER BY s.rank LIMIT 1
 """
+# An item the user already holds (oldest lease first), other than the one on their screen:
+# served again after a reload instead of a new one. Its suggestion from the serving ranking,
+# unless it is an evaluation draw.
+_FIRST_HELD = f"""
+    SELECT i.id, i.external_id, i.data, r.predicted, r.confidence, r.ranking_id, i.in_eval
+    FROM {LEASE} l JOIN {ITEM} i ON i.id = l.item_id
+    LEFT JOIN {RANKED} r ON r.item_id = i.id AND NOT i.in_eval AND r.ranking_id = (
+        SELECT k.id FROM {RANKING} k WHERE k.project_id = %(project)s AND k.status = 'serving')
+    WHERE l.user_id = %(user)s AND l.project_id = %(project)s AND l.expires_at > %(now)s
+      AND i.status = 'open' AND i.id <> %(shown)s
+      AND NOT EXISTS (SELECT 1 FROM {ANSWER} a WHERE a.item_id = i.id AND a.annotator_id = %(user)s)
+    ORDER BY l.created_at, l.id LIMIT 1
+"""
 _MARK_EVALUATION = f"UPDATE {ITEM} SET in_eval = TRUE WHERE id = %(item)s AND NOT in_eval"
 
 
@@ -180,6 +193,21 @@ def next_item_for(
                 cursor.execute(_MARK_EVALUATION, leased)
         return _item_from_row(row, project_id, evaluation)
     return None
+
+
+def held_item_for(
+    *, project_id: int, user_id: int, now: datetime, shown: int | None = None
+) -> Item | None:
+    """The item the user holds a live lease on, unanswered, other than `shown`, its lease
+    renewed; None when they hold none. A page reloaded, or opened in a second tab, serves the
+    items its person holds before asking the queue for more."""
+    params = _params(project_id=project_id, user_id=user_id, now=now) | {"shown": shown or 0}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_FIRST_HELD, params)
+        if (row := cursor.fetchone()) is None:
+            return None
+        lease(item_id=row[0], project_id=project_id, user_id=user_id, now=now)
+    return _item_from_row(row, project_id, evaluation=bool(row[6]))
 
 
 def evaluation_sample_size(project_id: int) -> int:

@@ -252,6 +252,15 @@ def next_item_for(*, project: Project, user: User) -> Item | None:
     )
 
 
+def resumed_item_for(*, project: Project, user: User, shown: int | None = None) -> Item | None:
+    """The item `user` already holds (other than `shown`), else the next in the queue: a page
+    that reloads picks up where its person was instead of leasing more."""
+    held = queue.held_item_for(
+        project_id=project.id, user_id=user.id, now=timezone.now(), shown=shown
+    )
+    return held or next_item_for(project=project, user=user)
+
+
 def _draw_for_evaluation(project: Project) -> bool:
     """A random share of serves goes to the evaluation sample until it is big enough; the
     count is asked only on the draws that would go there."""

@@ -68,6 +68,15 @@ class ItemFilterInput(QueryInput):
         return ItemFilter(**{name: self.validated_data.get(name) or None for name in fields})
 
 
+class NextQuery(QueryInput):
+    resume = serializers.BooleanField(
+        default=False, help_text="an item you already hold first (a reloaded page)"
+    )
+    shown = serializers.IntegerField(
+        required=False, min_value=1, help_text="with resume: the item on your screen, not again"
+    )
+
+
 class ExportQuery(ItemFilterInput):
     format = serializers.ChoiceField(choices=list(exports.CONTENT_TYPES), default="jsonl")
 

@@ -239,10 +239,16 @@ def _served(item: Item, project: Project | None = None) -> dict:
 
 
 class NextItemApi(ApiView):
+    query_class = s.NextQuery
+
     @extend_schema(responses={200: dict, 204: None})
     def get(self, request: SignedInRequest, project_id: int) -> Response:
         project = access.project_for(request.user, project_id)
-        item = services.next_item_for(project=project, user=request.user)
+        if self.query.validated_data["resume"]:
+            shown = self.query.validated_data.get("shown")
+            item = services.resumed_item_for(project=project, user=request.user, shown=shown)
+        else:
+            item = services.next_item_for(project=project, user=request.user)
         if item is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(_served(item, project))

@@ -47,7 +47,16 @@
     return data;
   }
 
-  const fetchNext = () => call("GET", "/projects/" + config.id + "/next/");
+  // As the page opens (a reload, a second tab) the items this person already holds come
+  // first, the one on screen never as its own successor; after that, plain next calls (the
+  // per-click path stays one query shorter).
+  let resuming = 2;
+  function fetchNext(shown) {
+    const path = "/projects/" + config.id + "/next/";
+    if (resuming <= 0) return call("GET", path);
+    resuming -= 1;
+    return call("GET", path + "?resume=true" + (shown ? "&shown=" + shown : ""));
+  }
 
   function say(text, isError) {
     message.textContent = text || "";
@@ -128,8 +137,8 @@
   }
 
   async function advance() {
-    const item = await (queue.shift() || fetchNext());
-    if (item !== null && queue.length === 0) queue.push(fetchNext());
+    const item = await (queue.shift() || fetchNext(current && current.id));
+    if (item !== null && queue.length === 0) queue.push(fetchNext(item.id));
     show(item);
   }
 

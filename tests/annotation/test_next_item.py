@@ -251,3 +251,36 @@ def test_submitting_an_answer_takes_a_fixed_number_of_queries(
     queries = 5 if connection.vendor == "postgresql" else 9
     with django_assert_num_queries(queries):
         _label(client, item.id)
+
+
+def _resume(client, project, shown=None):
+    query = "resume=true" + (f"&shown={shown}" if shown else "")
+    response = client.get(f"/api/v1/projects/{project.id}/next/?{query}")
+    assert response.status_code in (200, 204), response.content
+    return response.json()["id"] if response.status_code == 200 else None
+
+
+def test_a_reloaded_page_is_served_the_items_its_person_holds_before_new_ones(project, annotator):
+    items = [ItemFactory(project=project) for _ in range(5)]
+    client = _client_for(annotator)
+    first = _next(client, project)["id"]  # the page: the item on screen
+    second = _next(client, project)["id"]  # and the one fetched ahead
+    # reload: the same two, oldest first, and no new lease
+    assert _resume(client, project) == first
+    assert _resume(client, project, shown=first) == second
+    assert set(Lease.objects.values_list("item_id", flat=True)) == {first, second}
+    # answered, an item is not served again; the queue gives a new one after the held
+    _label(client, first)
+    assert _resume(client, project, shown=second) not in (first, second, None)
+    assert Lease.objects.filter(user=annotator).count() == 2
+    assert {i.id for i in items} >= set(Lease.objects.values_list("item_id", flat=True))
+
+
+def test_a_held_item_whose_lease_ran_out_is_not_resumed(project, annotator):
+    ItemFactory(project=project)
+    first = _next(_client_for(annotator), project)["id"]
+    now = timezone.now()
+    held = queue.held_item_for(project_id=project.id, user_id=annotator.id, now=now)
+    assert held is not None and held.id == first
+    Lease.objects.update(expires_at=now - timedelta(seconds=1))
+    assert queue.held_item_for(project_id=project.id, user_id=annotator.id, now=now) is None

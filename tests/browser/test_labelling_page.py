@@ -181,3 +181,23 @@ def test_the_dashboard_draws_the_learning_curve_and_states_the_stopping_rule(
     assert page.locator("#stopping").inner_text().startswith("Keep labelling: stable for")
     assert "40 of 200 items labelled; serving model v2" in page.locator("#summary").inner_text()
     page.screenshot(path=str(tmp_path / "dashboard.png"))
+
+
+def test_a_reload_shows_the_same_item_and_leases_nothing_new(
+    browser_page, live_server, labelling_project
+):
+    from annotation.models import Lease
+
+    project, user = labelling_project
+    page = browser_page
+    _log_in(page, live_server.url, user.username)
+    page.goto(f"{live_server.url}/projects/{project.id}/label/")
+    _wait_for_text(page, HOSTILE)
+    page.wait_for_timeout(300)  # the item fetched ahead lands
+    held = set(Lease.objects.filter(user=user).values_list("item_id", flat=True))
+    assert len(held) == 2
+    for _ in range(3):
+        page.reload()
+        _wait_for_text(page, HOSTILE)
+        page.wait_for_timeout(300)
+    assert set(Lease.objects.filter(user=user).values_list("item_id", flat=True)) == held
