@@ -137,6 +137,7 @@ def label_page(request: HttpRequest, project_id: int) -> HttpResponse:
     config = {
         "id": project.id,
         "multi": project.is_multi_label,
+        "empty": not project.items.exists(),
         "labels": [
             {"name": label.name, "shortcut": label.shortcut, "color": label.color}
             for label in project.labels.all()

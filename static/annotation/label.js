@@ -72,6 +72,7 @@
       button.setAttribute("aria-pressed", on ? "true" : "false");
       button.disabled = current === null;
     }
+    for (const id of ["submit", "skip"]) document.getElementById(id).disabled = current === null;
   }
 
   // The model's suggestion, when the project shows it (never on evaluation draws): its labels
@@ -125,7 +126,8 @@
     showSuggestion();
     showFields(item);
     if (item === null) {
-      textBox.textContent = "Nothing left to label here. Thank you!";
+      textBox.textContent = config.empty ? "Nothing to label yet." : "Nothing left to label here. Thank you!";
+      document.getElementById("empty-project").hidden = !config.empty;
       textBox.classList.add("done");
     } else {
       textBox.textContent = item.data && item.data.text !== undefined ? String(item.data.text) : "";

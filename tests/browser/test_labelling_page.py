@@ -201,3 +201,19 @@ def test_a_reload_shows_the_same_item_and_leases_nothing_new(
         _wait_for_text(page, HOSTILE)
         page.wait_for_timeout(300)
     assert set(Lease.objects.filter(user=user).values_list("item_id", flat=True)) == held
+
+
+def test_an_empty_project_says_what_to_do_and_disables_the_buttons(browser_page, live_server):
+    project = ProjectFactory(name="Empty", labels=["pos", "neg"])
+    user = UserFactory(username="early-admin")
+    MembershipFactory(project=project, user=user, role=Membership.Role.ADMIN)
+    page = browser_page
+    _log_in(page, live_server.url, user.username)
+    page.goto(f"{live_server.url}/projects/{project.id}/label/")
+    _wait_for_text(page, "Nothing to label yet.")
+    assert page.locator("#empty-project").is_visible()
+    assert page.locator("#empty-project a").get_attribute("href") == (
+        f"/projects/{project.id}/import/"
+    )
+    assert page.locator("#submit").is_disabled() and page.locator("#skip").is_disabled()
+    assert page.locator(".label-button:disabled").count() == 2
