@@ -10,9 +10,11 @@ import ctypes
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +44,13 @@ def _manage(*args: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if problem := _port_taken(args.host, args.port):
+        print(
+            f"hitl cannot listen on {args.host}:{args.port}: {problem}. Stop what uses it (another "
+            f"hitl run?), or pick another port: hitl run --port {args.port + 1}",
+            file=sys.stderr,
+        )
+        return 2
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hitl.settings")
     _ensure_secret_key()
     _var_dir().mkdir(parents=True, exist_ok=True)
@@ -83,17 +92,49 @@ def run(args: argparse.Namespace) -> int:
         str(args.web_workers),
         "--threads",
         str(args.threads),
+        # Ctrl-C: a worker busy with a request has this long, then it is stopped (default 30)
+        "--graceful-timeout",
+        "5",
         # gunicorn writes no access log unless asked (formatting one costs every request)
         *(["--access-logfile", "-"] if args.access_log else []),
     )
     url = (
         f"http://{'localhost' if args.host in ('127.0.0.1', '0.0.0.0') else args.host}:{args.port}/"
     )
-    print(f"\nhitl is running at {url}  (API docs: {url}api/v1/docs/)", flush=True)
-    if args.demo:
-        print("log in as demo / demo-password (demo project loaded)", flush=True)
-    print("Ctrl-C stops the web server and the workers.\n", flush=True)
-    return _supervise([web, worker, importer, beat])
+    processes = [web, worker, importer, beat]
+    if _answers(url, processes):  # the address is printed once it works, not before
+        print(f"\nhitl is running at {url}  (API docs: {url}api/v1/docs/)", flush=True)
+        if args.demo:
+            print("log in as demo / demo-password (demo project loaded)", flush=True)
+        print("Ctrl-C stops the web server and the workers.\n", flush=True)
+    return _supervise(processes)
+
+
+def _port_taken(host: str, port: int) -> str | None:
+    """Why the web server could not listen there (the port in use, say), or None."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return error.strerror or str(error)
+    return None
+
+
+def _answers(url: str, processes: list[subprocess.Popen], timeout: float = 60) -> bool:
+    """Wait until the web server answers its health check; False if a process died first or
+    it never answered (the supervisor then reports and stops the rest)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(process.poll() is not None for process in processes):
+            return False
+        try:
+            with urllib.request.urlopen(url + "healthz/", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
 
 
 def _start(*command: str) -> subprocess.Popen:
@@ -136,7 +177,7 @@ def _supervise(processes: list[subprocess.Popen]) -> int:
             process.terminate()
     for process in processes:
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
     return code
@@ -145,14 +186,41 @@ def _supervise(processes: list[subprocess.Popen]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hitl", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    runner = commands.add_parser("run", help="run the web server and a worker")
-    runner.add_argument("--host", default=os.environ.get("HITL_HOST", "127.0.0.1"))
-    runner.add_argument("--port", type=int, default=int(os.environ.get("HITL_PORT", "8000")))
-    runner.add_argument("--web-workers", type=int, default=2)
-    runner.add_argument("--threads", type=int, default=4)
-    runner.add_argument("--worker-concurrency", type=int, default=1)
-    runner.add_argument("--demo", action="store_true", help="create the demo admin and project")
-    runner.add_argument("--access-log", action="store_true")
+    runner = commands.add_parser(
+        "run",
+        help="run the web server and the workers",
+        description="Migrate the database, then run the web server (gunicorn), the loop's "
+        "worker, the imports' worker and the beat until Ctrl-C.",
+    )
+    runner.add_argument(
+        "--host",
+        default=os.environ.get("HITL_HOST", "127.0.0.1"),
+        help="address to listen on (default 127.0.0.1, or HITL_HOST; 0.0.0.0 for every one)",
+    )
+    runner.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("HITL_PORT", "8000")),
+        help="port to listen on (default 8000, or HITL_PORT)",
+    )
+    runner.add_argument(
+        "--web-workers", type=int, default=2, help="web server processes (default 2)"
+    )
+    runner.add_argument(
+        "--threads", type=int, default=4, help="threads per web server process (default 4)"
+    )
+    runner.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=1,
+        help="processes of the worker that trains and scores the model (default 1)",
+    )
+    runner.add_argument(
+        "--demo", action="store_true", help="create the demo user and project (if missing)"
+    )
+    runner.add_argument(
+        "--access-log", action="store_true", help="log every request to standard output"
+    )
     runner.set_defaults(handler=run)
     args = parser.parse_args(argv)
     return args.handler(args)

@@ -142,3 +142,61 @@ def test_a_worker_killed_outright_takes_the_beat_and_the_rest_with_it(tmp_path):
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+def _clean_env(tmp_path) -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HITL_", "DJANGO_", "DATABASE_URL", "CELERY_"))
+    }
+    env["HITL_VAR_DIR"] = str(tmp_path)
+    return env
+
+
+def test_a_taken_port_is_said_plainly_with_another_to_try(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "hitl.cli", "run", "--port", str(port)],
+            cwd=ROOT,
+            env=_clean_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert f"hitl run --port {port + 1}" in result.stderr
+    assert not (tmp_path / "hitl.sqlite3").exists()  # nothing was started or migrated
+
+
+def test_ctrl_c_stops_everything_and_frees_the_port_within_seconds(tmp_path):
+    port = _free_port()
+    log = (tmp_path / "run.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hitl.cli", "run", "--port", str(port)],
+        cwd=ROOT,
+        env=_clean_env(tmp_path),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz/", process)
+        deadline = time.monotonic() + 10
+        while "hitl is running at" not in (tmp_path / "run.log").read_text():
+            assert time.monotonic() < deadline, "the address was not printed once it answered"
+            time.sleep(0.1)
+        started = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's group
+        process.wait(timeout=15)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))  # free again
+        assert time.monotonic() - started < 10
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
