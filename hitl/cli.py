@@ -111,8 +111,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _port_taken(host: str, port: int) -> str | None:
-    """Why the web server could not listen there (the port in use, say), or None."""
+    """Why the web server could not listen there (the port in use, say), or None. The probe
+    binds as gunicorn does (SO_REUSEADDR): connections of a stopped run still closing on the
+    port (TIME_WAIT) do not keep a server from it, so they must not stop a restart either."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:

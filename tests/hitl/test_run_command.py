@@ -154,6 +154,23 @@ def _clean_env(tmp_path) -> dict:
     return env
 
 
+def test_a_restart_right_after_a_stop_is_not_refused(tmp_path):
+    """Connections of the stopped run still closing on the port (TIME_WAIT) do not count as
+    the port being taken."""
+    from hitl.cli import _port_taken
+
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server side closes first: its end waits in TIME_WAIT
+        client.close()
+    assert _port_taken("127.0.0.1", port) is None
+
+
 def test_a_taken_port_is_said_plainly_with_another_to_try(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -193,8 +210,10 @@ def test_ctrl_c_stops_everything_and_frees_the_port_within_seconds(tmp_path):
         started = time.monotonic()
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's group
         process.wait(timeout=15)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", port))  # free again
+        with socket.socket() as probe:  # free again for a server (closing connections aside)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
+            probe.listen()
         assert time.monotonic() - started < 10
     finally:
         if process.poll() is None:
