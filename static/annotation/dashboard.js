@@ -8,10 +8,7 @@
   const svgNS = "http://www.w3.org/2000/svg";
   const $ = (id) => document.getElementById(id);
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
+  const csrfToken = window.hitlCsrfToken;  // csrf.js
 
   function element(name, attributes, text) {
     const node = document.createElementNS(svgNS, name);

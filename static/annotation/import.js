@@ -19,10 +19,7 @@
   const progressText = document.getElementById("progress-text");
   let file = null;
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
+  const csrfToken = window.hitlCsrfToken;  // csrf.js
 
   function choose(picked) {
     file = picked || null;

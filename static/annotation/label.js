@@ -26,10 +26,7 @@
   let busy = false;
   const answered = [];     // stack of {annotationId, labels} for undo
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
+  const csrfToken = window.hitlCsrfToken;  // csrf.js
 
   async function call(method, path, body) {
     const response = await fetch(api + path, {
