@@ -6,6 +6,7 @@ Ctrl-C or when one of them dies.
 """
 
 import argparse
+import contextlib
 import ctypes
 import os
 import secrets
@@ -141,8 +142,11 @@ def _answers(url: str, processes: list[subprocess.Popen], timeout: float = 60) -
 
 
 def _start(*command: str) -> subprocess.Popen:
-    """Start a child that dies with this process, even when this one is killed outright."""
-    return subprocess.Popen(command, cwd=ROOT, preexec_fn=_die_with_parent)  # noqa: PLW1509
+    """Start a child that dies with this process, even when this one is killed outright, in
+    a process group of its own: stopping it stops what it forked too (gunicorn's workers)."""
+    return subprocess.Popen(  # noqa: PLW1509
+        command, cwd=ROOT, preexec_fn=_die_with_parent, process_group=0
+    )
 
 
 PR_SET_PDEATHSIG = 1
@@ -183,6 +187,9 @@ def _supervise(processes: list[subprocess.Popen]) -> int:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        # what it forked and left behind (a web worker still holding the port): gone now
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
     return code
 
 
