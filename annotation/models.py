@@ -286,6 +286,29 @@ class Annotation(models.Model):
         return f"{self.annotator} on {self.item}"
 
 
+class Review(models.Model):
+    """A reviewer's (or admin's) verdict on an item: its final labels, which win over what its
+    answers agree on in the export and in training. Every verdict is kept, never changed: the
+    item's latest is the one that counts, the earlier ones are its history (from which labels
+    to which, who, when). Written by annotation.reviews only."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    reviewer_name = models.CharField(max_length=150)  # outlives the account
+    labels = models.JSONField()  # label names, the item's final labels from now on
+    previous = models.JSONField()  # what the item's labels were: last verdict or agreement
+    comment = models.TextField(blank=True, max_length=5_000)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_name} on {self.item}: {', '.join(self.labels)}"
+
+
 class ImportJob(models.Model):
     """A large upload being validated and inserted by a worker; its row is its progress.
 
