@@ -82,7 +82,7 @@ def ngrams(*, max_features: int = 50_000) -> FeatureUnion:
             ),
             (
                 "chars",
-                TfidfVectorizer(
+                OptionalTerms(
                     analyzer="char_wb",
                     ngram_range=(3, 5),
                     sublinear_tf=True,
@@ -102,6 +102,37 @@ def hashing(*, n_features: int = 2**20) -> Pipeline:
         ),
         TfidfTransformer(sublinear_tf=True),
     )
+
+
+class NoTerms(ValueError):
+    """The texts leave the featurizer no word to learn from: every one is empty, punctuation or
+    single letters (a word is two letters or more)."""
+
+    def __init__(self) -> None:
+        super().__init__("the texts have no words the model can use (two letters or more)")
+
+
+# scikit-learn ships no types: its base classes are Any to mypy
+class OptionalTerms(TfidfVectorizer):  # type: ignore[misc]
+    """TF-IDF columns for the terms the texts have, and none (rather than scikit-learn's error)
+    when its pruning leaves no term: a pool of a few short texts shares no character n-gram
+    twice (min_df), and its seeding and first round failed, though its words were enough."""
+
+    def fit(self, raw_documents: list[str], y: object = None) -> Self:
+        self.fit_transform(raw_documents)
+        return self
+
+    def fit_transform(self, raw_documents: list[str], y: object = None) -> sparse.csr_matrix:
+        try:
+            return super().fit_transform(raw_documents, y)
+        except ValueError:  # no terms, or a min_df more texts than there are
+            self.vocabulary_: dict[str, int] = {}
+            return sparse.csr_matrix((len(raw_documents), 0))
+
+    def transform(self, raw_documents: list[str]) -> sparse.csr_matrix:
+        if getattr(self, "vocabulary_", None) == {}:
+            return sparse.csr_matrix((len(raw_documents), 0))
+        return super().transform(raw_documents)
 
 
 # scikit-learn ships no types: its base classes are Any to mypy
@@ -128,7 +159,10 @@ class WithTopics(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def fit_transform(self, texts: list[str], y: object = None) -> sparse.csr_matrix:
-        X = self.base.fit_transform(texts)
+        try:
+            X = self.base.fit_transform(texts)
+        except ValueError as error:  # scikit-learn's "empty vocabulary": not a word anywhere
+            raise NoTerms() from error
         # fewer directions than rows and columns: a tiny sample gets what it can hold
         dimensions = min(self.dimensions, X.shape[0] - 1, X.shape[1] - 1)
         self.svd_ = None

@@ -19,7 +19,7 @@ from django.utils import timezone
 from annotation import ranking, selectors
 from annotation.models import Project
 from models_service import schedule
-from models_service.ml import strategies
+from models_service.ml import features, strategies
 from models_service.models import ModelVersion, Trainer
 from models_service.rounds import diversity, scoring, stopping, training
 from models_service.rounds.artifacts import store
@@ -45,7 +45,8 @@ def start_round(project_id: int) -> Started | None:
     """Claim, train and store a new version; None when another round runs, nothing new is
     labelled, or the labels cannot train a model yet. A round that raises is recorded as
     failed (see `fail`) and the error raised again, but for the database's own errors of
-    connection (TRANSIENT), which the task retries."""
+    connection (TRANSIENT), which the task retries, and for data no model can learn from
+    (NoTerms), recorded and not raised: the admin has the reason, the worker no crash."""
     if not Project.objects.filter(id=project_id).exists():
         return None  # deleted since the round was asked for
     token = schedule.claim(project_id)
@@ -70,6 +71,9 @@ def start_round(project_id: int) -> Started | None:
             _interrupted(version, error)
             schedule.release(project_id, token)
         raise
+    except features.NoTerms as error:
+        fail(project_id=project_id, version=version, error=error, token=token)
+        return None
     except Exception as error:
         fail(project_id=project_id, version=version, error=error, token=token)
         raise
@@ -132,8 +136,11 @@ def fail(
     """Record a failed round: its version (a new one when the round failed before making it)
     reads failed with the error, its ranking never serves, and the project's next round
     backs off (schedule.record_failure). Returns the failed version."""
-    log.error("a round of project %s failed", project_id, exc_info=error)
-    text = f"{type(error).__name__}: {error}"[:2_000]
+    text = _reason(error)
+    if isinstance(error, features.NoTerms):
+        log.warning("project %s: %s", project_id, text)  # the data's problem, not a bug
+    else:
+        log.error("a round of project %s failed", project_id, exc_info=error)
     if version is None:
         version = _new_version(
             Project.objects.get(id=project_id), status=ModelVersion.Status.FAILED, error=text
@@ -146,6 +153,14 @@ def fail(
         ranking.abandon(ranking_id=version.id)
     schedule.record_failure(project_id, token)
     return version
+
+
+def _reason(error: Exception) -> str:
+    """A failed round's error as the dashboard and `GET models/` show it: in words when the
+    data is to blame, else the exception as raised."""
+    if isinstance(error, features.NoTerms):
+        return f"No model yet: {error}"
+    return f"{type(error).__name__}: {error}"[:2_000]
 
 
 def id_ranges(project_id: int) -> list[tuple[int, int]]:

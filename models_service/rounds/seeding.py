@@ -4,7 +4,7 @@ from annotation import ranking, selectors
 from annotation.models import Project
 from models_service.ml import diversity, features
 from models_service.models import ModelVersion
-from models_service.rounds import training
+from models_service.rounds import lifecycle, training
 from models_service.rounds.artifacts import store
 from models_service.rounds.data import pool_sample
 from models_service.schedule import cadence
@@ -30,7 +30,12 @@ def seed_pool(project_id: int) -> int:
         if not sample:
             return 0
         key = training.featurizer_key(project_id, selectors.item_count(project_id), sample_ids)
-        X = store.features(key, store.featurizer(key, sample), sample_ids, sample)
+        try:
+            X = store.features(key, store.featurizer(key, sample), sample_ids, sample)
+        except features.NoTerms as error:
+            # shown as why the project has no model; the sweep stops asking for seeds
+            lifecycle.fail(project_id=project_id, error=error)
+            return 0
     count = min(cadence(0, project.retrain_every), MAX_SEEDS, len(sample_ids))
     # clustered in the texts' main directions: seconds, not tens of seconds, on 5,000 texts
     chosen = diversity.cold_start(diversity.topics(X, project_id), count, seed=project_id)
