@@ -18,6 +18,7 @@ CSV_COLUMNS = [
     "annotation_count",
     "labels",
     "needs_review",
+    "reviewed_by",
     "annotators",
 ]
 
@@ -46,7 +47,14 @@ def _as_json(item: dict) -> bytes:
     }
     row |= {
         key: item[key]
-        for key in ("status", "annotation_count", "labels", "needs_review", "annotations")
+        for key in (
+            "status",
+            "annotation_count",
+            "labels",
+            "needs_review",
+            "reviewed_by",
+            "annotations",
+        )
     }
     return orjson.dumps(row)
 
@@ -83,6 +91,7 @@ def _csv(project: Project, filters: ItemFilter) -> Iterator[bytes]:
                     item["annotation_count"],
                     "|".join(item["labels"]),
                     "true" if item["needs_review"] else "false",
+                    item["reviewed_by"] or "",
                     "|".join(annotators),
                 ]
             )

@@ -16,9 +16,9 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from annotation import search
+from annotation import reviews, search
 from annotation.consensus import Agreement, agreed_labels
-from annotation.models import Annotation, Item, Label, Lease, Project
+from annotation.models import Annotation, Item, Label, Lease, Project, RankedItem, Ranking, Review
 
 ITEM, ANSWER = Item._meta.db_table, Annotation._meta.db_table
 ANSWER_LABELS, LABEL = Annotation.labels.through._meta.db_table, Label._meta.db_table
@@ -81,6 +81,9 @@ def progress_of(projects: Sequence[Project]) -> dict[int, dict]:
     return progress
 
 
+FLAGS = ("ambiguous", "needs_expert", "skipped", "reviewed")
+
+
 @dataclass(frozen=True)
 class ItemFilter:
     """Which of a project's items a list or an export holds; None: any. The API checks the
@@ -90,8 +93,11 @@ class ItemFilter:
     label: str | None = None  # some answer gave this label
     annotator: str | None = None  # this username answered it
     search: str | None = None  # its text holds these words (annotation.search)
+    predicted: str | None = None  # the serving model predicts this label
+    flag: str | None = None  # one of FLAGS: an answer flagged or skipped it, or a verdict
+    max_confidence: float | None = None  # the serving model is at most this sure of it
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | float]:
         """The filters set, for the audit log."""
         return {key: value for key, value in vars(self).items() if value is not None}
 
@@ -100,7 +106,8 @@ EVERY_ITEM = ItemFilter()
 
 
 def filtered_items(project: Project, filters: ItemFilter = EVERY_ITEM) -> QuerySet[Item]:
-    """The project's items that pass `filters`, unordered."""
+    """The project's items that pass `filters`, unordered. The model's filters read the
+    serving ranking (no model yet: no item passes them)."""
     items = Item.objects.filter(project=project)
     if filters.status is not None:
         items = items.filter(status=filters.status)
@@ -112,9 +119,35 @@ def filtered_items(project: Project, filters: ItemFilter = EVERY_ITEM) -> QueryS
             item=OuterRef("pk"), annotator__username=filters.annotator
         )
         items = items.filter(Exists(answers))
+    if filters.flag == "reviewed":
+        items = items.filter(Exists(Review.objects.filter(item=OuterRef("pk"))))
+    elif filters.flag is not None:
+        flagged = Annotation.objects.filter(item=OuterRef("pk"), **{filters.flag: True})
+        items = items.filter(Exists(flagged))
+    if filters.predicted is not None or filters.max_confidence is not None:
+        rows = RankedItem.objects.filter(
+            item=OuterRef("pk"),
+            ranking__project=project,
+            ranking__status=Ranking.Status.SERVING,
+        )
+        if filters.predicted is not None:
+            rows = rows.filter(_predicts(project, filters.predicted))
+        if filters.max_confidence is not None:
+            rows = rows.filter(confidence__lte=filters.max_confidence)
+        items = items.filter(Exists(rows))
     if filters.search is not None:
         items = search.matching(items, filters.search)
     return items
+
+
+def _predicts(project: Project, name: str) -> Q:
+    """The predicted label names hold `name`: a JSON path per place in the list (one place
+    single-label), the lookup both databases have (SQLite has no JSON containment)."""
+    places = project.labels.count() if project.is_multi_label else 1
+    found = Q()
+    for place in range(places):
+        found |= Q(**{f"predicted__{place}": name})
+    return found
 
 
 def export_batches(
@@ -155,24 +188,31 @@ def export_batches(
 
 def add_answers(project: Project, items: list[dict[str, Any]], *, after: int | None = None) -> None:
     """Give each item (dicts in id order, all with ids above `after`, by default the first's)
-    its `annotations`, its agreed `labels` and whether they tie (`needs_review`): two queries
-    whatever the count."""
+    its `annotations`, its `labels` and whether they tie (`needs_review`), and who gave its
+    verdict (`reviewed_by`, None: not reviewed; a verdict's labels win, annotation.reviews):
+    three queries whatever the count."""
     first = items[0]["id"] - 1 if after is None else after
     answers = _answers_by_item(project, after=first, up_to=items[-1]["id"])
+    verdicts = reviews.verdicts_between(project_id=project.id, after=first, up_to=items[-1]["id"])
     for item in items:
         item["annotations"] = answers.get(item["id"], [])
-        agreement = agreed_labels(
-            [a["labels"] for a in item["annotations"] if not a["skipped"]],
-            multi_label=project.is_multi_label,
+        verdict = verdicts.get(item["id"])
+        agreement = reviews.with_verdict(
+            agreed_labels(
+                [a["labels"] for a in item["annotations"] if not a["skipped"]],
+                multi_label=project.is_multi_label,
+            ),
+            verdict,
         )
         item["labels"] = agreement.labels if agreement else []
         item["needs_review"] = agreement.needs_review if agreement else False
+        item["reviewed_by"] = verdict.reviewer_name if verdict else None
 
 
 @dataclass(frozen=True)
 class BrowsePage:
-    """One page of the data browser: items in id order and the cursors either side (None:
-    no more that way)."""
+    """One page of the data browser: items in the page's order and the cursors either side
+    (None: no more that way)."""
 
     items: list[dict[str, Any]]
     previous_before: int | None  # ask for before=this for the page before
@@ -185,17 +225,26 @@ def browse(
     *,
     after: int | None = None,
     before: int | None = None,
+    newest_first: bool = False,
     size: int = 50,
 ) -> BrowsePage:
-    """A page of the items that pass `filters`, each with its text, answers and agreed labels.
+    """A page of the items that pass `filters`, each with its text, answers, labels, flags and
+    the serving model's prediction, oldest first (or newest first).
 
-    Keyset pages (ids after or before a cursor), not offsets: the thousandth page of a million
-    items costs what the first does. Four queries a page."""
+    Keyset pages (ids after or before a cursor in the page's order), not offsets: the
+    thousandth page of a million items costs what the first does. Five queries a page."""
     matching = filtered_items(project, filters)
+    # "after" is further along the page's order: higher ids oldest first, lower newest first
+    onward, backward = ("lt", "gt") if newest_first else ("gt", "lt")
     if before is not None:
-        window = matching.filter(id__lt=before).order_by("-id")
+        window = matching.filter(**{f"id__{backward}": before})
+        window = window.order_by("id" if newest_first else "-id")
     else:
-        window = matching.filter(id__gt=after or 0).order_by("id")
+        if after is not None:
+            window = matching.filter(**{f"id__{onward}": after})
+        else:
+            window = matching
+        window = window.order_by("-id" if newest_first else "id")
     # `text` the annotation, not a field: django-stubs cannot tell (as in export_batches)
     fields = ["id", "external_id", "text", "status", "annotation_count", "created_at"]
     with_text = window.annotate(text=KeyTextTransform("text", "data"))  # type: ignore[no-redef]
@@ -205,17 +254,85 @@ def browse(
     if before is not None:
         rows.reverse()
     if rows:
-        add_answers(project, rows)
+        in_id_order = sorted(rows, key=lambda row: row["id"])
+        add_answers(project, in_id_order)
+        _add_predictions(project, rows)
+        for row in rows:
+            row["flags"] = _flags(row)
     first, last = (rows[0]["id"], rows[-1]["id"]) if rows else (None, None)
     if before is not None:
         has_previous, has_next = more, True
     else:
-        has_previous, has_next = after is not None and after > 0, more
+        has_previous, has_next = after is not None, more
     return BrowsePage(
         items=rows,
         previous_before=first if has_previous and rows else None,
         next_after=last if has_next and rows else None,
     )
+
+
+def _add_predictions(project: Project, rows: list[dict[str, Any]]) -> None:
+    """Each row's `predicted` labels and `confidence` under the serving model (None: no model,
+    or the item came after its round)."""
+    found: dict[int, tuple[Any, Any]] = dict.fromkeys([row["id"] for row in rows], (None, None))
+    ranked = RankedItem.objects.filter(
+        ranking__project=project,
+        ranking__status=Ranking.Status.SERVING,
+        item_id__in=list(found),
+    )
+    for item_id, predicted, confidence in ranked.values_list("item_id", "predicted", "confidence"):
+        found[item_id] = (predicted, confidence)
+    for row in rows:
+        row["predicted"], row["confidence"] = found[row["id"]]
+
+
+def _flags(row: dict[str, Any]) -> list[str]:
+    """What the item's answers and verdict say about it, as FLAGS names."""
+    flags = {flag for answer in row["annotations"] for flag in FLAGS[:3] if answer.get(flag)}
+    if row["reviewed_by"]:
+        flags.add("reviewed")
+    return [flag for flag in FLAGS if flag in flags]
+
+
+def prediction_of(project: Project, item_id: int) -> dict[str, Any] | None:
+    """The serving model's `predicted` labels and `confidence` for one item (None: no model,
+    or the item came after its round)."""
+    row = {"id": item_id}
+    _add_predictions(project, [row])
+    if row["predicted"] is None:
+        return None
+    return {"predicted": row["predicted"], "confidence": row["confidence"]}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of an item's history."""
+
+    at: datetime
+    who: str  # "" for the import
+    what: str
+
+
+def item_history(item: Item, answers: list[dict[str, Any]]) -> list[Event]:
+    """What happened to the item, oldest first: its import, each answer (and whether it was
+    changed since), each verdict from which labels to which. `answers` are add_answers'."""
+    events = [Event(item.created_at, "", "imported")]
+    for answer in answers:
+        who = answer["annotator"]
+        given = "skipped it" if answer["skipped"] else ", ".join(answer["labels"]) or "(none)"
+        created, changed = map(datetime.fromisoformat, (answer["created_at"], answer["updated_at"]))
+        if (changed - created).total_seconds() < 1:
+            events.append(Event(created, who, f"answered: {given}"))
+        else:  # what it was first is not kept, only that it changed
+            events.append(Event(created, who, "answered"))
+            events.append(Event(changed, who, f"changed their answer: {given}"))
+    for review in reviews.history(item):
+        before = ", ".join(review.previous) or "(none)"
+        what = f"relabelled {before} → {', '.join(review.labels) or '(none)'}"
+        if review.comment:
+            what += f": {review.comment}"
+        events.append(Event(review.created_at, review.reviewer_name, what))
+    return sorted(events, key=lambda event: event.at)
 
 
 _ANSWER_FIELDS = ["skipped", "ambiguous", "needs_expert", "lead_time_ms", "comment"]
@@ -235,13 +352,14 @@ def _answers_by_item(project: Project, *, after: int, up_to: int) -> dict[int, l
     rows = (
         Annotation.objects.filter(**in_range)
         .order_by("id")
-        .values("id", "item_id", "annotator__username", "created_at", *_ANSWER_FIELDS)
+        .values("id", "item_id", "annotator__username", "created_at", "updated_at", *_ANSWER_FIELDS)
     )
     by_item: dict[int, list[dict]] = defaultdict(list)
     for row in rows:
         answer = {"annotator": row["annotator__username"], "labels": names.get(row["id"], [])}
         answer |= {field: row[field] for field in _ANSWER_FIELDS}
         answer["created_at"] = row["created_at"].isoformat()
+        answer["updated_at"] = row["updated_at"].isoformat()
         by_item[row["item_id"]].append(answer)
     return by_item
 
@@ -286,9 +404,10 @@ def judged_items(
     answered_since: datetime | None = None,
     answered_until: datetime | None = None,
 ) -> list[JudgedItem]:
-    """Every item of the project with a real answer, in id order, with what its answers agree
-    on (annotation.consensus); or only the items answered since a moment, or the answers given
-    until one. Items whose answers are all skips are left out."""
+    """Every item of the project with a real answer or a verdict, in id order, with what its
+    answers agree on (annotation.consensus; a verdict wins, annotation.reviews); or only the
+    items answered (or reviewed) since a moment, or the answers and verdicts given until one.
+    Items whose answers are all skips, and that have no verdict, are left out."""
     params: list[int | str | None]
     recent, params = "", [project.id]
     if answered_since is not None:
@@ -311,14 +430,24 @@ def judged_items(
             chosen = answers[item_id][answer_id]
             if name is not None:
                 chosen.append(name)
+    verdicts = reviews.project_verdicts(project.id, until=answered_until)
+    reviewed = [
+        item_id
+        for item_id, verdict in verdicts.items()
+        if answered_since is None or verdict.created_at > answered_since
+    ]
     judged = []
-    ids = sorted(answers)
+    ids = sorted(set(answers) | set(reviewed))
     for start in range(0, len(ids), 900):
         batch = ids[start : start + 900]
         rows = Item.objects.filter(id__in=batch).order_by("id")
         for item_id, data, in_eval in rows.values_list("id", "data", "in_eval"):
-            agreement = agreed_labels(
-                list(answers[item_id].values()), multi_label=project.is_multi_label
+            agreement = reviews.with_verdict(
+                agreed_labels(
+                    list(answers[item_id].values()) if item_id in answers else [],
+                    multi_label=project.is_multi_label,
+                ),
+                verdicts.get(item_id),
             )
             if agreement is not None:
                 judged.append(JudgedItem(item_id, data, in_eval, agreement))

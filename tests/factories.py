@@ -1,8 +1,10 @@
+import json
+
 import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from annotation import queue, services
+from annotation import queue, ranking, services
 from annotation.models import Annotation, ImportChunk, ImportJob, Item, Label, Membership, Project
 
 
@@ -65,6 +67,23 @@ def _leased(item: Item, annotator) -> Item:
         item_id=item.id, project_id=item.project_id, user_id=annotator.id, now=timezone.now()
     )
     return Item.objects.select_related("project").get(id=item.id)
+
+
+def serve(project, predictions: dict, *, ranking_id: int | None = None) -> int:
+    """Make a ranking serve the project with these {item: (predicted names, confidence)}, as
+    a round writes one (annotation.ranking); returns its id."""
+    ranking_id = ranking_id or 1_000_000 + project.id
+    ranking.begin(project_id=project.id, ranking_id=ranking_id)
+    ranking.write_chunk(
+        ranking_id=ranking_id,
+        item_ids=[item.id for item in predictions],
+        scores=[confidence for _, confidence in predictions.values()],
+        predicted_json=[json.dumps(names) for names, _ in predictions.values()],
+        confidence=[confidence for _, confidence in predictions.values()],
+        is_open=[item.status == Item.Status.OPEN for item in predictions],
+    )
+    ranking.switch(ranking_id=ranking_id)
+    return ranking_id
 
 
 def queued_job(project, user, body: bytes, file_format: str = "jsonl", **fields) -> ImportJob:

@@ -6,9 +6,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from annotation.api.serializers import NoQuery, QueryInput
-from hitl.pagination import Pagination
-
-PAGE_PARAMETERS = ("page", "page_size")
+from hitl.pagination import KeysetPagination, Pagination
 
 
 class ApiView(APIView):
@@ -17,11 +15,11 @@ class ApiView(APIView):
     naming the parameter. The schema lists them (annotation.api.schema)."""
 
     query_class: type[QueryInput] = NoQuery
-    pagination_class: type[Pagination] | None = None
+    pagination_class: type[Pagination] | type[KeysetPagination] | None = None
     query: QueryInput  # the checked parameters: self.query.validated_data
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # the caller is known first: 401 before 400
-        paging = PAGE_PARAMETERS if self.pagination_class else ()
+        paging = self.pagination_class.query_parameters if self.pagination_class else ()
         self.query = self.query_class(data=request.query_params, context={"also": paging})
         self.query.is_valid(raise_exception=True)

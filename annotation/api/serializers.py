@@ -1,5 +1,6 @@
 """Shapes of the API's input and output. Input serializers reject fields they do not know."""
 
+import math
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -7,8 +8,17 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation import audit, engine_options, exports, parsing, search
-from annotation.models import Annotation, AuditEvent, ImportJob, Item, Label, Membership, Project
-from annotation.selectors import ItemFilter
+from annotation.models import (
+    Annotation,
+    AuditEvent,
+    ImportJob,
+    Item,
+    Label,
+    Membership,
+    Project,
+    Review,
+)
+from annotation.selectors import FLAGS, ItemFilter
 
 
 class RejectUnknownFields(serializers.Serializer):
@@ -63,9 +73,47 @@ class ItemFilterInput(QueryInput):
         help_text="words the item's text holds (PostgreSQL: quoted phrases, -word, or)",
     )
 
+    predicted = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="a label the serving model predicts (no model yet: no item)",
+    )
+    flag = serializers.ChoiceField(
+        choices=FLAGS,
+        required=False,
+        allow_blank=True,
+        help_text="an answer flagged it ambiguous or needs_expert, or skipped it; or reviewed",
+    )
+    max_confidence = serializers.FloatField(
+        min_value=0,
+        max_value=1,
+        required=False,
+        allow_null=True,
+        help_text="the serving model is at most this sure of its prediction (0 to 1)",
+    )
+
+    def to_internal_value(self, data):
+        if data.get("max_confidence") == "":  # a form's empty field: no filter
+            data = data.copy()
+            data.pop("max_confidence")
+        return super().to_internal_value(data)
+
+    def validate_max_confidence(self, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise serializers.ValidationError("a number from 0 to 1")
+        return value
+
     def item_filter(self) -> ItemFilter:
-        fields = ("status", "label", "annotator", "search")
-        return ItemFilter(**{name: self.validated_data.get(name) or None for name in fields})
+        fields = ("status", "label", "annotator", "search", "predicted", "flag")
+        chosen = {name: self.validated_data.get(name) or None for name in fields}
+        return ItemFilter(**chosen, max_confidence=self.validated_data.get("max_confidence"))
+
+
+class BrowseQuery(ItemFilterInput):
+    """The project page's filters and the order of its pages."""
+
+    order = serializers.ChoiceField(choices=["oldest", "newest"], required=False, allow_blank=True)
 
 
 class NextQuery(QueryInput):
@@ -221,6 +269,25 @@ class AnnotationInput(StrictSerializer):
 class SkipInput(StrictSerializer):
     lead_time_ms = serializers.IntegerField(min_value=0, max_value=86_400_000, required=False)
     comment = serializers.CharField(max_length=5_000, required=False, allow_blank=True)
+
+
+class ReviewInput(StrictSerializer):
+    labels = serializers.ListField(
+        child=serializers.CharField(max_length=64), max_length=100, allow_empty=True
+    )
+    comment = serializers.CharField(max_length=5_000, required=False, allow_blank=True)
+
+
+class ReviewOutput(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer_name")
+    labels = serializers.ListField(child=serializers.CharField())
+    previous = serializers.ListField(
+        child=serializers.CharField(), help_text="the item's labels before this verdict"
+    )
+
+    class Meta:
+        model = Review
+        fields = ["id", "item_id", "reviewer", "labels", "previous", "comment", "created_at"]
 
 
 class AnnotationOutput(serializers.ModelSerializer):

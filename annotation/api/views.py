@@ -13,7 +13,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation import access, audit, exports, imports, parsing, selectors, services
+from annotation import access, audit, exports, imports, parsing, reviews, selectors, services
 from annotation.api import serializers as s
 from annotation.api.base import ApiView
 from annotation.api.parsers import UnreadBody
@@ -21,7 +21,7 @@ from annotation.api.schema import refusals
 from annotation.errors import DomainError, PayloadTooLarge
 from annotation.models import Item, Membership, Project
 from hitl.downloads import attachment, downloads
-from hitl.pagination import Pagination
+from hitl.pagination import KeysetPagination, Pagination
 from hitl.requests import SignedInRequest
 
 Role = Membership.Role
@@ -202,7 +202,9 @@ class ImportJobDetailApi(ApiView):
 
 
 class ItemListApi(ApiView):
-    pagination_class = Pagination
+    """The project's items that pass the filters, in id order, a keyset page at a time."""
+
+    pagination_class = KeysetPagination
     query_class = s.ItemFilterInput
     query: s.ItemFilterInput
 
@@ -274,6 +276,24 @@ class ItemSkipApi(ApiView):
         payload.is_valid(raise_exception=True)
         annotation = services.skip_item(item=item, annotator=request.user, **payload.validated_data)
         return Response(s.annotation_out(annotation), status=status.HTTP_201_CREATED)
+
+
+class ItemReviewsApi(ApiView):
+    """An item's verdicts, oldest first; a new one gives the item its final labels (reviewers
+    and admins): annotation.reviews."""
+
+    @extend_schema(responses=s.ReviewOutput(many=True))
+    def get(self, request: SignedInRequest, item_id: int) -> Response:
+        item = access.item_for(request.user, item_id, at_least=Role.REVIEWER)
+        return Response(s.ReviewOutput(reviews.history(item), many=True).data)
+
+    @extend_schema(request=s.ReviewInput, responses={201: s.ReviewOutput})
+    def post(self, request: SignedInRequest, item_id: int) -> Response:
+        item = access.item_for(request.user, item_id, at_least=Role.REVIEWER)
+        payload = s.ReviewInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        review = reviews.relabel(item=item, reviewer=request.user, **payload.validated_data)
+        return Response(s.ReviewOutput(review).data, status=status.HTTP_201_CREATED)
 
 
 class AnnotationUndoApi(ApiView):

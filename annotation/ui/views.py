@@ -8,13 +8,14 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from annotation import access, audit, selectors, services, tokens
-from annotation.api.serializers import ItemFilterInput
+from annotation import access, audit, reviews, selectors, services, tokens
+from annotation.api.serializers import BrowseQuery
 from annotation.errors import DomainError
 from annotation.models import Item, Membership
 from annotation.ui.forms import MemberForm, ProjectForm, label_lines, stopping_initial
@@ -48,6 +49,19 @@ def project_list(request: SignedInHttpRequest) -> HttpResponse:
 
 
 BROWSE_PAGE_SIZE = 50
+# The data browser's columns (key, heading); the page's script hides those a person unticks.
+BROWSER_COLUMNS = [
+    ("id", "ID"),
+    ("text", "Text"),
+    ("status", "Status"),
+    ("answers", "Answers"),
+    ("labels", "Labels"),
+    ("predicted", "Predicted"),
+    ("confidence", "Confidence"),
+    ("annotators", "Annotators"),
+    ("flags", "Flags"),
+    ("created", "Created (UTC)"),
+]
 _CURSORS = ("after", "before")
 
 
@@ -57,14 +71,21 @@ def project_page(request: SignedInHttpRequest, project_id: int) -> HttpResponse:
     see every item; an annotator the items they answered). The filter lives in the URL."""
     project = access.project_for(request.user, project_id)
     sees_all = project.my_role in (Role.ADMIN, Role.REVIEWER)
-    query = ItemFilterInput(data={k: v for k, v in request.GET.items() if k not in _CURSORS})
+    query = BrowseQuery(data={k: v for k, v in request.GET.items() if k not in _CURSORS})
     if not query.is_valid():
         page, errors = None, query.errors
     else:
         filters = query.item_filter()
         if not sees_all:
             filters = dataclasses.replace(filters, annotator=request.user.get_username())
-        page = selectors.browse(project, filters, size=BROWSE_PAGE_SIZE, **_cursor(request))
+        newest_first = query.validated_data.get("order") == "newest"
+        page = selectors.browse(
+            project,
+            filters,
+            size=BROWSE_PAGE_SIZE,
+            newest_first=newest_first,
+            **_cursor(request),
+        )
         errors = None
     kept = {k: v for k, v in request.GET.items() if k not in _CURSORS and v}
     context = {
@@ -74,8 +95,11 @@ def project_page(request: SignedInHttpRequest, project_id: int) -> HttpResponse:
         "errors": errors,
         "values": kept,
         "statuses": Item.Status.choices,
+        "flags": selectors.FLAGS,
         "labels": list(project.labels.values_list("name", flat=True)),
         "filter_query": urlencode(kept),
+        "export_query": urlencode({k: v for k, v in kept.items() if k != "order"}),
+        "columns": BROWSER_COLUMNS,
     }
     return render(request, "annotation/project.html", context, status=400 if errors else 200)
 
@@ -89,19 +113,49 @@ def _cursor(request: HttpRequest) -> dict[str, int]:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def item_page(request: SignedInHttpRequest, project_id: int, item_id: int) -> HttpResponse:
     """One item whole: every data field, every answer with who, when, how long and the
-    flags, and the labels they agree on (reviewers and admins; annotators their own items)."""
+    flags, its labels, the model's prediction and its history (reviewers and admins;
+    annotators their own items). Reviewers and admins relabel it here: their verdict."""
     project = access.project_for(request.user, project_id)
     item = get_object_or_404(Item, project=project, id=item_id)
+    may_relabel = project.my_role in (Role.ADMIN, Role.REVIEWER)
+    error = None
+    if request.method == "POST":
+        if not may_relabel:
+            raise PermissionDenied("only reviewers and admins relabel items")
+        try:
+            reviews.relabel(
+                item=item,
+                reviewer=request.user,
+                labels=request.POST.getlist("labels"),
+                comment=request.POST.get("comment", "")[:5_000],
+            )
+        except DomainError as refused:
+            error = refused.message
+        else:
+            messages.success(request, "Relabelled: your labels are now the item's.")
+            return redirect("item", project_id=project.id, item_id=item.id)
     row: dict[str, Any] = {"id": item.id}
     selectors.add_answers(project, [row])
     answered = any(a["annotator"] == request.user.get_username() for a in row["annotations"])
     if project.my_role == Role.ANNOTATOR and not answered:
         raise Http404("no such item")
     fields = sorted(item.data.items(), key=lambda field: (field[0] != "text", field[0]))
-    context = {"project": project, "item": item, "fields": fields, "row": row}
-    return render(request, "annotation/item.html", context)
+    context = {
+        "project": project,
+        "item": item,
+        "fields": fields,
+        "row": row,
+        "prediction": selectors.prediction_of(project, item.id),
+        "history": selectors.item_history(item, row["annotations"]),
+        "may_relabel": may_relabel,
+        "labels": list(project.labels.values_list("name", flat=True)),
+        "multi": project.is_multi_label,
+        "error": error,
+    }
+    return render(request, "annotation/item.html", context, status=400 if error else 200)
 
 
 @login_required

@@ -64,7 +64,10 @@ def training_data(
         if item.agreement.needs_review:
             data.needs_review += 1
             continue
-        indices = [index_of[name] for name in item.agreement.labels]
+        # a verdict keeps label names: one since removed from the project teaches nothing
+        indices = [index_of[name] for name in item.agreement.labels if name in index_of]
+        if not indices and not project.is_multi_label:
+            continue
         if project.is_multi_label:
             target = np.zeros(len(classes), dtype=int)
             target[indices] = 1

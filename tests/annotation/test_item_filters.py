@@ -6,9 +6,9 @@ import json
 import pytest
 from django.db import connection
 
-from annotation import search
+from annotation import reviews, search
 from annotation.models import AuditEvent, Item
-from tests.factories import answer
+from tests.factories import answer, serve, skip
 from tests.services import require_postgres
 
 pytestmark = pytest.mark.django_db
@@ -98,8 +98,54 @@ def test_an_unknown_query_parameter_is_a_400_that_names_it(client, project, text
     assert response.json()["errors"][0]["field"] == "status"
 
 
-def test_the_page_parameters_are_still_known(client, project, texts):
-    assert len(_ids(client, project, "page=1&page_size=2")) == 2
+def test_the_list_pages_by_cursor_through_every_item_once(client, project, texts):
+    url, seen = f"/api/v1/projects/{project.id}/items/?page_size=3", []
+    while url:
+        body = client.get(url).json()
+        seen += [row["id"] for row in body["results"]]
+        url = body["next"]
+    assert seen == [item.id for item in texts]
+    back = client.get(
+        client.get(f"/api/v1/projects/{project.id}/items/?page_size=3").json()["next"]
+    )
+    previous = client.get(back.json()["previous"]).json()
+    assert [row["id"] for row in previous["results"]] == [item.id for item in texts[:3]]
+
+
+def test_a_cursor_the_list_did_not_give_is_a_400_naming_it(client, project, texts):
+    # "o=x" and "p=x" encoded (an offset, a position that are no numbers); not base64
+    for cursor in ("bz14", "cD14", "!!"):
+        response = client.get(f"/api/v1/projects/{project.id}/items/?cursor={cursor}")
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["field"] == "cursor"
+    response = client.get(f"/api/v1/projects/{project.id}/items/?page=2")
+    assert response.json()["errors"] == [{"field": "page", "message": "unknown query parameter"}]
+
+
+def test_flag_filter_finds_flagged_skipped_and_reviewed_items(client, project, texts, admin):
+    answer(texts[2], admin, ["pos"], ambiguous=True)
+    skip(texts[3], admin)
+    reviews.relabel(item=texts[1], reviewer=admin, labels=["pos"])
+    assert _ids(client, project, "flag=ambiguous") == [texts[2].id]
+    assert _ids(client, project, "flag=needs_expert") == []
+    assert _ids(client, project, "flag=skipped") == [texts[3].id]
+    assert _ids(client, project, "flag=reviewed") == [texts[1].id]
+
+
+def test_model_filters_read_the_serving_ranking(client, project, texts):
+    assert _ids(client, project, "predicted=pos") == []  # no model yet: nothing passes
+    serve(project, {texts[0]: (["pos"], 0.9), texts[1]: (["neg"], 0.55), texts[2]: (["pos"], 0.6)})
+    assert _ids(client, project, "predicted=pos") == [texts[0].id, texts[2].id]
+    assert _ids(client, project, "max_confidence=0.6") == [texts[1].id, texts[2].id]
+    assert _ids(client, project, "predicted=pos&max_confidence=0.6") == [texts[2].id]
+    assert _ids(client, project, "max_confidence=") == [item.id for item in texts]
+
+
+def test_a_confidence_outside_zero_to_one_is_a_400_naming_it(client, project, texts):
+    for value in ("2", "-1", "nan", "many"):
+        response = client.get(f"/api/v1/projects/{project.id}/items/?max_confidence={value}")
+        assert response.status_code == 400, value
+        assert response.json()["errors"][0]["field"] == "max_confidence"
 
 
 def test_the_export_holds_only_the_items_that_pass_and_the_audit_log_says_which(

@@ -4,9 +4,10 @@ what each role sees."""
 import pytest
 from django.test import Client
 
+from annotation import reviews
 from annotation.models import Item
 from annotation.selectors import ItemFilter, browse
-from tests.factories import answer, skip
+from tests.factories import answer, serve, skip
 
 pytestmark = pytest.mark.django_db
 
@@ -116,4 +117,83 @@ def test_the_browser_page_costs_the_same_queries_for_a_full_page(project, items,
     )
     for item in more[:10]:
         answer(item, reviewer, ["pos"])
+    assert _queries_for(client, url) == few
+
+
+def test_newest_first_pages_walk_down_the_ids_and_back(project, items):
+    first = browse(project, newest_first=True, size=3)
+    assert [row["id"] for row in first.items] == [i.id for i in reversed(items[4:])]
+    second = browse(project, after=first.next_after, newest_first=True, size=3)
+    assert [row["id"] for row in second.items] == [i.id for i in reversed(items[1:4])]
+    back = browse(project, before=second.previous_before, newest_first=True, size=3)
+    assert [row["id"] for row in back.items] == [row["id"] for row in first.items]
+    assert back.previous_before is None
+
+
+def test_a_page_shows_the_serving_models_prediction_and_the_flags(project, items, reviewer):
+    serve(project, {items[3]: (["neg"], 0.42)})
+    rows = {row["id"]: row for row in browse(project, size=10).items}
+    assert (rows[items[3].id]["predicted"], rows[items[3].id]["confidence"]) == (["neg"], 0.42)
+    assert rows[items[4].id]["predicted"] is None
+    assert rows[items[1].id]["flags"] == ["ambiguous"]
+    assert rows[items[2].id]["flags"] == ["skipped"]
+    page = _client(reviewer).get(f"/projects/{project.id}/?order=newest&max_confidence=0.5")
+    assert page.status_code == 200
+    assert f'href="/projects/{project.id}/items/{items[3].id}/"' in page.content.decode()
+    assert page.content.decode().count("/items/") == 1  # the one item the model is unsure of
+
+
+def test_the_export_links_carry_the_filters_but_not_the_order(project, items, reviewer):
+    page = _client(reviewer).get(f"/projects/{project.id}/?flag=skipped&order=newest")
+    html = page.content.decode()
+    assert "export/?format=csv&amp;flag=skipped" in html
+    assert "order=newest&amp;" not in html.split('id="export-csv"')[1].split(">")[0]
+
+
+def test_a_reviewer_relabels_an_item_and_its_history_says_so(project, items, reviewer):
+    client = _client(reviewer)
+    url = f"/projects/{project.id}/items/{items[0].id}/"
+    response = client.post(url, {"labels": ["neutral"], "comment": "sarcasm"})
+    assert response.status_code == 302
+    page = client.get(url).content.decode()
+    assert "Final labels (reviewed by rita-reviewer)" in page
+    assert "relabelled pos → neutral: sarcasm" in page
+    assert "ann-annotator</strong> answered: pos" in page
+    row = browse(project, size=1).items[0]
+    assert (row["labels"], row["reviewed_by"], row["flags"]) == (
+        ["neutral"],
+        "rita-reviewer",
+        ["reviewed"],
+    )
+
+
+def test_a_relabel_with_a_wrong_count_of_labels_is_refused_and_changes_nothing(
+    project, items, reviewer
+):
+    url = f"/projects/{project.id}/items/{items[0].id}/"
+    response = _client(reviewer).post(url, {"labels": ["pos", "neg"]})
+    assert response.status_code == 400
+    assert "exactly one label" in response.content.decode()
+    assert not items[0].reviews.exists()
+
+
+def test_an_annotator_cannot_relabel(project, items, annotator):
+    url = f"/projects/{project.id}/items/{items[0].id}/"
+    assert _client(annotator).post(url, {"labels": ["neg"]}).status_code == 403
+    assert not items[0].reviews.exists()
+
+
+def test_the_item_page_shows_the_models_prediction(project, items, reviewer):
+    serve(project, {items[1]: (["pos"], 0.81)})
+    page = _client(reviewer).get(f"/projects/{project.id}/items/{items[1].id}/").content.decode()
+    assert "The model predicts <strong>pos</strong> (0.81 sure)" in page
+
+
+def test_the_item_page_costs_the_same_queries_however_many_answers(project, items, reviewer, admin):
+    client = _client(reviewer)
+    url = f"/projects/{project.id}/items/{items[3].id}/"
+    few = _queries_for(client, url)
+    answer(items[3], admin, ["pos"])
+    reviews.relabel(item=items[3], reviewer=reviewer, labels=["neg"])
+    reviews.relabel(item=items[3], reviewer=admin, labels=["pos"])
     assert _queries_for(client, url) == few

@@ -2,6 +2,7 @@
 Content-Security-Policy violation and console error of the pages it opens collected."""
 
 import os
+from pathlib import Path
 
 import pytest
 from django.db import connections
@@ -44,6 +45,24 @@ def browser_page():
         # ORM calls made while Playwright's loop runs open their own connection (another
         # context); close it here, or the test database cannot be dropped at the end.
         connections.close_all()
+
+
+# Where the browser tests leave their screenshots: kept after the run (CI keeps them as the
+# run's artifacts), never committed (var/ is ignored).
+SCREENSHOTS = Path(os.environ.get("HITL_SCREENSHOTS", "var/test-artifacts/screenshots"))
+
+
+@pytest.fixture
+def screenshot(browser_page, request):
+    """`screenshot(name)`: the whole page as SCREENSHOTS/<test>-<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(name: str) -> Path:
+        path = SCREENSHOTS / f"{request.node.name}-{name}.png"
+        browser_page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
 
 
 @pytest.fixture

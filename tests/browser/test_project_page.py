@@ -29,7 +29,7 @@ def team_project():
 
 
 def test_find_items_with_search_and_two_filters_page_open_one_and_export(
-    browser_page, page_problems, live_server, team_project, tmp_path
+    browser_page, page_problems, live_server, team_project, screenshot
 ):
     project, reviewer, items = team_project
     page = browser_page
@@ -46,7 +46,7 @@ def test_find_items_with_search_and_two_filters_page_open_one_and_export(
     rows = page.locator("#items tbody tr")
     assert rows.count() == 20
     assert page.locator("#next-page").count() == 0
-    page.screenshot(path=str(tmp_path / "project-page-filtered.png"), full_page=True)
+    screenshot("filtered")
 
     # the URL is shareable: opened afresh, it shows the same rows
     page.goto(page.url)
@@ -74,5 +74,36 @@ def test_find_items_with_search_and_two_filters_page_open_one_and_export(
     assert "review 0: battery bad" in page.locator(".fields").inner_text()
     assert page.locator("#answers tbody tr").first.inner_text().startswith("ann")
     assert page.locator("#agreed").inner_text() == "neg"
-    page.screenshot(path=str(tmp_path / "item-page.png"), full_page=True)
+
+    # relabel it, by keyboard: the reviewer's verdict becomes its labels, and its history
+    page.focus("#relabel input[value=pos]")
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.type("not a complaint after all")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".flash")
+    assert page.locator("#agreed").inner_text() == "pos"
+    history = page.locator("#history").inner_text()
+    assert "rita relabelled neg → pos: not a complaint after all" in history
+    screenshot("item")
+    assert page_problems == []
+
+
+def test_the_column_chooser_hides_columns_and_remembers_them(
+    browser_page, page_problems, live_server, team_project, screenshot
+):
+    project, reviewer, _ = team_project
+    page = browser_page
+    log_in(page, live_server.url, reviewer.username)
+    page.goto(f"{live_server.url}/projects/{project.id}/")
+    annotators = page.locator("#items th[data-column=annotators]")
+    assert annotators.is_visible()
+    page.click("#column-chooser summary")
+    page.uncheck("#column-chooser input[data-column=annotators]")
+    assert annotators.is_hidden()
+    assert page.locator("#items td[data-column=annotators]").first.is_hidden()
+    page.click("#next-page")  # another page, same columns
+    assert page.locator("#items th[data-column=annotators]").is_hidden()
+    assert page.locator("#items th[data-column=predicted]").is_visible()
+    screenshot("columns")
     assert page_problems == []

@@ -23,14 +23,7 @@ def _response_schema(document: dict, operation: dict, code: str, media_type: str
     return schema
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "projects/{project_id}/items/",
-        "projects/{project_id}/audit/",
-        "projects/{project_id}/models/",
-    ],
-)
+@pytest.mark.parametrize("path", ["projects/{project_id}/audit/", "projects/{project_id}/models/"])
 def test_paginated_lists_are_documented_as_pages_with_their_parameters(document, path):
     operation = _operation(document, path, "get")
     page = _response_schema(document, operation, "200", "application/json")
@@ -38,6 +31,14 @@ def test_paginated_lists_are_documented_as_pages_with_their_parameters(document,
     assert page["properties"]["results"]["type"] == "array"
     names = {parameter["name"] for parameter in operation["parameters"]}
     assert {"page", "page_size"} <= names
+
+
+def test_the_item_list_is_documented_as_keyset_pages(document):
+    operation = _operation(document, "projects/{project_id}/items/", "get")
+    page = _response_schema(document, operation, "200", "application/json")
+    assert set(page["properties"]) == {"next", "previous", "results"}
+    names = {parameter["name"] for parameter in operation["parameters"]}
+    assert {"cursor", "page_size"} <= names and "page" not in names
 
 
 @pytest.mark.parametrize(
@@ -110,7 +111,7 @@ def test_an_unknown_page_url_answers_a_page_not_json(client):
 
 def test_a_page_that_is_not_a_number_is_a_400_that_names_the_parameter(api_client, admin, project):
     api_client.force_authenticate(admin)
-    response = api_client.get(f"/api/v1/projects/{project.id}/items/?page=abc")
+    response = api_client.get(f"/api/v1/projects/{project.id}/audit/?page=abc")
     assert response.status_code == 400
     assert response.json()["errors"] == [
         {"field": "page", "message": "a page is a whole number from 1"}
@@ -119,14 +120,17 @@ def test_a_page_that_is_not_a_number_is_a_400_that_names_the_parameter(api_clien
 
 def test_a_page_past_the_end_stays_a_404(api_client, admin, project):
     api_client.force_authenticate(admin)
-    response = api_client.get(f"/api/v1/projects/{project.id}/items/?page=5")
+    response = api_client.get(f"/api/v1/projects/{project.id}/audit/?page=5")
     assert response.status_code == 404
 
 
 @pytest.mark.parametrize(
     ("path", "names"),
     [
-        ("projects/{project_id}/items/", {"search", "status", "label", "annotator", "page"}),
+        (
+            "projects/{project_id}/items/",
+            {"search", "status", "label", "annotator", "predicted", "flag", "max_confidence"},
+        ),
         ("projects/{project_id}/export/", {"format", "search", "status", "label", "annotator"}),
         ("projects/{project_id}/items/import/", {"format", "async"}),
         ("projects/{project_id}/predictions/", {"format"}),
