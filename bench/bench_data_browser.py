@@ -1,6 +1,7 @@
 """The data browser at a million items: the project page's first page and its thousandth
-(keyset: `after=` the 50,000th match's id) with search and filters, the item page, and the
-API's item list with the same filters (page numbers: page 1,000 is an OFFSET).
+(keyset: `after=` the 50,000th match's id) with search and filters, the model's filters
+(predicted label, confidence at most) under a serving ranking written here as a round
+would, the item page, and the API's item list with the same filters (keyset cursors too).
 
 A project of --items short texts (bench/common.pool_jsonl: words of four topics and common
 words) imported through the API, --labelled more imported with their labels (answers, so
@@ -17,6 +18,7 @@ Run: .venv/bin/python bench/bench_data_browser.py [--items 1000000] [--labelled 
 """
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -80,6 +82,33 @@ def nth_match_id(database_url: str, project_id: int, where: str, params: list, n
     return row[0] if row else None
 
 
+def serve_random_predictions(database_url: str, project_id: int) -> int:
+    """A serving ranking over every item, as a round writes one: a predicted class (by id)
+    and a random confidence. Returns its id."""
+    ranking_id = 1_000_000_000 + project_id
+    classes = json.dumps([[name] for name in CLASSES])
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO annotation_ranking (id, project_id, status, created_at) "
+            "VALUES (%s, %s, 'serving', now())",
+            [ranking_id, project_id],
+        )
+        connection.execute(
+            "INSERT INTO annotation_rankeditem "
+            "(ranking_id, item_id, score, predicted, confidence, item_open) "
+            "SELECT %s, id, random(), (%s::jsonb) -> (id %% %s)::int, random(), status = 'open' "
+            "FROM annotation_item WHERE project_id = %s",
+            [ranking_id, classes, len(CLASSES), project_id],
+        )
+        connection.execute("VACUUM ANALYZE annotation_rankeditem")
+    return ranking_id
+
+
+def api_cursor(after_id: int) -> str:
+    """The cursor DRF's CursorPagination writes for "the ids after this one"."""
+    return base64.b64encode(f"p={after_id}".encode()).decode()
+
+
 def timed(http: httpx.Client, url: str, repeat: int) -> tuple[list[float], int]:
     times, status = [], 0
     for _ in range(repeat):
@@ -127,6 +156,7 @@ def main() -> None:
         with psycopg.connect(database_url, autocommit=True) as connection:
             connection.execute("VACUUM ANALYZE annotation_item")
 
+        ranking = serve_random_predictions(database_url, project)
         page = f"/projects/{project}/"
         listing = f"/api/v1/projects/{project}/items/"
         topic = f"{DOCUMENT} @@ websearch_to_tsquery('simple'::regconfig, %s)"
@@ -152,11 +182,27 @@ def main() -> None:
             ("page: search '#777777' (one item) + open", f"{page}?search=777777&status=open")
         )
         cases.append(("page: no filter, page 1", page))
+        unsure = (
+            "status = 'open' AND EXISTS (SELECT 1 FROM annotation_rankeditem r "
+            "WHERE r.item_id = annotation_item.id AND r.ranking_id = %s "
+            "AND r.predicted -> 0 = to_jsonb(%s::text) AND r.confidence <= 0.5)"
+        )
+        cursor = nth_match_id(database_url, project, unsure, [ranking, CLASSES[0]], 50_000)
+        filters = f"predicted={CLASSES[0]}&max_confidence=0.5&status=open"
+        cases += [
+            (f"page: predicted {CLASSES[0]} + sure <= 0.5 + open, page 1", f"{page}?{filters}"),
+            ("page: the same, page 1,000", f"{page}?{filters}&after={cursor}" if cursor else None),
+        ]
+        cursor = nth_match_id(
+            database_url, project, f"status = 'open' AND {topic}", ["synth"], 49_950
+        )
         cases += [
             ("API list: search 'synth' + open, page 1", f"{listing}?search=synth&status=open"),
             (
-                "API list: the same, page 1,000 (page_size 50: OFFSET 49,950)",
-                f"{listing}?search=synth&status=open&page_size=50&page=1000",
+                "API list: the same, page 1,000 (page_size 50, cursor)",
+                f"{listing}?search=synth&status=open&page_size=50&cursor={api_cursor(cursor)}"
+                if cursor
+                else None,
             ),
         ]
         rows = []

@@ -197,3 +197,20 @@ def test_the_item_page_costs_the_same_queries_however_many_answers(project, item
     reviews.relabel(item=items[3], reviewer=reviewer, labels=["neg"])
     reviews.relabel(item=items[3], reviewer=admin, labels=["pos"])
     assert _queries_for(client, url) == few
+
+
+def test_a_far_page_reads_from_its_cursor_not_through_an_offset(project, items, reviewer):
+    """Keyset pages: the thousandth page asks for the ids past its cursor, as the first page
+    does, on the page and in the API; an OFFSET would read every row before it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client, api = _client(reviewer), f"/api/v1/projects/{project.id}/items/?page_size=2"
+    cursor_page = client.get(client.get(api).json()["next"])
+    assert cursor_page.status_code == 200
+    with CaptureQueriesContext(connection) as captured:
+        client.get(cursor_page.json()["next"])
+        client.get(f"/projects/{project.id}/?search=red&after={items[3].id}")
+    item_reads = [q["sql"] for q in captured if 'FROM "annotation_item"' in q["sql"]]
+    assert item_reads and not any("OFFSET" in sql for sql in item_reads)
+    assert all('"annotation_item"."id" >' in sql for sql in item_reads[:1] + item_reads[-1:])
