@@ -290,6 +290,12 @@ class ReviewOutput(serializers.ModelSerializer):
         fields = ["id", "item_id", "reviewer", "labels", "previous", "comment", "created_at"]
 
 
+class HistoryEventOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    who = serializers.CharField(help_text="the person; empty for the import")
+    what = serializers.CharField()
+
+
 class AnnotationOutput(serializers.ModelSerializer):
     labels = serializers.SerializerMethodField()
 

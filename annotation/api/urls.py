@@ -41,7 +41,8 @@ urlpatterns = [
         "items/<id:item_id>/annotations/", views.AnnotationCreateApi.as_view(), name="api-annotate"
     ),
     path("items/<id:item_id>/skip/", views.ItemSkipApi.as_view(), name="api-skip"),
-    path("items/<id:item_id>/reviews/", views.ItemReviewsApi.as_view(), name="api-reviews"),
+    path("items/<id:item_id>/review/", views.ItemReviewApi.as_view(), name="api-review"),
+    path("items/<id:item_id>/history/", views.ItemHistoryApi.as_view(), name="api-history"),
     path(
         "annotations/<id:annotation_id>/", views.AnnotationUndoApi.as_view(), name="api-annotation"
     ),

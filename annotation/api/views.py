@@ -278,14 +278,9 @@ class ItemSkipApi(ApiView):
         return Response(s.annotation_out(annotation), status=status.HTTP_201_CREATED)
 
 
-class ItemReviewsApi(ApiView):
-    """An item's verdicts, oldest first; a new one gives the item its final labels (reviewers
-    and admins): annotation.reviews."""
-
-    @extend_schema(responses=s.ReviewOutput(many=True))
-    def get(self, request: SignedInRequest, item_id: int) -> Response:
-        item = access.item_for(request.user, item_id, at_least=Role.REVIEWER)
-        return Response(s.ReviewOutput(reviews.history(item), many=True).data)
+class ItemReviewApi(ApiView):
+    """A verdict on the item: its final labels from now on (reviewers and admins), which win
+    over its answers in the export and in training (annotation.reviews)."""
 
     @extend_schema(request=s.ReviewInput, responses={201: s.ReviewOutput})
     def post(self, request: SignedInRequest, item_id: int) -> Response:
@@ -294,6 +289,19 @@ class ItemReviewsApi(ApiView):
         payload.is_valid(raise_exception=True)
         review = reviews.relabel(item=item, reviewer=request.user, **payload.validated_data)
         return Response(s.ReviewOutput(review).data, status=status.HTTP_201_CREATED)
+
+
+class ItemHistoryApi(ApiView):
+    """What happened to the item, oldest first: its import, each answer (and whether it was
+    changed since), each verdict from which labels to which (reviewers and admins)."""
+
+    @extend_schema(responses=s.HistoryEventOutput(many=True))
+    def get(self, request: SignedInRequest, item_id: int) -> Response:
+        item = access.item_for(request.user, item_id, at_least=Role.REVIEWER)
+        row: dict = {"id": item.id}
+        selectors.add_answers(item.project, [row])
+        events = selectors.item_history(item, row["annotations"])
+        return Response(s.HistoryEventOutput(events, many=True).data)
 
 
 class AnnotationUndoApi(ApiView):

@@ -81,7 +81,9 @@ def test_export_of_an_empty_project_is_valid(api_client, project, admin):
     api_client.force_authenticate(admin)
     assert json.loads(_export(api_client, project, "json")) == []
     assert _export(api_client, project, "jsonl") == b""
-    header = "id external_id text status annotation_count labels needs_review reviewed_by annotators"
+    header = (
+        "id external_id text status annotation_count labels needs_review reviewed_by annotators"
+    )
     assert _export(api_client, project, "csv").decode().splitlines() == [
         ",".join(f'"{name}"' for name in header.split())
     ]

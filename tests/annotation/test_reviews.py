@@ -57,14 +57,24 @@ def test_the_latest_verdict_wins_and_each_keeps_what_came_before(project, split,
     assert reviews.current_labels(split, multi_label=False) == ["pos"]
 
 
-def test_the_review_api_takes_a_verdict_and_lists_them(api_client, split, reviewer):
+def test_the_review_api_takes_a_verdict_and_the_history_lists_it(api_client, split, reviewer):
     client = _client(api_client, reviewer)
-    url = f"/api/v1/items/{split.id}/reviews/"
+    url = f"/api/v1/items/{split.id}/review/"
     response = client.post(url, {"labels": ["pos"], "comment": "clear"}, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["previous"] == [] and response.json()["reviewer"] == "rita-reviewer"
-    listed = client.get(url).json()
-    assert [(r["labels"], r["comment"]) for r in listed] == [(["pos"], "clear")]
+    history = client.get(f"/api/v1/items/{split.id}/history/").json()
+    assert [(event["who"], event["what"]) for event in history] == [
+        ("", "imported"),
+        ("ann-annotator", "answered: pos"),
+        ("alice-admin", "answered: neg"),
+        ("rita-reviewer", "relabelled (none) → pos: clear"),
+    ]
+
+
+def test_an_annotator_may_not_read_an_items_history(api_client, split, annotator):
+    response = _client(api_client, annotator).get(f"/api/v1/items/{split.id}/history/")
+    assert response.status_code == 403
 
 
 @pytest.mark.parametrize(
@@ -80,7 +90,7 @@ def test_a_bad_verdict_is_a_400_naming_the_field_and_writes_nothing(
     api_client, split, reviewer, body, field
 ):
     response = _client(api_client, reviewer).post(
-        f"/api/v1/items/{split.id}/reviews/", json.dumps(body), content_type="application/json"
+        f"/api/v1/items/{split.id}/review/", json.dumps(body), content_type="application/json"
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == field
@@ -88,7 +98,7 @@ def test_a_bad_verdict_is_a_400_naming_the_field_and_writes_nothing(
 
 
 def test_an_annotator_may_not_review(api_client, split, annotator):
-    url = f"/api/v1/items/{split.id}/reviews/"
+    url = f"/api/v1/items/{split.id}/review/"
     response = _client(api_client, annotator).post(url, {"labels": ["pos"]}, format="json")
     assert response.status_code == 403
     assert not split.reviews.exists()
