@@ -251,6 +251,15 @@ class Lease(models.Model):
 class Annotation(models.Model):
     """One annotator's answer for one item: labels, or a skip, with how long it took."""
 
+    class SkipReason(models.TextChoices):
+        """Why an item was skipped, from a short list the page offers by key; the comment
+        says the rest."""
+
+        UNCLEAR = "unclear", "Unclear"
+        OFF_TOPIC = "off_topic", "Off topic"
+        BROKEN = "broken", "Broken"
+        OTHER = "other", "Other"
+
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
     annotator = models.ForeignKey(  # indexed with the item, below
         settings.AUTH_USER_MODEL,
@@ -261,6 +270,7 @@ class Annotation(models.Model):
     labels = models.ManyToManyField(Label, related_name="annotations", blank=True)
     lead_time_ms = models.PositiveIntegerField(null=True, blank=True)
     skipped = models.BooleanField(default=False)
+    skip_reason = models.CharField(max_length=16, choices=SkipReason.choices, blank=True)
     ambiguous = models.BooleanField(default=False)
     needs_expert = models.BooleanField(default=False)
     comment = models.TextField(blank=True, max_length=5_000)
