@@ -364,6 +364,28 @@ def _answers_by_item(project: Project, *, after: int, up_to: int) -> dict[int, l
     return by_item
 
 
+def multiply_answered(project: Project) -> list[tuple[int, str, frozenset[str]]]:
+    """(item id, annotator, chosen labels) of every real answer to an item with two or more:
+    what agreement reads. One query; skips and verdicts are not answers here."""
+    answers: dict[int, tuple[int, str, set[str]]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.id, a.item_id, u.username, l.name FROM {ANSWER} a "
+            f"JOIN {ITEM} i ON i.id = a.item_id "
+            f"JOIN {User._meta.db_table} u ON u.id = a.annotator_id "
+            f"LEFT JOIN {ANSWER_LABELS} al ON al.annotation_id = a.id "
+            f"LEFT JOIN {LABEL} l ON l.id = al.label_id "
+            "WHERE i.project_id = %s AND i.annotation_count >= 2 AND NOT a.skipped "
+            "ORDER BY a.id",
+            [project.id],
+        )
+        for answer_id, item_id, username, name in cursor.fetchall():
+            chosen = answers.setdefault(answer_id, (item_id, username, set()))[2]
+            if name is not None:
+                chosen.add(name)
+    return [(item_id, who, frozenset(chosen)) for item_id, who, chosen in answers.values()]
+
+
 # --- what the engine reads -----------------------------------------------------------------
 
 

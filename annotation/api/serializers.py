@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation import audit, engine_options, exports, parsing, search
+from annotation.agreement import Alpha, ProjectAgreement
 from annotation.models import (
     Annotation,
     AuditEvent,
@@ -288,6 +289,60 @@ class ReviewOutput(serializers.ModelSerializer):
     class Meta:
         model = Review
         fields = ["id", "item_id", "reviewer", "labels", "previous", "comment", "created_at"]
+
+
+class AlphaOutput(serializers.Serializer):
+    value = serializers.FloatField(allow_null=True, help_text="Krippendorff's alpha, nominal")
+    low = serializers.FloatField(allow_null=True, help_text="2.5th bootstrap percentile")
+    high = serializers.FloatField(allow_null=True, help_text="97.5th bootstrap percentile")
+    items = serializers.IntegerField(help_text="items with two answers or more")
+
+
+class LabelAgreementOutput(serializers.Serializer):
+    label = serializers.CharField()  # type: ignore[assignment]
+    alpha = AlphaOutput(help_text="over the binary decision: chose this label or not")
+    percent_agreement = serializers.FloatField(allow_null=True, help_text="raw, not corrected")
+
+
+class PairAgreementOutput(serializers.Serializer):
+    annotators = serializers.ListField(child=serializers.CharField())
+    shared_items = serializers.IntegerField()
+    kappa = serializers.FloatField(
+        allow_null=True, help_text="Cohen's kappa; null under 10 shared items"
+    )
+    percent_agreement = serializers.FloatField(help_text="raw, not corrected for chance")
+
+
+class AgreementOutput(serializers.Serializer):
+    items = serializers.IntegerField(help_text="items with two real answers or more")
+    alpha = AlphaOutput()
+    percent_agreement = serializers.FloatField(allow_null=True, help_text="raw, not corrected")
+    per_label = LabelAgreementOutput(many=True)
+    pairs = PairAgreementOutput(many=True)
+
+
+def agreement_out(result: ProjectAgreement) -> dict:
+    def alpha(value: Alpha) -> dict:
+        return {"value": value.value, "low": value.low, "high": value.high, "items": value.items}
+
+    return {
+        "items": result.items,
+        "alpha": alpha(result.alpha),
+        "percent_agreement": result.percent_agreement,
+        "per_label": [
+            {"label": label, "alpha": alpha(label_alpha), "percent_agreement": raw}
+            for label, (label_alpha, raw) in result.per_label.items()
+        ],
+        "pairs": [
+            {
+                "annotators": [pair.first, pair.second],
+                "shared_items": pair.shared_items,
+                "kappa": pair.kappa,
+                "percent_agreement": pair.percent_agreement,
+            }
+            for pair in result.pairs
+        ],
+    }
 
 
 class HistoryEventOutput(serializers.Serializer):

@@ -23,6 +23,11 @@ urlpatterns = [
         views.MemberDeleteApi.as_view(),
         name="api-member",
     ),
+    path(
+        "projects/<id:project_id>/agreement/",
+        views.ProjectAgreementApi.as_view(),
+        name="api-agreement",
+    ),
     path("projects/<id:project_id>/audit/", views.AuditListApi.as_view(), name="api-audit"),
     path(
         "projects/<id:project_id>/audit/export/",

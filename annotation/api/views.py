@@ -13,7 +13,17 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from annotation import access, audit, exports, imports, parsing, reviews, selectors, services
+from annotation import (
+    access,
+    agreement,
+    audit,
+    exports,
+    imports,
+    parsing,
+    reviews,
+    selectors,
+    services,
+)
 from annotation.api import serializers as s
 from annotation.api.base import ApiView
 from annotation.api.parsers import UnreadBody
@@ -76,6 +86,21 @@ class ProjectProgressApi(ApiView):
     def get(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id)
         return Response(selectors.project_progress(project))
+
+
+class ProjectAgreementApi(ApiView):
+    """How far the project's annotators agree beyond chance (reviewers and admins: it names
+    people): annotation.agreement over every item with two real answers or more."""
+
+    @extend_schema(responses=s.AgreementOutput)
+    def get(self, request: Request, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
+        result = agreement.project_agreement(
+            selectors.multiply_answered(project),
+            labels=list(project.labels.values_list("name", flat=True)),
+            multi_label=project.is_multi_label,
+        )
+        return Response(s.agreement_out(result))
 
 
 class MemberListCreateApi(ApiView):
