@@ -9,7 +9,6 @@ import argparse
 import contextlib
 import ctypes
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -17,6 +16,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from hitl.env import private_secret
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,17 +27,12 @@ def _var_dir() -> Path:
 
 
 def _ensure_secret_key() -> None:
-    """Use HITL_SECRET_KEY if set; otherwise a random key kept in var/secret_key (0600)."""
+    """Use HITL_SECRET_KEY if set; otherwise a random key kept in var/secret_key (0600), on
+    a database server too (the settings make it themselves only for the embedded default)."""
     if os.environ.get("HITL_SECRET_KEY") or os.environ.get("HITL_SECRET_KEY_FILE"):
         return
     path = _var_dir() / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Created 0600 (O_EXCL: never through someone else's file or link), not chmod-ed
-        # after writing: in between, the key would be readable by anyone on the machine.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secrets.token_urlsafe(50))
+    private_secret(path)
     os.environ["HITL_SECRET_KEY_FILE"] = str(path)
 
 
@@ -54,11 +50,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hitl.settings")
     _ensure_secret_key()
-    _var_dir().mkdir(parents=True, exist_ok=True)
+    # The web server serves static files from their source folders (WHITENOISE_USE_FINDERS),
+    # but WhiteNoise warns at start-up unless STATIC_ROOT, where collectstatic writes, exists.
+    (_var_dir() / "staticfiles").mkdir(parents=True, exist_ok=True)
     _manage("migrate", "--no-input", "-v", "0")
     if args.demo:
         _manage("load_demo")
-    celery = [sys.executable, "-m", "celery", "-A", "hitl"]
+    # --quiet: no banners; the address printed below is what a newcomer needs
+    celery = [sys.executable, "-m", "celery", "-A", "hitl", "--quiet"]
     var = _var_dir()
     # the loop's rounds, and the imports on a worker of their own (hitl.settings' routes)
     worker = _start(

@@ -5,6 +5,7 @@ feature off: `HITL_DEBUG=ture` is an error, not False.
 """
 
 import os
+import secrets
 from pathlib import Path
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -65,3 +66,24 @@ def env_secret(name: str) -> str | None:
     if path := os.environ.get(f"{name}_FILE"):
         return Path(path).read_text().strip()
     return None
+
+
+def private_secret(path: Path) -> str:
+    """The secret kept in `path`, made there first if missing: random, and readable by its
+    owner only from the moment the file exists (created 0600, never chmod-ed after writing,
+    when anyone on the machine could read it). Written to a file of this process's own, then
+    linked into place: processes starting together all read the one whole key."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        own = path.with_name(f".{path.name}.{os.getpid()}")
+        # O_EXCL: never through someone else's file or link
+        descriptor = os.open(own, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(50))
+        try:
+            os.link(own, path)
+        except FileExistsError:
+            pass  # another process was first: its key is the one
+        finally:
+            os.unlink(own)
+    return path.read_text().strip()

@@ -15,6 +15,7 @@ from hitl.env import (
     env_int,
     env_list,
     env_secret,
+    private_secret,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -23,6 +24,11 @@ VAR_DIR = Path(env_secret("HITL_VAR_DIR") or BASE_DIR / "var")
 DEBUG = env_bool("HITL_DEBUG", False)
 
 SECRET_KEY = env_secret("HITL_SECRET_KEY")
+if not SECRET_KEY and not env_secret("DATABASE_URL"):
+    # The embedded default lives on one machine, in var/: its key is kept there too, made on
+    # first use, so that `manage.py create_api_user` works in a fresh clone. With a database
+    # server, several machines may serve it, and each must be given the same key.
+    SECRET_KEY = private_secret(VAR_DIR / "secret_key")
 if not SECRET_KEY:
     if not DEBUG:
         raise ConfigurationError(
@@ -244,8 +250,9 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: Redis in production; with no broker URL, kombu's filesystem transport, which needs no
 # server, so the embedded default still runs a real worker process.
-CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or "filesystem://"
-if CELERY_BROKER_URL == "filesystem://":
+# ("localhost": the transport takes no host, but kombu warns at every connection without one)
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL") or "filesystem://localhost/"
+if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = Path(env_secret("HITL_BROKER_DIR") or VAR_DIR / "broker")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
