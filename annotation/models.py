@@ -77,6 +77,57 @@ class Project(models.Model):
         '{"kind": "budget", "labels": 1000} or {"kind": "target", "metric": 0.9}; '
         "empty: stabilizing with the engine's defaults (models_service.ml.stopping).",
     )
+
+    # Label quality (issue 26): how many judgements an item collects, how they combine, gold
+    # items, review and cost. Each joins SETTINGS as the behaviour it sets lands.
+    class Consensus(models.TextChoices):
+        AUTO = "auto", "Dawid-Skene once enough items have several answers, majority before"
+        MAJORITY = "majority", "Majority vote"
+        DAWID_SKENE = "dawid_skene", "Dawid-Skene (weighs each annotator by their confusions)"
+
+    max_overlap = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_OVERLAP)],
+        help_text="Answers an item may collect while its consensus is unsure (empty: overlap).",
+    )
+    consensus_threshold = models.FloatField(
+        default=0.9,
+        validators=[MinValueValidator(0.5), MaxValueValidator(1.0)],
+        help_text="Consensus confidence below which an item asks for another answer.",
+    )
+    agreement_sample = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of items that get two answers even at overlap 1 (agreement).",
+    )
+    consensus = models.CharField(max_length=16, choices=Consensus.choices, default=Consensus.AUTO)
+    gold_share = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Share of each annotator's serves drawn from gold items they have not seen.",
+    )
+    review_sample = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of answered items a reviewer checks at random (quality estimate).",
+    )
+    label_issue_cap = models.PositiveIntegerField(
+        default=50,
+        validators=[MaxValueValidator(100_000)],
+        help_text="Likely label errors in the review queue at a time.",
+    )
+    anonymize_reviews = models.BooleanField(
+        default=False, help_text="Reviewers see answers without who gave them."
+    )
+    hourly_cost = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="What an hour of annotation costs (optional): the dashboard's cost figures.",
+    )
     # Not a column: the caller's role, on the projects access.project_for and
     # selectors.projects_of return.
     my_role: str
@@ -191,6 +242,9 @@ class Item(models.Model):
     # Served once as a random evaluation draw: kept out of training for good, so that model
     # metrics come from an unbiased sample, not from the items a strategy chose.
     in_eval = models.BooleanField(default=False, db_default=False)
+    # A gold item's known labels (names), set by an admin; None: not gold. Served unannounced
+    # to measure annotators; its labels are its truth (annotation.consensus).
+    gold = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Not columns: set on the item queue.next_item_for serves (an evaluation draw or not, and
     # the serving model's guess or None).
@@ -317,6 +371,45 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reviewer_name} on {self.item}: {', '.join(self.labels)}"
+
+
+class LabelIssue(models.Model):
+    """An answered item whose label is likely wrong, found by confident learning on the
+    model's out-of-sample probabilities after a round. One row per item and label, so that a
+    reviewer's verdict (`resolved_at`) keeps the same item from being flagged again for the
+    same label. Written by annotation.label_issues only."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="label_issues")
+    label = models.CharField(max_length=64)  # the label suspected wrong
+    suggested = models.CharField(max_length=64, blank=True)  # what the model reads instead
+    self_confidence = models.FloatField()  # the model's out-of-sample chance of `label`: low
+    found_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "label"], name="label_issue_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.item}: {self.label}? ({self.self_confidence:.2f})"
+
+
+class TruthModel(models.Model):
+    """A project's fitted Dawid-Skene estimate: each annotator's confusion matrix and the
+    labels' priors (annotation.truth), refitted as answers arrive. An item's consensus is
+    read through it from its own answers, so one fit serves every item. Written by
+    annotation.consensus only."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="truth_model")
+    labels = models.JSONField()  # label names, the matrices' order
+    annotators = models.JSONField()  # {user id (text): row of `confusion`}
+    confusion = models.JSONField()  # annotators x true label x answered label
+    priors = models.JSONField()
+    items = models.PositiveIntegerField()  # multiply answered items it was fitted on
+    fitted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"truth model of {self.project} ({self.items} items)"
 
 
 class ImportJob(models.Model):
