@@ -22,6 +22,7 @@ LABEL, RANKING, RANKED = Label._meta.db_table, Ranking._meta.db_table, RankedIte
 ANSWER_LABELS = Annotation.labels.through._meta.db_table
 FIELDS = (
     "skipped",
+    "skip_reason",
     "lead_time_ms",
     "ambiguous",
     "needs_expert",
@@ -248,6 +249,7 @@ def apply_overlap(*, project_id: int, overlap: int) -> None:
 _ANSWER_COLUMNS = ("id", "item_id", "annotator_id", *FIELDS, "created_at", "updated_at")
 _NO_FIELDS = {
     "skipped": False,
+    "skip_reason": "",
     "lead_time_ms": None,
     "ambiguous": False,
     "needs_expert": False,

@@ -81,6 +81,18 @@ def progress_of(projects: Sequence[Project]) -> dict[int, dict]:
     return progress
 
 
+def recent_answers_of(user: User, project: Project, *, limit: int = 20) -> list[Annotation]:
+    """The user's last `limit` answers in the project (skips too), newest first, each with
+    its item and labels: the labelling page's history. Two queries."""
+    answers = (
+        Annotation.objects.filter(annotator=user, item__project=project)
+        .select_related("item")
+        .prefetch_related("labels")
+        .order_by("-id")
+    )
+    return list(answers[:limit])
+
+
 FLAGS = ("ambiguous", "needs_expert", "skipped", "reviewed")
 
 
@@ -335,7 +347,7 @@ def item_history(item: Item, answers: list[dict[str, Any]]) -> list[Event]:
     return sorted(events, key=lambda event: event.at)
 
 
-_ANSWER_FIELDS = ["skipped", "ambiguous", "needs_expert", "lead_time_ms", "comment"]
+_ANSWER_FIELDS = ["skipped", "skip_reason", "ambiguous", "needs_expert", "lead_time_ms", "comment"]
 
 
 def _answers_by_item(project: Project, *, after: int, up_to: int) -> dict[int, list[dict]]:

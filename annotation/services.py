@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation import answers, audit, queue
-from annotation.errors import Conflict, InvalidLabels, InvalidSettings
+from annotation.errors import Conflict, DomainError, InvalidLabels, InvalidSettings
 from annotation.events import announce_after_commit, answers_recorded
 from annotation.models import Annotation, AuditEvent, Item, Label, Lease, Membership, Project
 
@@ -34,7 +34,15 @@ PALETTE = [
 
 # Keys the labelling page keeps for itself (static/annotation/label.js): a label cannot take
 # one, or pressing it would do both things.
-PAGE_KEYS = {"s": "skip", "a": "take the suggestion", " ": "space"}
+PAGE_KEYS = {
+    "s": "skip",
+    "x": "skip with a reason",
+    "a": "take the suggestion",
+    "m": "mark ambiguous",
+    "e": "needs an expert",
+    "/": "find a label",
+    " ": "space",
+}
 
 
 def _label_specs(labels: list[dict]) -> list[dict]:
@@ -312,6 +320,7 @@ def submit_annotation(
         annotator,
         labels=labels,
         skipped=False,
+        skip_reason="",
         lead_time_ms=lead_time_ms,
         ambiguous=ambiguous,
         needs_expert=needs_expert,
@@ -323,14 +332,23 @@ def submit_annotation(
 
 @transaction.atomic
 def skip_item(
-    *, item: Item, annotator: User, lead_time_ms: int | None = None, comment: str = ""
+    *,
+    item: Item,
+    annotator: User,
+    lead_time_ms: int | None = None,
+    comment: str = "",
+    reason: str = "",
 ) -> Annotation:
-    """Record that the annotator passed on the item: they are not served it again, others are."""
+    """Record that the annotator passed on the item: they are not served it again, others are.
+    `reason` is one of Annotation.SkipReason (or blank); the comment says the rest."""
+    if reason and reason not in Annotation.SkipReason.values:
+        raise DomainError(f"not a skip reason: {reason!r}", field="reason")
     return _record(
         item,
         annotator,
         labels=[],
         skipped=True,
+        skip_reason=reason,
         lead_time_ms=lead_time_ms,
         ambiguous=False,
         needs_expert=False,

@@ -246,6 +246,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # <id:...> in paths (hitl.converters): an integer that fits the database's 64 bits
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}},
+    # the skip API's `reason` and the answers' `skip_reason`: one choice set, one name
+    "ENUM_NAME_OVERRIDES": {"SkipReasonEnum": "annotation.models.Annotation.SkipReason"},
 }
 
 # Celery: Redis in production; with no broker URL, kombu's filesystem transport, which needs no

@@ -270,6 +270,12 @@ class AnnotationInput(StrictSerializer):
 class SkipInput(StrictSerializer):
     lead_time_ms = serializers.IntegerField(min_value=0, max_value=86_400_000, required=False)
     comment = serializers.CharField(max_length=5_000, required=False, allow_blank=True)
+    reason = serializers.ChoiceField(
+        choices=Annotation.SkipReason.choices,
+        required=False,
+        allow_blank=True,
+        help_text="why, from a short list; the comment says the rest",
+    )
 
 
 class ReviewInput(StrictSerializer):
@@ -361,6 +367,7 @@ class AnnotationOutput(serializers.ModelSerializer):
             "item_id",
             "labels",
             "skipped",
+            "skip_reason",
             "ambiguous",
             "needs_expert",
             "lead_time_ms",
@@ -373,6 +380,29 @@ class AnnotationOutput(serializers.ModelSerializer):
         if hasattr(annotation, "label_names"):  # set by the service that just wrote them
             return annotation.label_names
         return [label.name for label in annotation.labels.all()]
+
+
+class AnsweredItemOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Item
+        fields = ["id", "external_id", "data"]
+
+
+class MyAnswerOutput(AnnotationOutput):
+    """One of your answers with its item, for the labelling page's history: enough to show
+    the item again and change the answer (what the page showed of the model comes along, so a
+    change keeps it)."""
+
+    item = AnsweredItemOutput()
+
+    class Meta(AnnotationOutput.Meta):
+        fields = [*AnnotationOutput.Meta.fields, "prediction_shown", "prediction_accepted", "item"]
+
+
+class MyAnswersQuery(QueryInput):
+    limit = serializers.IntegerField(
+        default=20, min_value=1, max_value=100, help_text="how many, newest first"
+    )
 
 
 _DATETIME = serializers.DateTimeField()

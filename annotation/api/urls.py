@@ -39,6 +39,11 @@ urlpatterns = [
         "projects/<id:project_id>/items/import/", views.ItemImportApi.as_view(), name="api-import"
     ),
     path("projects/<id:project_id>/next/", views.NextItemApi.as_view(), name="api-next"),
+    path(
+        "projects/<id:project_id>/my-answers/",
+        views.MyAnswersApi.as_view(),
+        name="api-my-answers",
+    ),
     path("projects/<id:project_id>/export/", views.ProjectExportApi.as_view(), name="api-export"),
     path("imports/<id:job_id>/", views.ImportJobDetailApi.as_view(), name="api-import-job"),
     path("items/<id:item_id>/", views.ItemDetailApi.as_view(), name="api-item"),

@@ -329,6 +329,20 @@ class ItemHistoryApi(ApiView):
         return Response(s.HistoryEventOutput(events, many=True).data)
 
 
+class MyAnswersApi(ApiView):
+    """Your own latest answers in the project (skips too), newest first, with their items:
+    the labelling page's history, from which an answer is changed by posting it again."""
+
+    query_class = s.MyAnswersQuery
+
+    @extend_schema(responses=s.MyAnswerOutput(many=True))
+    def get(self, request: SignedInRequest, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id)
+        limit = self.query.validated_data["limit"]
+        answers = selectors.recent_answers_of(request.user, project, limit=limit)
+        return Response(s.MyAnswerOutput(answers, many=True).data)
+
+
 class AnnotationUndoApi(ApiView):
     """Delete one of your own annotations; the item is leased back to you and returned."""
 

@@ -29,7 +29,7 @@ def labelled(project, admin, annotator):
     Item.objects.create(project=project, data={"text": "untouched"})
     answer(first, annotator, ["pos"], lead_time_ms=1500)
     answer(first, admin, ["pos"], lead_time_ms=700)
-    skip(second, annotator)
+    skip(second, annotator, reason="unclear", comment="two languages")
     return project
 
 
@@ -44,7 +44,12 @@ def test_jsonl_export_lists_each_items_labels_and_annotators(api_client, labelle
         ("ann-annotator", ["pos"], 1500),
         ("alice-admin", ["pos"], 700),
     ]
-    assert rows[1]["annotations"][0]["skipped"] is True
+    skipped = rows[1]["annotations"][0]
+    assert (skipped["skipped"], skipped["skip_reason"], skipped["comment"]) == (
+        True,
+        "unclear",
+        "two languages",
+    )
     assert rows[1]["labels"] == []
 
 

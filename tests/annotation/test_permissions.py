@@ -31,6 +31,7 @@ MATRIX = {
     "next": (200, 200, 200, 404, 401),
     "annotate": (201, 201, 201, 404, 401),
     "skip": (201, 201, 201, 404, 401),
+    "my answers": (200, 200, 200, 404, 401),
     "export": (200, 200, 403, 404, 401),
     "model versions": (200, 200, 200, 404, 401),
     "train": (202, 403, 403, 404, 401),
@@ -104,6 +105,7 @@ def _call(client: APIClient, name: str, project: Project, world: dict):
         "skip": lambda: _served_then(
             client, p, lambda: client.post(f"/api/v1/items/{i}/skip/", {}, format="json")
         ),
+        "my answers": lambda: client.get(f"/api/v1/projects/{p}/my-answers/"),
         "export": lambda: client.get(f"/api/v1/projects/{p}/export/?format=jsonl"),
         "model versions": lambda: client.get(f"/api/v1/projects/{p}/models/"),
         "train": lambda: client.post(f"/api/v1/projects/{p}/train/"),

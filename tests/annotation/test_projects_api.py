@@ -117,7 +117,7 @@ def test_the_last_admin_cannot_leave(api_client, project, admin):
     assert Membership.objects.filter(project=project, user=admin, role="admin").exists()
 
 
-@pytest.mark.parametrize("key", ["s", "A"])
+@pytest.mark.parametrize("key", ["s", "A", "x", "M", "e", "/"])
 def test_a_label_shortcut_that_is_a_labelling_page_key_is_refused(api_client, outsider, key):
     api_client.force_authenticate(outsider)
     body = {"name": "Keys", "labels": [{"name": "spam", "shortcut": key}]}
