@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from annotation import access, audit, reviews, selectors, services, tokens
 from annotation.api.serializers import BrowseQuery
 from annotation.errors import DomainError
-from annotation.models import Item, Membership
+from annotation.models import Annotation, Item, Membership
 from annotation.ui.forms import MemberForm, ProjectForm, label_lines, stopping_initial
 from hitl.converters import DatabaseId
 from hitl.requests import SignedInHttpRequest
@@ -188,16 +188,23 @@ def project_new(request: SignedInHttpRequest) -> HttpResponse:
 @login_required
 def label_page(request: HttpRequest, project_id: int) -> HttpResponse:
     project = access.project_for(request.user, project_id)
+    labels = list(project.labels.all())
     config = {
         "id": project.id,
         "multi": project.is_multi_label,
         "empty": not project.items.exists(),
         "labels": [
             {"name": label.name, "shortcut": label.shortcut, "color": label.color}
-            for label in project.labels.all()
+            for label in labels
         ],
     }
-    return render(request, "annotation/label.html", {"project": project, "config": config})
+    context = {
+        "project": project,
+        "labels": labels,
+        "config": config,
+        "skip_reasons": Annotation.SkipReason.choices,  # X then 1-4 on the page
+    }
+    return render(request, "annotation/label.html", context)
 
 
 @login_required
