@@ -1,47 +1,101 @@
-"""An item's agreed labels from its annotators' answers: the one rule that the export and the
-engine's training share. Pure Python, no Django: the label-quality work (truth inference)
-replaces the rule here and both follow.
+"""An item's agreed labels from its annotators' answers: the one rule that the export, the
+pages and the engine's training share. Pure Python over numpy, no Django (the fitted model
+is passed in: annotation.judging loads and refits it).
 
-The rule: single-label, the label most annotators chose, when one label leads; multi-label,
-each label more than half of them chose. A tie (two labels lead; a label chosen by exactly
-half) is no agreement: the item stays out of training and is marked for review, because
-picking a side would teach the model a coin toss (before this rule, the export held both
-labels of a 1-1 split while training silently took the first).
+Two methods:
+- majority vote: single-label, the label most annotators chose, when one label leads;
+  multi-label, each label more than half of them chose. A tie (two labels lead; a label
+  chosen by exactly half) is no agreement: the item stays out of training and is marked for
+  review, because picking a side would teach the model a coin toss. Its confidence is the
+  share of answers behind the decision (the least sure label's, multi-label).
+- Dawid-Skene (single-label): the answers read through each annotator's estimated confusion
+  matrix (annotation.truth), the label with the highest posterior; its confidence is that
+  posterior. Below UNSURE the item is marked for review as a tie is.
 """
 
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+import numpy as np
+
+from annotation import truth
+
 Label = TypeVar("Label", bound=Hashable)
+MAJORITY, DAWID_SKENE, VERDICT, GOLD = "majority", "dawid_skene", "review", "gold"
+UNSURE = 0.5  # a Dawid-Skene posterior below this is no agreement
 
 
 @dataclass(frozen=True)
 class Agreement(Generic[Label]):
-    """What an item's answers agree on: `labels` (sorted; empty on a tie) and whether they
-    tie (`needs_review`)."""
+    """What an item's answers agree on: `labels` (sorted; empty on a tie), whether they
+    tie or are too unsure to use (`needs_review`), how sure the method is (0-1), and which
+    method (or a reviewer's verdict, or the item's gold labels) decided."""
 
     labels: list[Label]
     needs_review: bool
+    confidence: float = 1.0
+    method: str = MAJORITY
 
 
 def agreed_labels(
     answers: Sequence[Sequence[Label]], *, multi_label: bool
 ) -> Agreement[Label] | None:
-    """The agreement of the given answers (each the labels one annotator chose; skips left
-    out), or None when there is none to judge."""
+    """The majority's agreement of the given answers (each the labels one annotator chose;
+    skips left out), or None when there is none to judge."""
     if not answers:
         return None
     votes = Counter(label for answer in answers for label in set(answer))
     if multi_label:
         half = len(answers) / 2
         agreed = sorted(label for label, n in votes.items() if n > half)  # type: ignore[type-var]
-        return Agreement(agreed, needs_review=any(n == half for n in votes.values()))
+        sure = min((max(n, len(answers) - n) / len(answers) for n in votes.values()), default=1)
+        return Agreement(agreed, any(n == half for n in votes.values()), sure)
     if not votes:
         return None
     most = max(votes.values())
     leaders = [label for label, n in votes.items() if n == most]
     if len(leaders) > 1:
-        return Agreement([], needs_review=True)
-    return Agreement(leaders, needs_review=False)
+        return Agreement([], needs_review=True, confidence=most / len(answers))
+    return Agreement(leaders, needs_review=False, confidence=most / len(answers))
+
+
+@dataclass(frozen=True)
+class FittedTruth:
+    """A project's Dawid-Skene estimate as annotation.truth fitted it: the matrices' label
+    order, each annotator's row, their confusion matrices and the labels' priors."""
+
+    labels: list[str]
+    annotators: Mapping[str, int]  # annotator key: row of `confusion`
+    confusion: np.ndarray
+    priors: np.ndarray
+
+    def agreement(self, answers: Sequence[tuple[str, Sequence[str]]]) -> Agreement[str] | None:
+        """The posterior of one item's (annotator key, labels) answers. An annotator the
+        fit has not met is read through the crowd's average matrix; a label the fit has not
+        met (added since) leaves the item to the majority."""
+        answers = [(who, chosen) for who, chosen in answers if chosen]
+        if not answers:
+            return None
+        column = {name: n for n, name in enumerate(self.labels)}
+        if any(chosen[0] not in column for _, chosen in answers):
+            return agreed_labels([chosen for _, chosen in answers], multi_label=False)
+        average = len(self.confusion)  # the extra row: the crowd's average matrix
+        matrices = np.concatenate([self.confusion, self.confusion.mean(axis=0, keepdims=True)])
+        posterior = truth.item_posteriors(
+            np.zeros(len(answers), dtype=int),
+            np.array([self.annotators.get(who, average) for who, _ in answers]),
+            np.array([column[chosen[0]] for _, chosen in answers]),
+            matrices,
+            self.priors,
+            n_items=1,
+        )[0]
+        best = int(posterior.argmax())
+        sure = float(posterior[best])
+        return Agreement([self.labels[best]], sure < UNSURE, sure, DAWID_SKENE)
+
+
+def settled(labels: Sequence[Label], method: str) -> Agreement[Label]:
+    """Labels that are the item's truth whatever its answers say (a verdict, gold)."""
+    return Agreement(list(labels), needs_review=False, confidence=1.0, method=method)

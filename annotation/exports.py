@@ -18,7 +18,10 @@ CSV_COLUMNS = [
     "annotation_count",
     "labels",
     "needs_review",
+    "confidence",
+    "method",
     "reviewed_by",
+    "gold",
     "annotators",
 ]
 
@@ -52,7 +55,9 @@ def _as_json(item: dict) -> bytes:
             "annotation_count",
             "labels",
             "needs_review",
+            "consensus",
             "reviewed_by",
+            "gold",
             "annotations",
         )
     }
@@ -82,6 +87,7 @@ def _csv(project: Project, filters: ItemFilter) -> Iterator[bytes]:
     for batch in export_batches(project, filters):
         for item in batch:
             annotators = [answer["annotator"] for answer in item["annotations"]]
+            consensus = item["consensus"]
             writer.writerow(
                 [
                     item["id"],
@@ -91,7 +97,10 @@ def _csv(project: Project, filters: ItemFilter) -> Iterator[bytes]:
                     item["annotation_count"],
                     "|".join(item["labels"]),
                     "true" if item["needs_review"] else "false",
+                    consensus["confidence"] if consensus else "",
+                    consensus["method"] if consensus else "",
                     item["reviewed_by"] or "",
+                    "|".join(item["gold"] or []),
                     "|".join(annotators),
                 ]
             )

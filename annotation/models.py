@@ -101,7 +101,13 @@ class Project(models.Model):
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="Share of items that get two answers even at overlap 1 (agreement).",
     )
-    consensus = models.CharField(max_length=16, choices=Consensus.choices, default=Consensus.AUTO)
+    consensus = models.CharField(
+        max_length=16,
+        choices=Consensus.choices,
+        default=Consensus.AUTO,
+        help_text="How an item's answers become its labels (single-label; multi-label: "
+        "majority per label).",
+    )
     gold_share = models.FloatField(
         default=0.0,
         validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
@@ -146,6 +152,7 @@ class Project(models.Model):
         "eval_sample_size",
         "show_predictions",
         "stopping_rule",
+        "consensus",
     )
 
     class Meta:
@@ -275,6 +282,8 @@ class Item(models.Model):
             models.Index(
                 fields=["project"], condition=Q(annotation_count__gt=0), name="item_labelled"
             ),
+            # Finds the gold items (a few hundred) for training and serving, not the pool.
+            models.Index(fields=["project"], condition=Q(gold__isnull=False), name="item_gold"),
         ]
 
     def __str__(self) -> str:

@@ -16,8 +16,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from annotation import judging
 from annotation.answers import check_label_names
-from annotation.consensus import Agreement, agreed_labels
 from annotation.errors import InvalidLabels
 from annotation.events import announce_after_commit, answers_recorded
 from annotation.models import Annotation, Item, Review
@@ -40,7 +40,7 @@ def relabel(*, item: Item, reviewer: User, labels: list[str], comment: str = "")
         reviewer=reviewer,
         reviewer_name=reviewer.get_username(),
         labels=sorted(labels, key=order.__getitem__),
-        previous=current_labels(item, multi_label=project.is_multi_label),
+        previous=current_labels(item),
         comment=comment,
         created_at=timezone.now(),
     )
@@ -48,16 +48,19 @@ def relabel(*, item: Item, reviewer: User, labels: list[str], comment: str = "")
     return review
 
 
-def current_labels(item: Item, *, multi_label: bool) -> list[str]:
-    """The item's labels now: its latest verdict's, else what its answers agree on."""
+def current_labels(item: Item) -> list[str]:
+    """The item's labels now: its latest verdict's, else its gold labels, else what the
+    project's judging makes of its answers (annotation.judging)."""
     latest = latest_verdicts([item.id]).get(item.id)
-    if latest is not None:
-        return latest.labels
     answers = [
-        list(answer.labels.values_list("name", flat=True))
-        for answer in Annotation.objects.filter(item=item, skipped=False)
+        (answer.annotator.get_username(), list(answer.labels.values_list("name", flat=True)))
+        for answer in Annotation.objects.filter(item=item, skipped=False).select_related(
+            "annotator"
+        )
     ]
-    agreement = agreed_labels(answers, multi_label=multi_label)
+    agreement = judging.judge_for(item.project).agreement(
+        answers, verdict=latest.labels if latest else None, gold=item.gold
+    )
     return agreement.labels if agreement else []
 
 
@@ -92,11 +95,3 @@ def _latest(reviews: QuerySet[Review]) -> dict[int, Review]:
 def history(item: Item) -> list[Review]:
     """Every verdict on the item, oldest first."""
     return list(Review.objects.filter(item=item).order_by("id"))
-
-
-def with_verdict(agreement: Agreement[str] | None, verdict: Review | None) -> Agreement[str] | None:
-    """The rule: a verdict's labels are the item's, agreed and settled (nothing to review);
-    without one, what the answers agree on."""
-    if verdict is None:
-        return agreement
-    return Agreement(list(verdict.labels), needs_review=False)

@@ -16,8 +16,8 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from annotation import reviews, search
-from annotation.consensus import Agreement, agreed_labels
+from annotation import judging, reviews, search
+from annotation.consensus import Agreement
 from annotation.models import Annotation, Item, Label, Lease, Project, RankedItem, Ranking, Review
 
 ITEM, ANSWER = Item._meta.db_table, Annotation._meta.db_table
@@ -173,7 +173,7 @@ def export_batches(
     through undecoded; `text` is its text field. `labels` is what at least half of the item's
     (non-skipping) annotators chose: the annotator's own for overlap 1.
     """
-    last_id = 0
+    last_id, judge = 0, judging.judge_for(project)
     while True:
         # plain dicts to the type checker too: each gets its answers and labels below
         items = cast(
@@ -186,38 +186,50 @@ def export_batches(
                 .annotate(  # type: ignore[no-redef]
                     data_json=Cast("data", TextField()), text=KeyTextTransform("text", "data")
                 )
-                .values("id", "external_id", "data_json", "text", "status", "annotation_count")[
-                    :batch_size
-                ]
+                .values(
+                    "id", "external_id", "data_json", "text", "status", "annotation_count", "gold"
+                )[:batch_size]
             ),
         )
         if not items:
             return
-        add_answers(project, items, after=last_id)
+        add_answers(project, items, after=last_id, judge=judge)
         last_id = items[-1]["id"]
         yield items
 
 
-def add_answers(project: Project, items: list[dict[str, Any]], *, after: int | None = None) -> None:
+def add_answers(
+    project: Project,
+    items: list[dict[str, Any]],
+    *,
+    after: int | None = None,
+    judge: judging.Judge | None = None,
+) -> None:
     """Give each item (dicts in id order, all with ids above `after`, by default the first's)
-    its `annotations`, its `labels` and whether they tie (`needs_review`), and who gave its
-    verdict (`reviewed_by`, None: not reviewed; a verdict's labels win, annotation.reviews):
-    three queries whatever the count."""
+    its `annotations`, its `labels`, whether they tie or are too unsure (`needs_review`), the
+    `consensus` behind them ({labels, confidence, method}) and who gave its verdict
+    (`reviewed_by`, None: not reviewed). A verdict wins, then gold labels (an item's `gold`,
+    where the dict has it), then the project's judging (annotation.judging): three queries
+    whatever the count, four with a fitted model and no `judge` given."""
     first = items[0]["id"] - 1 if after is None else after
     answers = _answers_by_item(project, after=first, up_to=items[-1]["id"])
     verdicts = reviews.verdicts_between(project_id=project.id, after=first, up_to=items[-1]["id"])
+    judge = judge or judging.judge_for(project)
     for item in items:
         item["annotations"] = answers.get(item["id"], [])
         verdict = verdicts.get(item["id"])
-        agreement = reviews.with_verdict(
-            agreed_labels(
-                [a["labels"] for a in item["annotations"] if not a["skipped"]],
-                multi_label=project.is_multi_label,
-            ),
-            verdict,
+        agreement = judge.agreement(
+            [(a["annotator"], a["labels"]) for a in item["annotations"] if not a["skipped"]],
+            verdict=verdict.labels if verdict else None,
+            gold=item.get("gold"),
         )
         item["labels"] = agreement.labels if agreement else []
         item["needs_review"] = agreement.needs_review if agreement else False
+        item["consensus"] = agreement and {
+            "labels": agreement.labels,
+            "confidence": round(agreement.confidence, 4),
+            "method": agreement.method,
+        }
         item["reviewed_by"] = verdict.reviewer_name if verdict else None
 
 
@@ -258,7 +270,7 @@ def browse(
             window = matching
         window = window.order_by("-id" if newest_first else "id")
     # `text` the annotation, not a field: django-stubs cannot tell (as in export_batches)
-    fields = ["id", "external_id", "text", "status", "annotation_count", "created_at"]
+    fields = ["id", "external_id", "text", "status", "annotation_count", "gold", "created_at"]
     with_text = window.annotate(text=KeyTextTransform("text", "data"))  # type: ignore[no-redef]
     rows: list[dict[str, Any]] = list(with_text.values(*fields)[: size + 1])
     more = len(rows) > size
@@ -450,18 +462,19 @@ def judged_items(
     if answered_until is not None:
         recent += " AND a.created_at <= %s"
         params.append(connection.ops.adapt_datetimefield_value(answered_until))
-    answers: dict[int, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+    answers: dict[int, dict[int, tuple[str, list[str]]]] = defaultdict(dict)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT a.item_id, a.id, l.name FROM {ANSWER} a "
+            f"SELECT a.item_id, a.id, u.username, l.name FROM {ANSWER} a "
             f"JOIN {ITEM} i ON i.id = a.item_id "
+            f"JOIN {User._meta.db_table} u ON u.id = a.annotator_id "
             f"LEFT JOIN {ANSWER_LABELS} al ON al.annotation_id = a.id "
             f"LEFT JOIN {LABEL} l ON l.id = al.label_id "
             f"WHERE i.project_id = %s AND NOT a.skipped{recent} ORDER BY a.item_id, a.id",
             params,
         )
-        for item_id, answer_id, name in cursor.fetchall():
-            chosen = answers[item_id][answer_id]
+        for item_id, answer_id, who, name in cursor.fetchall():
+            chosen = answers[item_id].setdefault(answer_id, (who, []))[1]
             if name is not None:
                 chosen.append(name)
     verdicts = reviews.project_verdicts(project.id, until=answered_until)
@@ -470,18 +483,25 @@ def judged_items(
         for item_id, verdict in verdicts.items()
         if answered_since is None or verdict.created_at > answered_since
     ]
+    gold: list[int] = []
+    if answered_since is None:  # gold labels are not answers: they train once, in full rounds
+        gold = list(
+            Item.objects.filter(project=project, gold__isnull=False).values_list("id", flat=True)
+        )
+    judge = judging.judge_for(project)
     judged = []
-    ids = sorted(set(answers) | set(reviewed))
+    ids = sorted(set(answers) | set(reviewed) | set(gold))
     for start in range(0, len(ids), 900):
         batch = ids[start : start + 900]
         rows = Item.objects.filter(id__in=batch).order_by("id")
-        for item_id, data, in_eval in rows.values_list("id", "data", "in_eval"):
-            agreement = reviews.with_verdict(
-                agreed_labels(
-                    list(answers[item_id].values()) if item_id in answers else [],
-                    multi_label=project.is_multi_label,
-                ),
-                verdicts.get(item_id),
+        for item_id, data, in_eval, gold_labels in rows.values_list(
+            "id", "data", "in_eval", "gold"
+        ):
+            verdict = verdicts.get(item_id)
+            agreement = judge.agreement(
+                list(answers[item_id].values()) if item_id in answers else [],
+                verdict=verdict.labels if verdict else None,
+                gold=gold_labels,
             )
             if agreement is not None:
                 judged.append(JudgedItem(item_id, data, in_eval, agreement))

@@ -27,10 +27,13 @@ class TruthEstimate:
     iterations: int
 
     def accuracy(self) -> np.ndarray:
-        """Each annotator's estimated chance of answering the truth, over the labels'
-        frequencies."""
-        diagonal = np.diagonal(self.confusion, axis1=1, axis2=2)
-        return diagonal @ self.priors
+        return annotator_accuracy(self.confusion, self.priors)
+
+
+def annotator_accuracy(confusion: np.ndarray, priors: np.ndarray) -> np.ndarray:
+    """Each annotator's estimated chance of answering the truth, over the labels'
+    frequencies."""
+    return np.diagonal(confusion, axis1=1, axis2=2) @ priors
 
 
 def majority_vote(

@@ -57,7 +57,14 @@ class ProjectForm(forms.ModelForm):
         "(0-1).",
     )
     # Left out of a post, each keeps its current (or default) value.
-    OPTIONAL = ("model", "strategy", "retrain_every", "eval_share", "eval_sample_size")
+    OPTIONAL = (
+        "model",
+        "strategy",
+        "retrain_every",
+        "eval_share",
+        "eval_sample_size",
+        "consensus",
+    )
 
     class Meta:
         model = Project

@@ -232,6 +232,7 @@ def project_settings(request: SignedInHttpRequest, project_id: int) -> HttpRespo
         "eval_share": project.eval_share,
         "eval_sample_size": project.eval_sample_size,
         "show_predictions": project.show_predictions,
+        "consensus": project.consensus,
         **stopping_initial(project.stopping_rule),
     }
     action = request.POST.get("action")

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import numpy as np
 
-from annotation import selectors
+from annotation import judging, selectors
 from annotation.models import Project
 
 POOL_SAMPLE_SIZE = 5_000  # unlabelled texts the featurizer learns its vocabulary from
@@ -43,6 +43,15 @@ class TrainingData:
     train: Split
     eval: Split
     needs_review: int = 0  # items left out because their answers tie
+
+
+def refit_consensus(project: Project) -> None:
+    """Refit the project's Dawid-Skene model on every item answered twice or more, so that
+    this round trains on what the current answers say (annotation.judging); majority-vote
+    and multi-label projects keep none."""
+    if project.consensus == Project.Consensus.MAJORITY or project.is_multi_label:
+        return
+    judging.refit(project, selectors.multiply_answered(project))
 
 
 def training_data(

@@ -23,7 +23,7 @@ from models_service.ml import features, strategies
 from models_service.models import ModelVersion, Trainer
 from models_service.rounds import diversity, scoring, stopping, training
 from models_service.rounds.artifacts import store
-from models_service.rounds.data import trainable, training_data
+from models_service.rounds.data import refit_consensus, trainable, training_data
 
 STOP_SET_SIZE = 500
 # The database was away (a restart, a dropped connection): the task is retried, the round is
@@ -58,6 +58,7 @@ def start_round(project_id: int) -> Started | None:
         if not schedule.needs_training(project):
             schedule.release(project_id, token)
             return None
+        refit_consensus(project)
         data = training_data(project)
         if not trainable(data.train.targets, multi_label=project.is_multi_label):
             schedule.release(project_id, token)

@@ -14,15 +14,15 @@ from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, User
     ("answers", "expected"),
     [
         ([["cat"]], Agreement(["cat"], needs_review=False)),
-        ([["cat"], ["cat"], ["dog"]], Agreement(["cat"], needs_review=False)),
-        ([["cat"], ["dog"], ["cat"], ["bird"]], Agreement(["cat"], needs_review=False)),
+        ([["cat"], ["cat"], ["dog"]], Agreement(["cat"], False, 2 / 3)),
+        ([["cat"], ["dog"], ["cat"], ["bird"]], Agreement(["cat"], False, 2 / 4)),
         # two annotators who disagree: no agreed label, and the item goes to review
-        ([["cat"], ["dog"]], Agreement([], needs_review=True)),
-        ([["cat"], ["dog"], ["bird"]], Agreement([], needs_review=True)),
-        ([["cat"], ["cat"], ["dog"], ["dog"]], Agreement([], needs_review=True)),
+        ([["cat"], ["dog"]], Agreement([], True, 1 / 2)),
+        ([["cat"], ["dog"], ["bird"]], Agreement([], True, 1 / 3)),
+        ([["cat"], ["cat"], ["dog"], ["dog"]], Agreement([], True, 2 / 4)),
     ],
 )
-def test_single_label_agreement_is_the_leading_label_and_a_tie_is_none(answers, expected):
+def test_single_label_agreement_is_the_leading_label_its_share_and_a_tie_is_none(answers, expected):
     assert agreed_labels(answers, multi_label=False) == expected
 
 
@@ -31,9 +31,10 @@ def test_single_label_agreement_is_the_leading_label_and_a_tie_is_none(answers, 
     [
         ([["a", "b"]], Agreement(["a", "b"], needs_review=False)),
         ([[]], Agreement([], needs_review=False)),  # "none of these" is an answer
-        ([["a", "b"], ["a"], ["a", "c"]], Agreement(["a"], needs_review=False)),
+        # confidence: the least sure label's share (b and c: 2 of 3 left them out)
+        ([["a", "b"], ["a"], ["a", "c"]], Agreement(["a"], False, 2 / 3)),
         # b chosen by exactly half: a tie on b, so the whole item goes to review
-        ([["a", "b"], ["a"]], Agreement(["a"], needs_review=True)),
+        ([["a", "b"], ["a"]], Agreement(["a"], True, 1 / 2)),
     ],
 )
 def test_multi_label_agreement_is_each_label_more_than_half_chose(answers, expected):

@@ -87,7 +87,8 @@ def test_export_of_an_empty_project_is_valid(api_client, project, admin):
     assert json.loads(_export(api_client, project, "json")) == []
     assert _export(api_client, project, "jsonl") == b""
     header = (
-        "id external_id text status annotation_count labels needs_review reviewed_by annotators"
+        "id external_id text status annotation_count labels needs_review confidence method "
+        "reviewed_by gold annotators"
     )
     assert _export(api_client, project, "csv").decode().splitlines() == [
         ",".join(f'"{name}"' for name in header.split())
@@ -99,9 +100,9 @@ def test_export_reads_in_batches_so_queries_grow_with_batches_not_items(
 ):
     Item.objects.bulk_create(Item(project=project, data={"text": f"t{n}"}) for n in range(4_500))
     api_client.force_authenticate(admin)
-    # access, the audit log's record, 3 batches x 4 queries (items, answers, their labels,
-    # verdicts), the end
-    with django_assert_max_num_queries(1 + 1 + 3 * 4 + 1):
+    # access, the audit log's record, the project's fitted model, 3 batches x 4 queries
+    # (items, answers, their labels, verdicts), the end
+    with django_assert_max_num_queries(1 + 1 + 1 + 3 * 4 + 1):
         rows = _export(api_client, project, "jsonl").splitlines()
     assert len(rows) == 4_500
 

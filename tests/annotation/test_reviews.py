@@ -54,7 +54,7 @@ def test_the_latest_verdict_wins_and_each_keeps_what_came_before(project, split,
     reviews.relabel(item=split, reviewer=admin, labels=["pos"], comment="on second thought")
     kept = [(r.reviewer_name, r.previous, r.labels) for r in reviews.history(split)]
     assert kept == [("rita-reviewer", [], ["neg"]), ("alice-admin", ["neg"], ["pos"])]
-    assert reviews.current_labels(split, multi_label=False) == ["pos"]
+    assert reviews.current_labels(split) == ["pos"]
 
 
 def test_the_review_api_takes_a_verdict_and_the_history_lists_it(api_client, split, reviewer):
