@@ -195,10 +195,11 @@
     }
   }
 
-  // The time on the item; a changed answer adds it to the time the answer took at first.
+  // The time on the item; a changed answer adds it to the time the answer took at first
+  // (at most a day, as the API takes it: a page left open overnight is not a refusal).
   function leadTime() {
-    const spent = Math.round(performance.now() - shownAt);
-    return changing ? (changing.lead_time_ms || 0) + spent : spent;
+    const spent = Math.round(performance.now() - shownAt) + (changing ? changing.lead_time_ms || 0 : 0);
+    return Math.min(spent, 86400000);
   }
 
   // What the page showed of the model for this answer. A changed answer was given without a
