@@ -25,6 +25,9 @@ from annotation import truth
 Label = TypeVar("Label", bound=Hashable)
 MAJORITY, DAWID_SKENE, VERDICT, GOLD = "majority", "dawid_skene", "review", "gold"
 UNSURE = 0.5  # a Dawid-Skene posterior below this is no agreement
+# `auto` consensus: Dawid-Skene once this many items have two answers or more (fewer cannot
+# tell a careful annotator from a careless one)
+AUTO_MIN_ITEMS = 50
 
 
 @dataclass(frozen=True)
@@ -99,3 +102,29 @@ class FittedTruth:
 def settled(labels: Sequence[Label], method: str) -> Agreement[Label]:
     """Labels that are the item's truth whatever its answers say (a verdict, gold)."""
     return Agreement(list(labels), needs_review=False, confidence=1.0, method=method)
+
+
+def wants_another(
+    agreement: Agreement | None, *, answers: int, minimum: int, maximum: int, threshold: float
+) -> bool:
+    """Whether an item with `answers` real answers, agreeing as `agreement` says, asks for one
+    more: below the minimum always; at the maximum never; between them while the consensus is
+    unsure (a tie, or less confident than `threshold`). A lone answer is its own majority and
+    proves nothing, so under majority vote an item gets two, and a third where they disagree;
+    under Dawid-Skene one answer can do, from someone who is seldom wrong."""
+    if answers < minimum:
+        return True
+    if answers >= maximum:
+        return False
+    if agreement is None or agreement.needs_review:
+        return True
+    if agreement.method == MAJORITY and answers == 1:
+        return True  # a lone answer is its own majority: no evidence of agreement yet
+    return agreement.confidence < threshold
+
+
+def in_agreement_sample(item_id: int, share: float) -> bool:
+    """Whether the item is among the `share` of items that always get two answers: a fixed
+    draw per item (a multiplicative hash of its id), independent of the serving order, so the
+    sample is the same on every call and spread over the whole pool."""
+    return ((item_id * 2_654_435_761) % 2**32) / 2**32 < share

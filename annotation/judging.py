@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from annotation import truth
 from annotation.consensus import (
+    AUTO_MIN_ITEMS,
     GOLD,
     VERDICT,
     Agreement,
@@ -25,8 +26,6 @@ from annotation.consensus import (
     settled,
 )
 from annotation.models import Project, TruthModel
-
-AUTO_MIN_ITEMS = 50
 
 
 class Judge:

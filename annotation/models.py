@@ -4,6 +4,7 @@ import random
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -153,6 +154,9 @@ class Project(models.Model):
         "show_predictions",
         "stopping_rule",
         "consensus",
+        "max_overlap",
+        "consensus_threshold",
+        "agreement_sample",
     )
 
     class Meta:
@@ -164,6 +168,12 @@ class Project(models.Model):
     @property
     def is_multi_label(self) -> bool:
         return self.task_type == self.TaskType.MULTI_LABEL
+
+    def clean(self) -> None:
+        if self.max_overlap is not None and self.max_overlap < self.overlap:
+            raise ValidationError(
+                {"max_overlap": "at least the overlap (the fewest answers an item gets)"}
+            )
 
 
 class Label(models.Model):

@@ -16,7 +16,9 @@ ITEM, LEASE, ANSWER = Item._meta.db_table, Lease._meta.db_table, Annotation._met
 RANKING, RANKED, SEED = Ranking._meta.db_table, RankedItem._meta.db_table, Seed._meta.db_table
 
 # An item the user may be served: open, not answered or held by them, with room left for one
-# more person once live leases are counted. The two NOT EXISTS carry `LIMIT 1 OFFSET 0`, which
+# more person once live leases are counted: up to the overlap, or, for an item still open at
+# its overlap (its consensus is unsure, or it is in the agreement sample: annotation.services
+# keeps it open), one person at a time. The two NOT EXISTS carry `LIMIT 1 OFFSET 0`, which
 # keeps each a per-candidate index probe: without it PostgreSQL may turn one into a join that
 # reads all of the user's answers on every call, and written as `COUNT(*) = 0` instead, the
 # planner guessed that almost no item passes and sorted the whole ranking (50 s at 1M items).
@@ -24,7 +26,8 @@ _SERVABLE = f"""
     i.status = 'open'
     AND i.annotation_count
         + (SELECT COUNT(*) FROM {LEASE} l WHERE l.item_id = i.id AND l.expires_at > %(now)s)
-        < %(overlap)s
+        < CASE WHEN i.annotation_count < %(overlap)s THEN %(overlap)s
+               ELSE i.annotation_count + 1 END
     AND NOT EXISTS (SELECT 1 FROM {ANSWER} a
                     WHERE a.item_id = i.id AND a.annotator_id = %(user)s LIMIT 1 OFFSET 0)
     AND NOT EXISTS (SELECT 1 FROM {LEASE} l

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from annotation import answers, audit, queue
+from annotation import answers, audit, consensus, judging, queue
 from annotation.errors import Conflict, DomainError, InvalidLabels, InvalidSettings
 from annotation.events import announce_after_commit, answers_recorded
 from annotation.models import Annotation, AuditEvent, Item, Label, Lease, Membership, Project
@@ -282,17 +282,59 @@ def _draw_for_evaluation(project: Project) -> bool:
 
 def _record(item: Item, annotator: User, *, labels: list[str], **fields) -> Annotation:
     """Write the annotator's answer, keep the item's count and status right, drop the lease."""
+    overlap = item.project.overlap
+    if not fields["skipped"] and _answers_vary(item.project):
+        overlap = _answers_wanted(item, annotator, labels)
     annotation = answers.record(
         item_id=item.id,
         project_id=item.project_id,
         annotator_id=annotator.id,
-        overlap=item.project.overlap,
+        overlap=overlap,
         label_names=labels,
         now=timezone.now(),
         **fields,
     )
     annotation.label_names = labels
     return annotation
+
+
+def _answers_vary(project: Project) -> bool:
+    """Whether the project's items may want more answers than its overlap (dynamic overlap,
+    or an agreement sample): only then does an answer cost the consensus check."""
+    return (project.max_overlap or 0) > project.overlap or (
+        project.agreement_sample > 0 and project.overlap < 2
+    )
+
+
+def _answers_wanted(item: Item, annotator: User, labels: list[str]) -> int:
+    """The answer count at which the item is done, given this answer: the overlap (two for
+    the agreement sample), or one more than it will have while its consensus stays unsure
+    and it has fewer than `max_overlap` (annotation.consensus.wants_another). Read under the
+    item's row lock, as answers.record writes."""
+    project = item.project
+    Item.objects.select_for_update().filter(id=item.id).values_list("id").first()
+    given = [
+        (answer.annotator.get_username(), list(answer.labels.values_list("name", flat=True)))
+        for answer in Annotation.objects.filter(item=item, skipped=False)
+        .exclude(annotator=annotator)
+        .select_related("annotator")
+    ]
+    given.append((annotator.get_username(), labels))
+    minimum = project.overlap
+    if project.agreement_sample and consensus.in_agreement_sample(
+        item.id, project.agreement_sample
+    ):
+        minimum = max(minimum, 2)
+    maximum = max(project.max_overlap or project.overlap, minimum)
+    agreement = judging.judge_for(project).agreement(given)
+    more = consensus.wants_another(
+        agreement,
+        answers=len(given),
+        minimum=minimum,
+        maximum=maximum,
+        threshold=project.consensus_threshold,
+    )
+    return len(given) + 1 if more else len(given)
 
 
 @transaction.atomic

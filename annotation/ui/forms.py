@@ -64,6 +64,8 @@ class ProjectForm(forms.ModelForm):
         "eval_share",
         "eval_sample_size",
         "consensus",
+        "consensus_threshold",
+        "agreement_sample",
     )
 
     class Meta:

@@ -233,6 +233,9 @@ def project_settings(request: SignedInHttpRequest, project_id: int) -> HttpRespo
         "eval_sample_size": project.eval_sample_size,
         "show_predictions": project.show_predictions,
         "consensus": project.consensus,
+        "max_overlap": project.max_overlap,
+        "consensus_threshold": project.consensus_threshold,
+        "agreement_sample": project.agreement_sample,
         **stopping_initial(project.stopping_rule),
     }
     action = request.POST.get("action")

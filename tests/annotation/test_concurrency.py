@@ -17,7 +17,13 @@ ANNOTATORS = 16
 
 
 def _annotate_until_empty(
-    base_url: str, token: str, project_id: int, served: list, answered: list, failures: list
+    base_url: str,
+    token: str,
+    project_id: int,
+    served: list,
+    answered: list,
+    failures: list,
+    labels_for=lambda item_id: ["pos"],
 ) -> None:
     headers = {"Authorization": f"Token {token}"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
@@ -31,7 +37,8 @@ def _annotate_until_empty(
             item_id = response.json()["id"]
             served.append(item_id)
             answer = client.post(
-                f"/api/v1/items/{item_id}/annotations/", json={"labels": ["pos"], "lead_time_ms": 1}
+                f"/api/v1/items/{item_id}/annotations/",
+                json={"labels": labels_for(item_id), "lead_time_ms": 1},
             )
             if answer.status_code != 201:
                 failures.append(("annotate", answer.status_code, answer.text))
@@ -39,7 +46,9 @@ def _annotate_until_empty(
             answered.append(item_id)
 
 
-def _run_annotators(live_server, project, users):
+def _run_annotators(live_server, project, users, labels_for=None):
+    """Every user annotates until the queue is empty; `labels_for(n, item_id)` the labels the
+    n-th user gives (all `pos` by default)."""
     served, answered, failures = [], [], []
     threads = [
         threading.Thread(
@@ -51,9 +60,10 @@ def _run_annotators(live_server, project, users):
                 served,
                 answered,
                 failures,
+                *([lambda item_id, n=n: labels_for(n, item_id)] if labels_for else []),
             ),
         )
-        for user in users
+        for n, user in enumerate(users)
     ]
     for thread in threads:
         thread.start()
@@ -97,3 +107,31 @@ def test_sixteen_concurrent_annotators_with_overlap_two(live_server, project):
     assert set(per_item.values()) == {2}
     pairs = Annotation.objects.values_list("item_id", "annotator_id")
     assert len(set(pairs)) == 240  # two *different* people per item
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sixteen_concurrent_annotators_with_dynamic_overlap_two_to_three(live_server, project):
+    """Items whose two answers disagree go back to the queue for a third person, one at a
+    time; no one answers an item twice and nothing is lost."""
+    project.overlap, project.max_overlap, project.consensus = 2, 3, "majority"
+    project.save()
+
+    def labels_for(n: int, item_id: int) -> list[str]:
+        return ["pos"] if (item_id * 7 + n) % 3 else ["neg"]  # people disagree on some items
+
+    users = _crowd(project, 120)
+    served, answered, failures = _run_annotators(live_server, project, users, labels_for)
+
+    assert failures == []
+    per_item: dict[int, list[str]] = {}
+    for item_id, name in Annotation.objects.order_by("id").values_list("item_id", "labels__name"):
+        per_item.setdefault(item_id, []).append(name)
+    assert set(map(len, per_item.values())) == {2, 3}  # some disagreed, some did not
+    for names in per_item.values():
+        first_two_agree = names[0] == names[1]
+        assert len(names) == (2 if first_two_agree else 3)
+    assert len(answered) == sum(map(len, per_item.values()))  # every 201 is a row
+    pairs = Annotation.objects.values_list("item_id", "annotator_id")
+    assert len(set(pairs)) == len(pairs)  # never the same person twice on an item
+    assert set(Item.objects.values_list("status", flat=True)) == {"done"}
+    assert not Lease.objects.exists()
