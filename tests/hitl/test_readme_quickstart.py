@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.hitl.running import free_port, newcomer_env, port_free
 from tests.services import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,23 +48,6 @@ def quickstart_blocks(readme: str) -> tuple[str, list[str]]:
     return server, commands
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _port_free(port: int) -> bool:
-    """Free for a new server, as hitl run's own check binds (closing connections aside)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def _clone(tmp_path: Path) -> Path:
     """A clone of the committed HEAD that uses the suite's .venv, where scripts/bootstrap.sh
     would find nothing to install in it (installing takes minutes): the bootstrap still runs
@@ -81,15 +64,6 @@ def _clone(tmp_path: Path) -> Path:
         )
     (clone / ".venv").symlink_to(ROOT / ".venv")
     return clone
-
-
-def _newcomer_env() -> dict[str, str]:
-    """A shell with nothing of hitl's set (this suite's own settings included)."""
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("HITL_", "DJANGO_", "DATABASE_URL", "CELERY_"))
-    }
 
 
 def _wait_for_address(log: Path, process: subprocess.Popen, port: int) -> None:
@@ -161,8 +135,8 @@ def test_the_readme_quick_start_works_as_written_in_a_fresh_clone(tmp_path):
     server_command, commands = quickstart_blocks(readme)
     assert server_command == "scripts/run" and "scripts/run --port" in readme
     clone = _clone(tmp_path)
-    env = _newcomer_env()
-    port = _free_port()
+    env = newcomer_env()
+    port = free_port()
     commands = [c.replace("localhost:8000", f"localhost:{port}") for c in commands]
     log = tmp_path / "run.log"
     with log.open("w") as output:
@@ -198,7 +172,7 @@ def test_the_readme_quick_start_works_as_written_in_a_fresh_clone(tmp_path):
 
         stopped = time.monotonic()
         os.killpg(server.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's group
-        while not _port_free(port):
+        while not port_free(port):
             assert time.monotonic() - stopped < 5, "the port is still taken 5 s after Ctrl-C"
             time.sleep(0.05)
         assert server.wait(timeout=15) == 0
