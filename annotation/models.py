@@ -157,6 +157,7 @@ class Project(models.Model):
         "max_overlap",
         "consensus_threshold",
         "agreement_sample",
+        "gold_share",
     )
 
     class Meta:

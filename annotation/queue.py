@@ -73,6 +73,20 @@ _FIRST_HELD = f"""
       AND NOT EXISTS (SELECT 1 FROM {ANSWER} a WHERE a.item_id = i.id AND a.annotator_id = %(user)s)
     ORDER BY l.created_at, l.id LIMIT 1
 """
+# A gold item the user has not answered or held, at random, whatever its status or count:
+# gold measures every annotator, so it is served past its overlap (annotation.gold). Its
+# suggestion from the serving ranking, as any item's: nothing tells it apart.
+_FIRST_GOLD = f"""
+    SELECT i.id, i.external_id, i.data, r.predicted, r.confidence, r.ranking_id
+    FROM {ITEM} i
+    LEFT JOIN {RANKED} r ON r.item_id = i.id AND r.ranking_id = (
+        SELECT k.id FROM {RANKING} k WHERE k.project_id = %(project)s AND k.status = 'serving')
+    WHERE i.project_id = %(project)s AND i.gold IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM {ANSWER} a WHERE a.item_id = i.id AND a.annotator_id = %(user)s)
+      AND NOT EXISTS (SELECT 1 FROM {LEASE} l WHERE l.item_id = i.id AND l.user_id = %(user)s
+                      AND l.expires_at > %(now)s)
+    ORDER BY i.random_key LIMIT 1
+"""
 _MARK_EVALUATION = f"UPDATE {ITEM} SET in_eval = TRUE WHERE id = %(item)s AND NOT in_eval"
 
 
@@ -196,6 +210,19 @@ def next_item_for(
                 cursor.execute(_MARK_EVALUATION, leased)
         return _item_from_row(row, project_id, evaluation)
     return None
+
+
+def next_gold_for(*, project_id: int, user_id: int, now: datetime) -> Item | None:
+    """Lease the user a gold item they have not answered (annotation.gold), at random; None
+    when they have answered every one. No capacity check: a gold item is for everyone."""
+    params = _params(project_id=project_id, user_id=user_id, now=now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_FIRST_GOLD, params)
+        if (row := cursor.fetchone()) is None:
+            return None
+        for statement in _LEASING[connection.vendor == "postgresql", False]:
+            cursor.execute(statement, params | {"item": row[0]})
+    return _item_from_row(row, project_id, evaluation=False)
 
 
 def held_item_for(

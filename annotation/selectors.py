@@ -93,7 +93,7 @@ def recent_answers_of(user: User, project: Project, *, limit: int = 20) -> list[
     return list(answers[:limit])
 
 
-FLAGS = ("ambiguous", "needs_expert", "skipped", "reviewed")
+FLAGS = ("ambiguous", "needs_expert", "skipped", "reviewed", "gold")
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,9 @@ def filtered_items(project: Project, filters: ItemFilter = EVERY_ITEM) -> QueryS
             item=OuterRef("pk"), annotator__username=filters.annotator
         )
         items = items.filter(Exists(answers))
-    if filters.flag == "reviewed":
+    if filters.flag == "gold":
+        items = items.filter(gold__isnull=False)
+    elif filters.flag == "reviewed":
         items = items.filter(Exists(Review.objects.filter(item=OuterRef("pk"))))
     elif filters.flag is not None:
         flagged = Annotation.objects.filter(item=OuterRef("pk"), **{filters.flag: True})
@@ -315,6 +317,8 @@ def _flags(row: dict[str, Any]) -> list[str]:
     flags = {flag for answer in row["annotations"] for flag in FLAGS[:3] if answer.get(flag)}
     if row["reviewed_by"]:
         flags.add("reviewed")
+    if row["gold"] is not None:
+        flags.add("gold")
     return [flag for flag in FLAGS if flag in flags]
 
 

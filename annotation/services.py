@@ -251,11 +251,16 @@ def next_item_for(*, project: Project, user: User) -> Item | None:
     No two people hold the same item while its lease lives (overlap 1), nobody is served an
     item they answered, and an item with its required number of answers is not served.
     """
+    now = timezone.now()
+    if project.gold_share > 0 and random.random() < project.gold_share:
+        gold = queue.next_gold_for(project_id=project.id, user_id=user.id, now=now)
+        if gold is not None:
+            return gold
     return queue.next_item_for(
         project_id=project.id,
         overlap=project.overlap,
         user_id=user.id,
-        now=timezone.now(),
+        now=now,
         evaluation=_draw_for_evaluation(project),
     )
 
@@ -283,7 +288,9 @@ def _draw_for_evaluation(project: Project) -> bool:
 def _record(item: Item, annotator: User, *, labels: list[str], **fields) -> Annotation:
     """Write the annotator's answer, keep the item's count and status right, drop the lease."""
     overlap = item.project.overlap
-    if not fields["skipped"] and _answers_vary(item.project):
+    if item.gold is not None:
+        overlap = _past_the_overlap(item)
+    elif not fields["skipped"] and _answers_vary(item.project):
         overlap = _answers_wanted(item, annotator, labels)
     annotation = answers.record(
         item_id=item.id,
@@ -296,6 +303,17 @@ def _record(item: Item, annotator: User, *, labels: list[str], **fields) -> Anno
     )
     annotation.label_names = labels
     return annotation
+
+
+def _past_the_overlap(item: Item) -> int:
+    """A gold item takes every annotator's answer (it measures them): the count at which it
+    is done, raised past the answers it has so that one more is no conflict."""
+    count = (
+        Item.objects.select_for_update()
+        .filter(id=item.id)
+        .values_list("annotation_count", flat=True)
+    )
+    return max(item.project.overlap, (count.first() or 0) + 1)
 
 
 def _answers_vary(project: Project) -> bool:

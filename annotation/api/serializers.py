@@ -84,7 +84,7 @@ class ItemFilterInput(QueryInput):
         choices=FLAGS,
         required=False,
         allow_blank=True,
-        help_text="an answer flagged it ambiguous or needs_expert, or skipped it; or reviewed",
+        help_text="an answer flagged it ambiguous or needs_expert, or skipped it; reviewed; gold",
     )
     max_confidence = serializers.FloatField(
         min_value=0,
@@ -250,7 +250,7 @@ class ProgressOutput(serializers.Serializer):
 class ItemOutput(serializers.ModelSerializer):
     class Meta:
         model = Item
-        fields = ["id", "external_id", "data", "status", "annotation_count", "created_at"]
+        fields = ["id", "external_id", "data", "status", "annotation_count", "gold", "created_at"]
 
 
 class AnnotationInput(StrictSerializer):
@@ -275,6 +275,12 @@ class SkipInput(StrictSerializer):
         required=False,
         allow_blank=True,
         help_text="why, from a short list; the comment says the rest",
+    )
+
+
+class GoldInput(StrictSerializer):
+    labels = serializers.ListField(
+        child=serializers.CharField(max_length=64), max_length=100, allow_empty=True
     )
 
 

@@ -53,6 +53,7 @@ urlpatterns = [
     path("items/<id:item_id>/skip/", views.ItemSkipApi.as_view(), name="api-skip"),
     path("items/<id:item_id>/review/", views.ItemReviewApi.as_view(), name="api-review"),
     path("items/<id:item_id>/history/", views.ItemHistoryApi.as_view(), name="api-history"),
+    path("items/<id:item_id>/gold/", views.ItemGoldApi.as_view(), name="api-gold"),
     path(
         "annotations/<id:annotation_id>/", views.AnnotationUndoApi.as_view(), name="api-annotation"
     ),

@@ -18,6 +18,7 @@ from annotation import (
     agreement,
     audit,
     exports,
+    gold,
     imports,
     parsing,
     reviews,
@@ -314,6 +315,23 @@ class ItemReviewApi(ApiView):
         payload.is_valid(raise_exception=True)
         review = reviews.relabel(item=item, reviewer=request.user, **payload.validated_data)
         return Response(s.ReviewOutput(review).data, status=status.HTTP_201_CREATED)
+
+
+class ItemGoldApi(ApiView):
+    """Mark the item gold with its known labels, or not gold any more (admins): gold items
+    are served unannounced to measure annotators, and their labels are their truth."""
+
+    @extend_schema(request=s.GoldInput, responses=s.ItemOutput)
+    def post(self, request: SignedInRequest, item_id: int) -> Response:
+        item = access.item_for(request.user, item_id, at_least=Role.ADMIN)
+        payload = s.GoldInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return Response(s.ItemOutput(gold.mark(item=item, **payload.validated_data)).data)
+
+    @extend_schema(responses={200: s.ItemOutput})
+    def delete(self, request: SignedInRequest, item_id: int) -> Response:
+        item = access.item_for(request.user, item_id, at_least=Role.ADMIN)
+        return Response(s.ItemOutput(gold.unmark(item=item)).data)
 
 
 class ItemHistoryApi(ApiView):

@@ -66,6 +66,7 @@ class ProjectForm(forms.ModelForm):
         "consensus",
         "consensus_threshold",
         "agreement_sample",
+        "gold_share",
     )
 
     class Meta:

@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from annotation import access, audit, reviews, selectors, services, tokens
+from annotation import access, audit, gold, reviews, selectors, services, tokens
 from annotation.api.serializers import BrowseQuery
 from annotation.errors import DomainError
 from annotation.models import Annotation, Item, Membership
@@ -123,19 +123,15 @@ def item_page(request: SignedInHttpRequest, project_id: int, item_id: int) -> Ht
     may_relabel = project.my_role in (Role.ADMIN, Role.REVIEWER)
     error = None
     if request.method == "POST":
-        if not may_relabel:
-            raise PermissionDenied("only reviewers and admins relabel items")
+        action = request.POST.get("action", "relabel")
+        if not may_relabel or (action != "relabel" and project.my_role != Role.ADMIN):
+            raise PermissionDenied("only reviewers and admins relabel items, admins mark gold")
         try:
-            reviews.relabel(
-                item=item,
-                reviewer=request.user,
-                labels=request.POST.getlist("labels"),
-                comment=request.POST.get("comment", "")[:5_000],
-            )
+            done = _change_item(request, item, action)
         except DomainError as refused:
             error = refused.message
         else:
-            messages.success(request, "Relabelled: your labels are now the item's.")
+            messages.success(request, done)
             return redirect("item", project_id=project.id, item_id=item.id)
     row: dict[str, Any] = {"id": item.id}
     selectors.add_answers(project, [row])
@@ -156,6 +152,24 @@ def item_page(request: SignedInHttpRequest, project_id: int, item_id: int) -> Ht
         "error": error,
     }
     return render(request, "annotation/item.html", context, status=400 if error else 200)
+
+
+def _change_item(request: SignedInHttpRequest, item: Item, action: str) -> str:
+    """The item page's forms: a verdict (reviewers, admins), gold labels (admins)."""
+    labels = request.POST.getlist("labels")
+    if action == "gold":
+        gold.mark(item=item, labels=labels)
+        return "Marked gold: annotators are served it unannounced, and scored against it."
+    if action == "ungold":
+        gold.unmark(item=item)
+        return "Not gold any more."
+    reviews.relabel(
+        item=item,
+        reviewer=request.user,
+        labels=labels,
+        comment=request.POST.get("comment", "")[:5_000],
+    )
+    return "Relabelled: your labels are now the item's."
 
 
 @login_required
@@ -236,6 +250,7 @@ def project_settings(request: SignedInHttpRequest, project_id: int) -> HttpRespo
         "max_overlap": project.max_overlap,
         "consensus_threshold": project.consensus_threshold,
         "agreement_sample": project.agreement_sample,
+        "gold_share": project.gold_share,
         **stopping_initial(project.stopping_rule),
     }
     action = request.POST.get("action")

@@ -8,7 +8,7 @@ import pytest
 from django.http import HttpRequest
 from rest_framework.test import APIClient
 
-from annotation.models import Annotation, ImportJob, Item, Membership, Project
+from annotation.models import Annotation, ImportJob, Item, Membership, Project, Review
 from tests.factories import ItemFactory, ProjectFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +42,11 @@ MATRIX = {
     "audit export": (200, 403, 403, 404, 401),
     "audit page": (200, 403, 403, 404, 302),
     "my token": (200, 200, 200, 200, 401),
+    "agreement": (200, 200, 403, 404, 401),
+    "review item": (201, 201, 403, 404, 401),
+    "item history": (200, 200, 403, 404, 401),
+    "mark gold": (200, 403, 403, 404, 401),
+    "unmark gold": (200, 403, 403, 404, 401),
 }
 
 
@@ -116,6 +121,15 @@ def _call(client: APIClient, name: str, project: Project, world: dict):
         "audit export": lambda: client.get(f"/api/v1/projects/{p}/audit/export/?format=csv"),
         "audit page": lambda: client.get(f"/projects/{p}/audit/"),
         "my token": lambda: client.get("/api/v1/me/token/"),
+        "agreement": lambda: client.get(f"/api/v1/projects/{p}/agreement/"),
+        "review item": lambda: client.post(
+            f"/api/v1/items/{i}/review/", {"labels": ["neg"]}, format="json"
+        ),
+        "item history": lambda: client.get(f"/api/v1/items/{i}/history/"),
+        "mark gold": lambda: client.post(
+            f"/api/v1/items/{i}/gold/", {"labels": ["pos"]}, format="json"
+        ),
+        "unmark gold": lambda: client.delete(f"/api/v1/items/{i}/gold/"),
     }
     return calls[name]()
 
@@ -132,6 +146,8 @@ def _state(project: Project) -> tuple:
         sorted(Membership.objects.filter(project=project).values_list("user__username", "role")),
         Item.objects.filter(project=project).count(),
         Annotation.objects.count(),
+        Review.objects.count(),
+        Item.objects.filter(project=project, gold__isnull=False).count(),
     )
 
 

@@ -214,3 +214,17 @@ def test_a_far_page_reads_from_its_cursor_not_through_an_offset(project, items, 
     item_reads = [q["sql"] for q in captured if 'FROM "annotation_item"' in q["sql"]]
     assert item_reads and not any("OFFSET" in sql for sql in item_reads)
     assert all('"annotation_item"."id" >' in sql for sql in item_reads[:1] + item_reads[-1:])
+
+
+def test_an_admin_marks_an_item_gold_from_its_page_and_a_reviewer_may_not(
+    project, items, admin, reviewer
+):
+    url = f"/projects/{project.id}/items/{items[4].id}/"
+    refused = _client(reviewer).post(url, {"action": "gold", "labels": ["neg"]})
+    assert refused.status_code == 403
+    client = _client(admin)
+    assert client.post(url, {"action": "gold", "labels": ["neg"]}).status_code == 302
+    assert Item.objects.get(id=items[4].id).gold == ["neg"]
+    assert "Gold: <strong>neg</strong>" in client.get(url).content.decode()
+    assert client.post(url, {"action": "ungold"}).status_code == 302
+    assert Item.objects.get(id=items[4].id).gold is None
