@@ -42,7 +42,7 @@ def accuracy_on_gold(project: Project) -> dict[str, tuple[int, int]]:
     ).values_list("id", "annotator__username", "item__gold", "labels__name")
     chosen: dict[int, tuple[str, list[str], set[str]]] = {}
     for answer_id, who, gold, name in answers:
-        labels = chosen.setdefault(answer_id, (who, gold, set()))[2]
+        labels = chosen.setdefault(answer_id, (who, gold or [], set()))[2]
         if name is not None:
             labels.add(name)
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
