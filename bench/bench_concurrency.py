@@ -1,7 +1,8 @@
 """16 annotators clicking without pause (get next, submit), on PostgreSQL or the SQLite default.
 
-Afterwards the database is checked: no item answered twice (overlap 1: no duplicate
-assignment) and one row for every 201 the clients got (nothing lost).
+Afterwards the database is checked: no one answered an item twice or was served it twice, no
+item other than a gold one has more answers than its overlap allows (max_overlap with the
+label-quality options), and one row for every 201 the clients got (nothing lost).
 Run: .venv/bin/python bench/bench_concurrency.py [--db postgres|sqlite] [--items N] [--seconds S]
 """
 
@@ -10,12 +11,13 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 from common import (
     LeanClient,
     add_members,
+    add_quality_options,
+    apply_quality_options,
     client,
     cores_used,
     cpu_seconds,
@@ -58,19 +60,27 @@ def annotate(base, token, project, deadline, results, lock):
         results.append((rounds, served, answered, errors))
 
 
-def db_counts(database_url, sqlite_path, project) -> tuple[int, int]:
-    """(annotation rows, items with more than one annotation) for the project."""
+def db_counts(database_url, sqlite_path, project, allowed: int) -> tuple[int, int]:
+    """(annotation rows, answers past what is allowed: a person's second answer to an item,
+    or an item other than a gold one with more than `allowed` answers) for the project."""
     sql = (
-        "SELECT COUNT(*), COUNT(*) - COUNT(DISTINCT a.item_id) FROM annotation_annotation a "
-        "JOIN annotation_item i ON i.id = a.item_id WHERE i.project_id = %s"
+        "SELECT (SELECT COUNT(*) FROM annotation_annotation a JOIN annotation_item i "
+        "ON i.id = a.item_id WHERE i.project_id = %s), "
+        "(SELECT COUNT(*) - COUNT(DISTINCT a.item_id || '-' || a.annotator_id) "
+        "FROM annotation_annotation a JOIN annotation_item i ON i.id = a.item_id "
+        "WHERE i.project_id = %s) + "
+        "(SELECT COALESCE(SUM(n - %s), 0) FROM (SELECT COUNT(*) AS n FROM annotation_annotation a "
+        "JOIN annotation_item i ON i.id = a.item_id WHERE i.project_id = %s AND i.gold IS NULL "
+        "GROUP BY a.item_id) AS per_item WHERE n > %s)"
     )
+    params = (project, project, allowed, project, allowed)
     if database_url:
         import psycopg
 
         with psycopg.connect(database_url) as conn:
-            return conn.execute(sql, (project,)).fetchone()
+            return conn.execute(sql, params).fetchone()
     with sqlite3.connect(sqlite_path) as conn:
-        return conn.execute(sql.replace("%s", "?"), (project,)).fetchone()
+        return conn.execute(sql.replace("%s", "?"), params).fetchone()
 
 
 def main() -> None:
@@ -80,6 +90,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
+    add_quality_options(parser)
     args = parser.parse_args()
     var_dir = Path(tempfile.mkdtemp())
     sqlite_path = var_dir / "bench.sqlite3"
@@ -96,6 +107,7 @@ def main() -> None:
         project = create_project(owner, "crowd")
         add_members(owner, project, names)
         import_jsonl(owner, project, jsonl_body(args.items))
+        quality = apply_quality_options(owner, project, args)
         results, lock = [], threading.Lock()
         cpu_before = cpu_seconds()
         start = time.perf_counter()
@@ -113,14 +125,15 @@ def main() -> None:
         elapsed = time.perf_counter() - start
         cores = cores_used(cpu_before, cpu_seconds(), elapsed)
     rounds = [r for result in results for r in result[0]]
-    served = [s for result in results for s in result[1]]
+    # a person served the same item twice (each result is one person's)
+    served_twice = sum(len(result[1]) - len(set(result[1])) for result in results)
     answered = sum(result[2] for result in results)
     errors = [e for result in results for e in result[3]]
-    rows_in_db, doubly_answered = db_counts(database_url, sqlite_path, project)
-    duplicate_serves = sum(n - 1 for n in Counter(served).values() if n > 1)
+    allowed = max(args.overlap, args.max_overlap or 0)
+    rows_in_db, past_allowed = db_counts(database_url, sqlite_path, project, allowed)
     table(
         f"{ANNOTATORS} annotators without pause ({args.db}, gunicorn {args.workers} workers x "
-        f"{args.threads} threads, {args.seconds:.0f} s)",
+        f"{args.threads} threads, {args.seconds:.0f} s; {quality})",
         [
             "pool",
             "annotations",
@@ -140,7 +153,7 @@ def main() -> None:
                 ms(percentile(rounds, 50)),
                 ms(percentile(rounds, 99)),
                 len(errors),
-                duplicate_serves + doubly_answered,
+                served_twice + past_allowed,
                 answered - rows_in_db,
                 cores,
             ]

@@ -1,7 +1,9 @@
 """Next-item latency for one annotator on a 100,000-item project (PostgreSQL, gunicorn).
 
-Each round: GET next (timed alone), then POST the annotation (timed with it).
+Each round: GET next (timed alone), then POST the annotation (timed with it). The label-quality
+options (--overlap, --max-overlap, --gold, --gold-share) measure what they add to the path.
 Run: .venv/bin/python bench/bench_next_item.py [--items 100000] [--rounds 2000]
+     [--overlap 3 --max-overlap 4 --gold 200 --gold-share 0.1]
 """
 
 import argparse
@@ -12,6 +14,8 @@ from pathlib import Path
 from common import (
     LeanClient,
     add_members,
+    add_quality_options,
+    apply_quality_options,
     client,
     create_project,
     fresh_postgres,
@@ -30,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2_000)
+    add_quality_options(parser)
     args = parser.parse_args()
     env = server_env(
         fresh_postgres("hitl_bench_next"),
@@ -42,6 +47,7 @@ def main() -> None:
         project = create_project(owner, "next item bench")
         add_members(owner, project, ["solo"])
         import_jsonl(owner, project, jsonl_body(args.items))
+        quality = apply_quality_options(owner, project, args)
         api = LeanClient(base, tokens["solo"])  # httpx alone took about 1 ms a call
         for _ in range(50):  # warm up connections and caches
             _, item = api.get(f"/api/v1/projects/{project}/next/")
@@ -76,7 +82,8 @@ def main() -> None:
         ]
     ]
     table(
-        "One annotator (PostgreSQL, gunicorn 2 workers x 8 threads, client on the same machine)",
+        f"One annotator (PostgreSQL, gunicorn 2 workers x 8 threads, client on the same "
+        f"machine; {quality})",
         ["call", "pool", "rounds", "p50 ms", "p95 ms", "p99 ms", "target ms"],
         rows,
     )

@@ -248,6 +248,29 @@ def create_project(api: httpx.Client, name: str, **fields) -> int:
     return response.json()["id"]
 
 
+def add_quality_options(parser) -> None:
+    """The label-quality settings a serving benchmark can turn on (issue 26's hot-path cost)."""
+    parser.add_argument("--overlap", type=int, default=1)
+    parser.add_argument("--max-overlap", type=int, default=None)
+    parser.add_argument("--gold", type=int, default=0, help="items marked gold")
+    parser.add_argument("--gold-share", type=float, default=0.0)
+
+
+def apply_quality_options(api: httpx.Client, project_id: int, args) -> str:
+    """Set what add_quality_options asked for on an imported project; returns it in words."""
+    settings = {"overlap": args.overlap, "gold_share": args.gold_share}
+    if args.max_overlap:
+        settings["max_overlap"] = args.max_overlap
+    api.patch(f"/api/v1/projects/{project_id}/", json=settings).raise_for_status()
+    if args.gold:
+        page = api.get(f"/api/v1/projects/{project_id}/items/?page_size={args.gold}").json()
+        for item in page["results"]:
+            api.post(f"/api/v1/items/{item['id']}/gold/", json={"labels": ["pos"]})
+    return ", ".join(f"{key} {value}" for key, value in settings.items()) + (
+        f", {args.gold} gold items" if args.gold else ""
+    )
+
+
 def add_members(api: httpx.Client, project_id: int, usernames: list[str]) -> None:
     for username in usernames:
         api.post(
