@@ -102,7 +102,7 @@ def _run_in_one_shell(commands: list[str], cwd: Path, env: dict) -> tuple[list[s
 def _wait_for_seeds(database: Path, project: str) -> None:
     """Until the worker has chosen the imported items' seeds: it is up, and it ran the task
     the import asked for (with whatever it prints), so the log below has seen both."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a worker's start took over 60 s on a loaded machine
     query = "SELECT count(*) FROM annotation_seed WHERE project_id = ?"
     while True:
         with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
