@@ -15,7 +15,6 @@ from itertools import combinations
 
 import krippendorff
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
 
 BOOTSTRAP_DRAWS = 200
 MIN_SHARED_ITEMS = 10  # a pair's kappa over fewer shared items says little
@@ -101,6 +100,10 @@ def binary_units(
 def pairwise(answers: Mapping[str, Mapping[Hashable, Hashable]]) -> list[PairAgreement]:
     """Cohen's kappa and percent agreement of each pair of annotators over the items both
     answered. `answers`: {annotator: {item: value}}; pairs that share no item are left out."""
+    # here, not at the top: a web process loads scikit-learn only when someone asks for
+    # agreement, not at start (tests/hitl/test_web_imports.py)
+    from sklearn.metrics import cohen_kappa_score
+
     pairs = []
     for first, second in combinations(sorted(answers), 2):
         shared = sorted(set(answers[first]) & set(answers[second]), key=repr)
