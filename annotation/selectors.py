@@ -11,7 +11,18 @@ from typing import Any, Literal, cast
 import orjson
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, TextField
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+)
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -139,19 +150,31 @@ def filtered_items(project: Project, filters: ItemFilter = EVERY_ITEM) -> QueryS
         flagged = Annotation.objects.filter(item=OuterRef("pk"), **{filters.flag: True})
         items = items.filter(Exists(flagged))
     if filters.predicted is not None or filters.max_confidence is not None:
-        rows = RankedItem.objects.filter(
-            item=OuterRef("pk"),
-            ranking__project=project,
-            ranking__status=Ranking.Status.SERVING,
-        )
-        if filters.predicted is not None:
-            rows = rows.filter(_predicts(project, filters.predicted))
-        if filters.max_confidence is not None:
-            rows = rows.filter(confidence__lte=filters.max_confidence)
-        items = items.filter(Exists(rows))
+        items = _passing_the_model(project, items, filters)
     if filters.search is not None:
         items = search.matching(items, filters.search)
     return items
+
+
+def _passing_the_model(project: Project, items: QuerySet[Item], filters: ItemFilter):
+    """The items whose row in the serving ranking passes the model's filters (no ranking:
+    none). A scalar subquery per item, not EXISTS: PostgreSQL turned EXISTS into a join that
+    read the whole ranking (a million rows, 0.7 s a page), where a probe of the ranking's
+    (ranking, item) index per item in id order finds a page in a few hundred probes."""
+    serving = (
+        Ranking.objects.filter(project=project, status=Ranking.Status.SERVING)
+        .values_list("id", flat=True)
+        .first()
+    )
+    if serving is None:
+        return items.none()
+    rows = RankedItem.objects.filter(ranking_id=serving, item_id=OuterRef("pk"))
+    if filters.predicted is not None:
+        rows = rows.filter(_predicts(project, filters.predicted))
+    if filters.max_confidence is not None:
+        rows = rows.filter(confidence__lte=filters.max_confidence)
+    found = Subquery(rows.values("item_id")[:1])
+    return items.annotate(model_match=found).filter(model_match__isnull=False)
 
 
 def _predicts(project: Project, name: str) -> Q:
