@@ -415,6 +415,26 @@ def _answers_by_item(project: Project, *, after: int, up_to: int) -> dict[int, l
     return by_item
 
 
+def others_answers(item_id: int, annotator_id: int) -> list[tuple[str, list[str]]]:
+    """(annotator, labels) of the item's real answers by anyone but `annotator_id`, in the
+    order given: what an answer is judged beside (annotation.services). One query."""
+    answers: dict[int, tuple[str, list[str]]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.id, u.username, l.name FROM {ANSWER} a "
+            f"JOIN {User._meta.db_table} u ON u.id = a.annotator_id "
+            f"LEFT JOIN {ANSWER_LABELS} al ON al.annotation_id = a.id "
+            f"LEFT JOIN {LABEL} l ON l.id = al.label_id "
+            "WHERE a.item_id = %s AND a.annotator_id <> %s AND NOT a.skipped ORDER BY a.id",
+            [item_id, annotator_id],
+        )
+        for answer_id, who, name in cursor.fetchall():
+            chosen = answers.setdefault(answer_id, (who, []))[1]
+            if name is not None:
+                chosen.append(name)
+    return list(answers.values())
+
+
 def multiply_answered(project: Project) -> list[tuple[int, str, frozenset[str]]]:
     """(item id, annotator, chosen labels) of every real answer to an item with two or more:
     what agreement reads. One query; skips and verdicts are not answers here."""

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from annotation import answers, audit, consensus, judging, queue
+from annotation import answers, audit, consensus, judging, queue, selectors
 from annotation.errors import Conflict, DomainError, InvalidLabels, InvalidSettings
 from annotation.events import announce_after_commit, answers_recorded
 from annotation.models import Annotation, AuditEvent, Item, Label, Lease, Membership, Project
@@ -331,13 +331,7 @@ def _answers_wanted(item: Item, annotator: User, labels: list[str]) -> int:
     item's row lock, as answers.record writes."""
     project = item.project
     Item.objects.select_for_update().filter(id=item.id).values_list("id").first()
-    given = [
-        (answer.annotator.get_username(), list(answer.labels.values_list("name", flat=True)))
-        for answer in Annotation.objects.filter(item=item, skipped=False)
-        .exclude(annotator=annotator)
-        .select_related("annotator")
-    ]
-    given.append((annotator.get_username(), labels))
+    given = [*selectors.others_answers(item.id, annotator.id), (annotator.get_username(), labels)]
     minimum = project.overlap
     if project.agreement_sample and consensus.in_agreement_sample(
         item.id, project.agreement_sample
