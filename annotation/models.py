@@ -158,6 +158,8 @@ class Project(models.Model):
         "consensus_threshold",
         "agreement_sample",
         "gold_share",
+        "review_sample",
+        "anonymize_reviews",
     )
 
     class Meta:

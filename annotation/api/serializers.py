@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from annotation import audit, engine_options, exports, parsing, search
+from annotation import audit, engine_options, exports, parsing, review_queue, search
 from annotation.agreement import Alpha, ProjectAgreement
 from annotation.models import (
     Annotation,
@@ -20,6 +20,7 @@ from annotation.models import (
     Review,
 )
 from annotation.selectors import FLAGS, ItemFilter
+from hitl.converters import LARGEST_ID
 
 
 class RejectUnknownFields(serializers.Serializer):
@@ -361,6 +362,60 @@ class HistoryEventOutput(serializers.Serializer):
     at = serializers.DateTimeField()
     who = serializers.CharField(help_text="the person; empty for the import")
     what = serializers.CharField()
+
+
+class ReviewNextQuery(QueryInput):
+    after = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=LARGEST_ID,
+        help_text="an item id: the next item up for review after it (one passed on)",
+    )
+
+
+class ReasonOutput(serializers.Serializer):
+    code = serializers.ChoiceField(choices=list(review_queue.REASONS))
+    name = serializers.CharField(help_text="the reason in a few words")
+    words = serializers.CharField(help_text="this item's case")
+
+
+class ReviewAnswerOutput(serializers.Serializer):
+    annotator = serializers.CharField(
+        help_text='who answered, or "annotator 1", "annotator 2"... when the project '
+        "anonymizes reviews (the same person the same number within the item)"
+    )
+    labels = serializers.ListField(child=serializers.CharField())
+    skipped = serializers.BooleanField()
+    skip_reason = serializers.CharField(allow_blank=True)
+    ambiguous = serializers.BooleanField()
+    needs_expert = serializers.BooleanField()
+    lead_time_ms = serializers.IntegerField(allow_null=True)
+    comment = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ConsensusOutput(serializers.Serializer):
+    labels = serializers.ListField(child=serializers.CharField())
+    confidence = serializers.FloatField()
+    method = serializers.CharField(help_text="majority, dawid_skene, review or gold")
+
+
+class PredictionOutput(serializers.Serializer):
+    predicted = serializers.ListField(child=serializers.CharField())
+    confidence = serializers.FloatField()
+
+
+class ReviewSheetOutput(serializers.Serializer):
+    item = ItemOutput()
+    reasons = ReasonOutput(many=True)
+    answers = ReviewAnswerOutput(many=True, help_text="every answer, skips too, oldest first")
+    labels = serializers.ListField(
+        child=serializers.CharField(), help_text="the item's labels now: a confirm posts these"
+    )
+    consensus = ConsensusOutput(allow_null=True)
+    prediction = PredictionOutput(allow_null=True, help_text="the serving model's; null: none")
+    history = HistoryEventOutput(many=True)
 
 
 class AnnotationOutput(serializers.ModelSerializer):

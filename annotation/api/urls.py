@@ -40,6 +40,11 @@ urlpatterns = [
     ),
     path("projects/<id:project_id>/next/", views.NextItemApi.as_view(), name="api-next"),
     path(
+        "projects/<id:project_id>/review/next/",
+        views.ReviewNextApi.as_view(),
+        name="api-review-next",
+    ),
+    path(
         "projects/<id:project_id>/my-answers/",
         views.MyAnswersApi.as_view(),
         name="api-my-answers",

@@ -21,6 +21,7 @@ from annotation import (
     gold,
     imports,
     parsing,
+    review_queue,
     reviews,
     selectors,
     services,
@@ -315,6 +316,22 @@ class ItemReviewApi(ApiView):
         payload.is_valid(raise_exception=True)
         review = reviews.relabel(item=item, reviewer=request.user, **payload.validated_data)
         return Response(s.ReviewOutput(review).data, status=status.HTTP_201_CREATED)
+
+
+class ReviewNextApi(ApiView):
+    """The project's next item up for review after the cursor, with why, every answer, the
+    consensus, the model's prediction and the item's history (reviewers and admins); 204
+    when none is. The verdict is a POST to the item's review/."""
+
+    query_class = s.ReviewNextQuery
+
+    @extend_schema(responses={200: s.ReviewSheetOutput, 204: None})
+    def get(self, request: SignedInRequest, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
+        found = review_queue.next_for_review(project, after=self.query.validated_data.get("after"))
+        if found is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(s.ReviewSheetOutput(review_queue.review_sheet(project, found)).data)
 
 
 class ItemGoldApi(ApiView):

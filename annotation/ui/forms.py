@@ -67,6 +67,7 @@ class ProjectForm(forms.ModelForm):
         "consensus_threshold",
         "agreement_sample",
         "gold_share",
+        "review_sample",
     )
 
     class Meta:

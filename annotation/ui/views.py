@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods
 from annotation import access, audit, gold, reviews, selectors, services, tokens
 from annotation.api.serializers import BrowseQuery
 from annotation.errors import DomainError
-from annotation.models import Annotation, Item, Membership
+from annotation.models import Annotation, Item, Label, Membership, Project
 from annotation.ui.forms import MemberForm, ProjectForm, label_lines, stopping_initial
 from hitl.converters import DatabaseId
 from hitl.requests import SignedInHttpRequest
@@ -199,19 +199,23 @@ def project_new(request: SignedInHttpRequest) -> HttpResponse:
     return render(request, "annotation/project_new.html", {"form": form})
 
 
-@login_required
-def label_page(request: HttpRequest, project_id: int) -> HttpResponse:
-    project = access.project_for(request.user, project_id)
-    labels = list(project.labels.all())
-    config = {
+def _labels_config(project: Project, labels: list[Label]) -> dict[str, Any]:
+    """What a page's script needs to pick labels by key: the labelling and review pages'."""
+    return {
         "id": project.id,
         "multi": project.is_multi_label,
-        "empty": not project.items.exists(),
         "labels": [
             {"name": label.name, "shortcut": label.shortcut, "color": label.color}
             for label in labels
         ],
     }
+
+
+@login_required
+def label_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = access.project_for(request.user, project_id)
+    labels = list(project.labels.all())
+    config = _labels_config(project, labels) | {"empty": not project.items.exists()}
     context = {
         "project": project,
         "labels": labels,
@@ -219,6 +223,16 @@ def label_page(request: HttpRequest, project_id: int) -> HttpResponse:
         "skip_reasons": Annotation.SkipReason.choices,  # X then 1-4 on the page
     }
     return render(request, "annotation/label.html", context)
+
+
+@login_required
+def review_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The review queue, an item at a time (reviewers and admins): review.js reads it from
+    the review API and posts each verdict to the item's review API."""
+    project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
+    labels = list(project.labels.all())
+    context = {"project": project, "labels": labels, "config": _labels_config(project, labels)}
+    return render(request, "annotation/review.html", context)
 
 
 @login_required
@@ -251,6 +265,8 @@ def project_settings(request: SignedInHttpRequest, project_id: int) -> HttpRespo
         "consensus_threshold": project.consensus_threshold,
         "agreement_sample": project.agreement_sample,
         "gold_share": project.gold_share,
+        "review_sample": project.review_sample,
+        "anonymize_reviews": project.anonymize_reviews,
         **stopping_initial(project.stopping_rule),
     }
     action = request.POST.get("action")

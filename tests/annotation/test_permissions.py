@@ -44,6 +44,8 @@ MATRIX = {
     "my token": (200, 200, 200, 200, 401),
     "agreement": (200, 200, 403, 404, 401),
     "review item": (201, 201, 403, 404, 401),
+    "review next": (204, 204, 403, 404, 401),  # nothing is up for review in this world
+    "review page": (200, 200, 403, 404, 302),
     "item history": (200, 200, 403, 404, 401),
     "mark gold": (200, 403, 403, 404, 401),
     "unmark gold": (200, 403, 403, 404, 401),
@@ -126,6 +128,8 @@ def _call(client: APIClient, name: str, project: Project, world: dict):
             f"/api/v1/items/{i}/review/", {"labels": ["neg"]}, format="json"
         ),
         "item history": lambda: client.get(f"/api/v1/items/{i}/history/"),
+        "review next": lambda: client.get(f"/api/v1/projects/{p}/review/next/"),
+        "review page": lambda: client.get(f"/projects/{p}/review/"),
         "mark gold": lambda: client.post(
             f"/api/v1/items/{i}/gold/", {"labels": ["pos"]}, format="json"
         ),
