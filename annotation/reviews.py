@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from annotation import judging
+from annotation import judging, label_issues
 from annotation.answers import check_label_names
 from annotation.errors import InvalidLabels
 from annotation.events import announce_after_commit, answers_recorded
@@ -26,8 +26,9 @@ from annotation.models import Annotation, Item, Review
 @transaction.atomic
 def relabel(*, item: Item, reviewer: User, labels: list[str], comment: str = "") -> Review:
     """Give the item its final labels, as the reviewer's verdict; the item's previous labels
-    (its last verdict, or what its answers agreed on) are kept with it. A round may be due:
-    the model trains on verdicts."""
+    (its last verdict, or what its answers agreed on) are kept with it, and its open label
+    issues are resolved (annotation.label_issues). A round may be due: the model trains on
+    verdicts."""
     project = item.project
     check_label_names(labels, multi_label=project.is_multi_label)
     known = set(project.labels.values_list("name", flat=True))
@@ -44,6 +45,7 @@ def relabel(*, item: Item, reviewer: User, labels: list[str], comment: str = "")
         comment=comment,
         created_at=timezone.now(),
     )
+    label_issues.resolve(item=item, by=review.reviewer_name, at=review.created_at)
     announce_after_commit(answers_recorded, project_id=project.id)
     return review
 

@@ -4,7 +4,8 @@ which task follows which is decided here and nowhere else.
 A round is a training task followed by a group of scoring chunks; the chunk that completes
 the round closes it (a counter in PostgreSQL plays the chord's part, so no result backend is
 needed and a broker restart loses nothing that the sweep cannot start again). After a round:
-tidy up, then the next round if labels made one due, else cross-validate the new version.
+tidy up, then the next round if labels made one due, else cross-validate the new version and
+look for likely label errors (both off the path to the switch, and skipped once replaced).
 """
 
 from typing import Any
@@ -15,7 +16,7 @@ from django.db import transaction
 from annotation.models import Project
 from models_service import schedule
 from models_service.models import ModelVersion
-from models_service.rounds import adapting, evaluation, lifecycle, seeding
+from models_service.rounds import adapting, cleaning, evaluation, lifecycle, seeding
 
 # Every task of a round: safe to run twice, and retried while the database is away (a restart,
 # a dropped connection), from 1 s doubling to 30 s between tries, for about ten minutes.
@@ -64,6 +65,7 @@ def _after_round(version: ModelVersion) -> None:
         train_project.delay(version.project_id)
     else:
         cross_validate.delay(version.id)
+        find_label_issues.delay(version.id)
 
 
 @shared_task(**ROUND_TASK)
@@ -75,6 +77,12 @@ def tidy(project_id: int) -> int:
 @shared_task(**ROUND_TASK)
 def cross_validate(version_id: int) -> bool:
     return evaluation.cross_validate(version_id)
+
+
+@shared_task(**ROUND_TASK)
+def find_label_issues(version_id: int) -> int | None:
+    """The labels the serving version finds likely wrong, for reviewers."""
+    return cleaning.find_label_issues(version_id)
 
 
 @shared_task

@@ -15,6 +15,7 @@ from annotation.models import (
     ImportJob,
     Item,
     Label,
+    LabelIssue,
     Membership,
     Project,
     Review,
@@ -302,6 +303,46 @@ class ReviewOutput(serializers.ModelSerializer):
     class Meta:
         model = Review
         fields = ["id", "item_id", "reviewer", "labels", "previous", "comment", "created_at"]
+
+
+class LabelIssueQuery(QueryInput):
+    include = serializers.ChoiceField(
+        choices=["resolved"], required=False, help_text="resolved issues too, after the open ones"
+    )
+
+
+PREVIEW_CHARACTERS = 200
+
+
+class LabelIssueOutput(serializers.ModelSerializer):
+    external_id = serializers.CharField(source="item.external_id")
+    text = serializers.SerializerMethodField(help_text="the start of the item's text")
+
+    class Meta:
+        model = LabelIssue
+        fields = [
+            "item_id",
+            "external_id",
+            "text",
+            "label",
+            "suggested",
+            "self_confidence",
+            "found_at",
+            "resolved_at",
+            "resolved_by",
+        ]
+        extra_kwargs = {
+            "label": {"help_text": "the given label the model doubts"},
+            "suggested": {"help_text": "the label the model reads instead"},
+            "self_confidence": {
+                "help_text": "the model's out-of-sample probability of the given label: low is "
+                "suspicious"
+            },
+            "resolved_by": {"help_text": "the reviewer whose verdict resolved it"},
+        }
+
+    def get_text(self, issue: LabelIssue) -> str:
+        return str(issue.item.data.get("text", ""))[:PREVIEW_CHARACTERS]
 
 
 class AlphaOutput(serializers.Serializer):

@@ -28,6 +28,11 @@ urlpatterns = [
         views.ProjectAgreementApi.as_view(),
         name="api-agreement",
     ),
+    path(
+        "projects/<id:project_id>/label-issues/",
+        views.LabelIssueListApi.as_view(),
+        name="api-label-issues",
+    ),
     path("projects/<id:project_id>/audit/", views.AuditListApi.as_view(), name="api-audit"),
     path(
         "projects/<id:project_id>/audit/export/",

@@ -20,6 +20,7 @@ from annotation import (
     exports,
     gold,
     imports,
+    label_issues,
     parsing,
     review_queue,
     reviews,
@@ -103,6 +104,24 @@ class ProjectAgreementApi(ApiView):
             multi_label=project.is_multi_label,
         )
         return Response(s.agreement_out(result))
+
+
+class LabelIssueListApi(ApiView):
+    """The project's likely label errors, most suspicious first (reviewers and admins): found
+    after each round by confident learning on the model's out-of-sample probabilities; a
+    verdict on the item resolves its issues (annotation.label_issues)."""
+
+    pagination_class = Pagination
+    query_class = s.LabelIssueQuery
+
+    @extend_schema(responses=s.LabelIssueOutput(many=True))
+    def get(self, request: Request, project_id: int) -> Response:
+        project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
+        resolved = self.query.validated_data.get("include") == "resolved"
+        issues = label_issues.open_issues(project, include_resolved=resolved)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(issues, request, view=self)
+        return paginator.get_paginated_response(s.LabelIssueOutput(page, many=True).data)
 
 
 class MemberListCreateApi(ApiView):
