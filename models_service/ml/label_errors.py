@@ -74,12 +74,12 @@ def find(estimator: Any, X: Matrix, y: IndexArray, *, seed: int, folds: int = FO
     likely wrong, ranked by self-confidence (cleanlab's find_label_issues), from `estimator`'s
     out-of-sample probabilities. None when fewer than MIN_ROWS rows, or two classes, can be
     checked (see checkable)."""
-    from cleanlab.filter import find_label_issues
-
     rows = checkable(y, folds)
     present = np.unique(y[rows])
     if len(rows) < MIN_ROWS or len(present) < 2:
         return NONE
+    from cleanlab.filter import find_label_issues
+
     given = np.searchsorted(present, y[rows])  # compact 0..k-1, as cleanlab wants
     proba = out_of_sample_proba(estimator, X[rows], given, seed=seed, folds=folds)
     # n_jobs=1: a Celery worker's process is a daemon and may not start processes of its own
