@@ -248,3 +248,13 @@ def test_the_sheet_anonymizes_answers_when_the_project_says_so(project, pair, re
     assert whos == {"", "annotator 1", "annotator 2", "rita-reviewer"}
     names = {pair[0].username, pair[1].username}
     assert not names & {answer["annotator"] for answer in sheet["answers"]}
+
+
+def test_gold_labels_settle_a_tie_so_a_gold_item_is_no_disagreement(project, pair):
+    gold, plain = _item(project, "gold"), _item(project, "plain")
+    gold.gold = ["neg"]
+    gold.save()
+    for item in (gold, plain):
+        answer(item, pair[0], ["pos"])
+        answer(item, pair[1], ["neg"])
+    assert _queue(project) == [(plain.id, ["disagreement"])]
