@@ -111,3 +111,23 @@ def test_the_review_settings_are_project_settings(api_client, project, admin):
         f"/api/v1/projects/{project.id}/", {"review_sample": 1.5}, format="json"
     )
     assert too_much.status_code == 400
+
+
+def test_the_settings_page_sets_the_review_sample_and_anonymity(client, project, admin):
+    client.force_login(admin)
+    form = {
+        "action": "settings",
+        "name": project.name,
+        "task_type": "single_label",
+        "overlap": 1,
+        "labels": "pos\nneg\nneutral",
+        "review_sample": 0.3,
+        "anonymize_reviews": "on",
+    }
+    assert client.post(f"/projects/{project.id}/settings/", form).status_code == 302
+    project.refresh_from_db()
+    assert (project.review_sample, project.anonymize_reviews) == (0.3, True)
+    del form["anonymize_reviews"], form["review_sample"]  # an unticked box; a sample left out
+    assert client.post(f"/projects/{project.id}/settings/", form).status_code == 302
+    project.refresh_from_db()
+    assert (project.review_sample, project.anonymize_reviews) == (0.3, False)
