@@ -160,6 +160,7 @@ class Project(models.Model):
         "gold_share",
         "review_sample",
         "anonymize_reviews",
+        "label_issue_cap",
     )
 
     class Meta:

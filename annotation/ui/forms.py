@@ -68,6 +68,7 @@ class ProjectForm(forms.ModelForm):
         "agreement_sample",
         "gold_share",
         "review_sample",
+        "label_issue_cap",
     )
 
     class Meta:

@@ -267,6 +267,7 @@ def project_settings(request: SignedInHttpRequest, project_id: int) -> HttpRespo
         "gold_share": project.gold_share,
         "review_sample": project.review_sample,
         "anonymize_reviews": project.anonymize_reviews,
+        "label_issue_cap": project.label_issue_cap,
         **stopping_initial(project.stopping_rule),
     }
     action = request.POST.get("action")

@@ -157,3 +157,15 @@ def test_the_list_costs_the_same_queries_for_many_issues(
         response = api_client.get(f"/api/v1/projects/{project.id}/label-issues/")
 
     assert len(response.json()["results"]) == 30
+
+
+def test_admins_set_how_many_label_issues_wait_at_a_time(api_client, project, admin):
+    api_client.force_authenticate(admin)
+    url = f"/api/v1/projects/{project.id}/"
+
+    response = api_client.patch(url, {"label_issue_cap": 10}, format="json")
+
+    assert (response.status_code, response.json()["label_issue_cap"]) == (200, 10)
+    assert api_client.patch(url, {"label_issue_cap": -1}, format="json").status_code == 400
+    project.refresh_from_db()
+    assert project.label_issue_cap == 10
