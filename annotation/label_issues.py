@@ -38,7 +38,8 @@ def record(project_id: int, suspects: Sequence[Suspect]) -> int:
     its labelled items, most suspicious first) that no reviewer has judged: open issues the
     run no longer names are withdrawn, those it names again keep their `found_at` and take
     the new figures. Returns how many issues are new."""
-    project = Project.objects.select_for_update().get(id=project_id)  # one run at a time
+    # one run at a time; NO KEY: rows that refer to the project (a round's ranking) still insert
+    project = Project.objects.select_for_update(no_key=True).get(id=project_id)
     chosen = _unjudged(project_id, suspects)[: project.label_issue_cap]
     wanted = {(suspect.item_id, suspect.label): suspect for suspect in chosen}
     open_now = {
