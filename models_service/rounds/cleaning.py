@@ -20,8 +20,9 @@ def find_label_issues(version_id: int) -> int | None:
     """Rank the labelled items of the serving version's project by how likely their label is
     wrong and record the suspects; returns how many new issues, None when skipped.
 
-    Why a task of its own after the switch: five out-of-sample fits cost 1.5-2 times the
-    round's own fit (bench/bench_label_errors.py), and annotators should not wait for them.
+    Why a task of its own after the switch: its three fits on every labelled item cost about
+    what the round's own fit does (on PostgreSQL, 20,000 labelled short texts: 7.8 s against a
+    10.4 s round; 2,000: 0.6 s against 3.0 s), and annotators should not wait for them.
     Skipped for a version already replaced (the next one runs it on newer labels) and for
     multi-label projects (ml.label_errors). Evaluation items are checked too: a wrong label
     there misleads the figures instead of the model."""
