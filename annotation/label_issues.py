@@ -39,7 +39,9 @@ def record(project_id: int, suspects: Sequence[Suspect]) -> int:
     run no longer names are withdrawn, those it names again keep their `found_at` and take
     the new figures. Returns how many issues are new."""
     # one run at a time; NO KEY: rows that refer to the project (a round's ranking) still insert
-    project = Project.objects.select_for_update(no_key=True).get(id=project_id)
+    project = Project.objects.select_for_update(no_key=True).filter(id=project_id).first()
+    if project is None:
+        return 0  # deleted while the model looked
     chosen = _unjudged(project_id, suspects)[: project.label_issue_cap]
     wanted = {(suspect.item_id, suspect.label): suspect for suspect in chosen}
     open_now = {

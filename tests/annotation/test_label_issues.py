@@ -169,3 +169,10 @@ def test_admins_set_how_many_label_issues_wait_at_a_time(api_client, project, ad
     assert api_client.patch(url, {"label_issue_cap": -1}, format="json").status_code == 400
     project.refresh_from_db()
     assert project.label_issue_cap == 10
+
+
+def test_a_run_for_a_project_deleted_meanwhile_records_nothing(project, items):
+    project_id = project.id
+    project.delete()
+    assert label_issues.record(project_id, suspects(items, 0.01)) == 0
+    assert not LabelIssue.objects.exists()
