@@ -13,7 +13,7 @@ the test set measures), the featurizer and model of a round (ml.engine.train, th
 default estimator). `--scale` also times the detection at 2,000 and 20,000 labelled synthetic
 texts (bench.common.pool_jsonl) beside the round's own fit, and `--folds` compares folds.
 
-Pure computation, no server: about a minute (the scale part a few more).
+Pure computation, no server: about two minutes for 3 seeds (the scale part one more).
 Run: .venv/bin/python bench/bench_label_errors.py [--seeds 3] [--scale] [--folds 3 5]
 """
 
