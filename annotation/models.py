@@ -453,6 +453,13 @@ class ImportJob(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    class OnDuplicate(models.TextChoices):
+        """What a row whose external_id the project has already does (annotation.imports)."""
+
+        REJECT = "reject", "Refuse the file"
+        SKIP = "skip", "Leave the row out"
+        UPDATE = "update", "Replace the item's data"
+
     RUNNING = (Status.VALIDATING, Status.INSERTING)
     ENDED = (Status.SUCCEEDED, Status.FAILED)
 
@@ -465,7 +472,12 @@ class ImportJob(models.Model):
     size_bytes = models.BigIntegerField(default=0)
     total_rows = models.PositiveIntegerField(null=True)
     processed_rows = models.PositiveIntegerField(default=0)
+    on_duplicate = models.CharField(
+        max_length=8, choices=OnDuplicate.choices, default=OnDuplicate.REJECT
+    )
     created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)  # rows already present, data replaced
+    skipped_count = models.PositiveIntegerField(default=0)  # rows already present, left out
     answer_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
