@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from annotation.api import tokens, views
+from annotation.api import annotators, tokens, views
 
 urlpatterns = [
     path("auth/token/", tokens.TokenObtainApi.as_view(), name="api-token"),
@@ -27,6 +27,11 @@ urlpatterns = [
         "projects/<id:project_id>/agreement/",
         views.ProjectAgreementApi.as_view(),
         name="api-agreement",
+    ),
+    path(
+        "projects/<id:project_id>/annotators/",
+        annotators.AnnotatorListApi.as_view(),
+        name="api-annotators",
     ),
     path(
         "projects/<id:project_id>/label-issues/",

@@ -15,6 +15,7 @@ urlpatterns = [
     path("projects/<id:project_id>/label/", views.label_page, name="label"),
     path("projects/<id:project_id>/review/", views.review_page, name="review"),
     path("projects/<id:project_id>/dashboard/", views.dashboard, name="dashboard"),
+    path("projects/<id:project_id>/annotators/", views.annotators_page, name="annotators"),
     path("projects/<id:project_id>/settings/", views.project_settings, name="project-settings"),
     path("projects/<id:project_id>/audit/", views.audit_page, name="project-audit"),
 ]

@@ -14,7 +14,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from annotation import access, audit, gold, reviews, selectors, services, tokens
+from annotation import access, annotators, audit, gold, reviews, selectors, services, tokens
+from annotation.api.annotators import AnnotatorReportOutput
 from annotation.api.serializers import BrowseQuery
 from annotation.errors import DomainError
 from annotation.models import Annotation, Item, Label, Membership, Project
@@ -242,6 +243,21 @@ def dashboard(request: HttpRequest, project_id: int) -> HttpResponse:
     project = access.project_for(request.user, project_id)
     config = {"id": project.id, "admin": project.my_role == Role.ADMIN}
     return render(request, "annotation/dashboard.html", {"project": project, "config": config})
+
+
+@login_required
+def annotators_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    """How each annotator works (reviewers and admins): a table, and the plots annotators.js
+    draws from the same figures, which the API gives too."""
+    project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
+    report = AnnotatorReportOutput(annotators.annotator_report(project)).data
+    reasons = dict(Annotation.SkipReason.choices) | {"none": "no reason"}
+    for person in report["annotators"]:
+        person["skip_words"] = ", ".join(
+            f"{reasons.get(reason, reason).lower()} {n}"
+            for reason, n in person["skip_reasons"].items()
+        )
+    return render(request, "annotation/annotators.html", {"project": project, "report": report})
 
 
 @login_required

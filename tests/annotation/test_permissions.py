@@ -44,6 +44,8 @@ MATRIX = {
     "my token": (200, 200, 200, 200, 401),
     "agreement": (200, 200, 403, 404, 401),
     "label issues": (200, 200, 403, 404, 401),
+    "annotators": (200, 200, 403, 404, 401),
+    "annotators page": (200, 200, 403, 404, 302),
     "review item": (201, 201, 403, 404, 401),
     "review next": (204, 204, 403, 404, 401),  # nothing is up for review in this world
     "review page": (200, 200, 403, 404, 302),
@@ -126,6 +128,8 @@ def _call(client: APIClient, name: str, project: Project, world: dict):
         "my token": lambda: client.get("/api/v1/me/token/"),
         "agreement": lambda: client.get(f"/api/v1/projects/{p}/agreement/"),
         "label issues": lambda: client.get(f"/api/v1/projects/{p}/label-issues/"),
+        "annotators": lambda: client.get(f"/api/v1/projects/{p}/annotators/"),
+        "annotators page": lambda: client.get(f"/projects/{p}/annotators/"),
         "review item": lambda: client.post(
             f"/api/v1/items/{i}/review/", {"labels": ["neg"]}, format="json"
         ),

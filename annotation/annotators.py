@@ -1,0 +1,200 @@
+"""The annotators view's reads: each annotator's counts, speed, agreement, gold accuracy,
+Dawid-Skene's estimate and label bias, computed by annotation.monitoring (pure).
+
+Bounded per request: counts and label distributions are SQL aggregates over every answer;
+what needs each answer in Python (active time, lead time, leave-one-out agreement, the trend)
+reads the project's latest RECENT_ANSWERS answers, with the other answers to their items.
+Seven queries whatever the number of annotators or answers.
+"""
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import Count, Q
+
+from annotation import gold, judging, monitoring
+from annotation.models import Annotation, Project, TruthModel
+
+RECENT_ANSWERS = 20_000
+
+
+def annotator_report(project: Project, *, recent: int = RECENT_ANSWERS) -> dict[str, Any]:
+    """Every annotator of the project who answered or skipped, by username, with the
+    project's label shares; the shape of annotation.api.serializers.AnnotatorReportOutput."""
+    counts = _counts(project)
+    chosen = _label_counts(project)
+    answers = _recent_answers(project, recent)
+    judge = judging.judge_for(project)
+    agreed = monitoring.leave_one_out(answers, _consensus(judge))
+    by_person: dict[str, list[monitoring.Answer]] = defaultdict(list)
+    for answer in answers:
+        if answer.counted:
+            by_person[answer.annotator].append(answer)
+    on_gold = gold.accuracy_on_gold(project)
+    estimated = _estimated_accuracy(project)
+    labels = list(project.labels.order_by("order", "id").values_list("name", flat=True))
+    team = Counter[str]()
+    for person_counts in chosen.values():
+        team.update(person_counts)
+    people = []
+    for who in sorted(counts):
+        stats = monitoring.work_stats(by_person.get(who, []), agreed)
+        bias = monitoring.label_bias(chosen.get(who, {}), team - Counter(chosen.get(who, {})))
+        right, answered = on_gold.get(who, (0, 0))
+        people.append(
+            counts[who]
+            | {
+                "username": who,
+                "active_hours": round(stats.active_seconds / 3600, 3),
+                "items_per_hour": _rounded(stats.items_per_hour, 1),
+                "median_lead_time_s": _rounded(stats.median_lead_seconds, 2),
+                "agreement": _rounded(stats.agreement, 4),
+                "agreement_answers": stats.compared,
+                "gold_right": right,
+                "gold_answered": answered,
+                "gold_accuracy": round(right / answered, 4) if answered else None,
+                "estimated_accuracy": _rounded(estimated.get(who), 4),
+                "label_shares": _shares(chosen.get(who, {}), labels),
+                "bias_p_value": bias.p_value,
+                "bias": bias.words,
+                "trend": [_point(point) for point in stats.trend],
+                "trend_warning": stats.trend_words,
+            }
+        )
+    read = sum(answer.counted for answer in answers)
+    total = sum(person["answers"] + person["skips"] for person in people)
+    return {
+        "method": judge.method,
+        "session_gap_minutes": monitoring.SESSION_GAP.total_seconds() / 60,
+        "trend_window": monitoring.TREND_WINDOW,
+        "answers_read": read,
+        "answers_total": total,
+        "label_shares": _shares(team, labels),
+        "annotators": people,
+    }
+
+
+def _counts(project: Project) -> dict[str, dict[str, Any]]:
+    """{username: answers, skips, ambiguous, needs_expert, skip_reasons} over every answer."""
+    rows = (
+        Annotation.objects.filter(item__project=project)
+        .order_by()
+        .values_list("annotator__username", "skip_reason")
+        .annotate(
+            n=Count("id"),
+            skips=Count("id", filter=Q(skipped=True)),
+            ambiguous=Count("id", filter=Q(ambiguous=True)),
+            needs_expert=Count("id", filter=Q(needs_expert=True)),
+        )
+    )
+    counts: dict[str, dict[str, Any]] = {}
+    for who, reason, n, skips, ambiguous, needs_expert in rows:
+        person = counts.setdefault(
+            who, {"answers": 0, "skips": 0, "ambiguous": 0, "needs_expert": 0, "skip_reasons": {}}
+        )
+        person["answers"] += n - skips
+        person["skips"] += skips
+        person["ambiguous"] += ambiguous
+        person["needs_expert"] += needs_expert
+        if skips:
+            reasons = person["skip_reasons"]
+            reasons[reason or "none"] = reasons.get(reason or "none", 0) + skips
+    return counts
+
+
+def _label_counts(project: Project) -> dict[str, Counter[str]]:
+    """{username: {label: real answers choosing it}} over every answer."""
+    through = Annotation.labels.through.objects.filter(
+        annotation__item__project=project, annotation__skipped=False
+    )
+    rows = (
+        through.order_by()
+        .values_list("annotation__annotator__username", "label__name")
+        .annotate(n=Count("id"))
+    )
+    chosen: dict[str, Counter[str]] = defaultdict(Counter)
+    for who, name, n in rows:
+        chosen[who][name] = n
+    return chosen
+
+
+def _recent_answers(project: Project, recent: int) -> list[monitoring.Answer]:
+    """The project's latest `recent` answers (counted), and the other answers to their items
+    (not counted: the others of leave-one-out), in one query."""
+    latest = (
+        Annotation.objects.filter(item__project=project).order_by("-id").values("item_id")[:recent]
+    )
+    rows = (
+        Annotation.objects.filter(item_id__in=latest)
+        .order_by("id")
+        .values_list(
+            "id",
+            "item_id",
+            "annotator__username",
+            "skipped",
+            "lead_time_ms",
+            "created_at",
+            "labels__name",
+        )
+    )
+    found: dict[int, tuple[Any, ...]] = {}
+    names: dict[int, list[str]] = defaultdict(list)
+    for answer_id, *fields, name in rows:
+        found.setdefault(answer_id, tuple(fields))
+        if name is not None:
+            names[answer_id].append(name)
+    counted = set(sorted(found)[-recent:]) if found else set()
+    return [
+        monitoring.Answer(
+            item=item_id,
+            annotator=who,
+            labels=tuple(sorted(names[answer_id])),
+            skipped=skipped,
+            lead_time_ms=lead_time_ms,
+            at=at,
+            counted=answer_id in counted,
+        )
+        for answer_id, (item_id, who, skipped, lead_time_ms, at) in found.items()
+    ]
+
+
+def _estimated_accuracy(project: Project) -> dict[str, float]:
+    """Dawid-Skene's estimate of each annotator's accuracy from the project's fit (kept
+    while its setting is not the majority; under `auto` before the judge uses it too)."""
+    if project.consensus == Project.Consensus.MAJORITY:
+        return {}
+    model = TruthModel.objects.filter(project=project).first()
+    return judging.estimated_accuracy(model) if model is not None else {}
+
+
+def _consensus(judge: judging.Judge) -> monitoring.Consensus:
+    """The project's consensus of some answers, as its judge reads them: labels, or None
+    where they tie or are too unsure."""
+
+    def consensus(answers: Sequence[tuple[str, monitoring.Labels]]) -> frozenset[str] | None:
+        agreement = judge.agreement([(who, list(labels)) for who, labels in answers])
+        if agreement is None or agreement.needs_review:
+            return None
+        return frozenset(agreement.labels)
+
+    return consensus
+
+
+def _shares(counts: Counter[str] | dict[str, int], labels: Sequence[str]) -> dict[str, float]:
+    total = sum(counts.values())
+    return {name: round(counts.get(name, 0) / total, 4) if total else 0.0 for name in labels}
+
+
+def _point(point: monitoring.TrendPoint) -> dict[str, Any]:
+    return {
+        "answers": point.answers,
+        "started_at": point.started_at,
+        "items_per_hour": _rounded(point.items_per_hour, 1),
+        "agreement": _rounded(point.agreement, 4),
+        "compared": point.compared,
+    }
+
+
+def _rounded(value: float | None, places: int) -> float | None:
+    return None if value is None else round(value, places)

@@ -1,0 +1,54 @@
+"""The annotators page in real headless Chromium: a reviewer follows the project page's link
+and sees the table, the scatter plot with every annotator's name, a trend per annotator and,
+in words, the one whose labels lean one way; no CSP violation or console error."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from annotation.models import Annotation, Item
+from tests.browser.helpers import log_in
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory, answer
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def _world():
+    """30 items of overlap 3: ann and bob give each its true label, cat always neg."""
+    project = ProjectFactory(name="Crowd", labels=["pos", "neg"], overlap=3)
+    people = [UserFactory(username=name) for name in ("ann", "bob", "cat")]
+    for person in people:
+        MembershipFactory(project=project, user=person, role="annotator")
+    reviewer = UserFactory(username="rev")
+    MembershipFactory(project=project, user=reviewer, role="reviewer")
+    for n in range(30):
+        item = Item.objects.create(project=project, data={"text": f"text {n}"})
+        truth = "pos" if n % 2 else "neg"
+        for seat, (person, label) in enumerate(zip(people, (truth, truth, "neg"), strict=True)):
+            given = answer(item, person, [label], lead_time_ms=20_000)
+            at = START + timedelta(seconds=40 * n + seat)
+            Annotation.objects.filter(id=given.id).update(created_at=at)
+    return project, reviewer
+
+
+def test_the_annotators_page_shows_the_table_the_named_scatter_and_the_trends(
+    browser_page, page_problems, live_server, screenshot
+):
+    project, reviewer = _world()
+    page = browser_page
+    log_in(page, live_server.url, reviewer.username)
+    page.goto(f"{live_server.url}/projects/{project.id}/")
+    page.click("#annotators-link")
+    page.wait_for_url(f"{live_server.url}/projects/{project.id}/annotators/")
+    rows = page.locator("#annotators tbody tr")
+    assert [rows.nth(n).get_attribute("data-annotator") for n in range(3)] == ["ann", "bob", "cat"]
+    assert page.locator("#scatter .dot").count() == 3
+    assert page.locator("#scatter .dot text").all_text_contents() == ["ann", "bob", "cat"]
+    assert page.locator("#trends svg.trend").count() == 3
+    warnings = page.locator("#warnings").inner_text()
+    assert "cat answers neg 2.0 times as often as the rest of the team" in warnings
+    assert "ann" not in warnings and "bob" not in warnings
+    screenshot("annotators-page")
+    assert page_problems == []
