@@ -4,24 +4,30 @@ Dawid-Skene's estimate and label bias, computed by annotation.monitoring (pure).
 Bounded per request: counts and label distributions are SQL aggregates over every answer;
 what needs each answer in Python (active time, lead time, leave-one-out agreement, the trend)
 reads the project's latest RECENT_ANSWERS answers, with the other answers to their items.
-Seven queries whatever the number of annotators or answers.
+Five queries whatever the number of annotators or answers, seven with a Dawid-Skene fit.
 """
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
+from django.contrib.auth.models import User
+from django.db import connection
 from django.db.models import Count, Q
 
 from annotation import gold, judging, monitoring
 from annotation.models import Annotation, Project, TruthModel
+from annotation.selectors import ANSWER, ANSWER_LABELS, ITEM, LABEL
 
 RECENT_ANSWERS = 20_000
 
 
 def annotator_report(project: Project, *, recent: int = RECENT_ANSWERS) -> dict[str, Any]:
     """Every annotator of the project who answered or skipped, by username, with the
-    project's label shares; the shape of annotation.api.serializers.AnnotatorReportOutput."""
+    project's label shares; the shape of annotation.api.annotators.AnnotatorReportOutput."""
     counts = _counts(project)
     chosen = _label_counts(project)
     answers = _recent_answers(project, recent)
@@ -121,42 +127,41 @@ def _label_counts(project: Project) -> dict[str, Counter[str]]:
 
 def _recent_answers(project: Project, recent: int) -> list[monitoring.Answer]:
     """The project's latest `recent` answers (counted), and the other answers to their items
-    (not counted: the others of leave-one-out), in one query."""
-    latest = (
-        Annotation.objects.filter(item__project=project).order_by("-id").values("item_id")[:recent]
-    )
-    rows = (
-        Annotation.objects.filter(item_id__in=latest)
-        .order_by("id")
-        .values_list(
-            "id",
-            "item_id",
-            "annotator__username",
-            "skipped",
-            "lead_time_ms",
-            "created_at",
-            "labels__name",
+    (not counted: the others of leave-one-out), in one query. Times come as seconds from
+    the database: decoding 20,000 timestamps in Python took half the view's time."""
+    if connection.vendor == "postgresql":
+        seconds = "EXTRACT(EPOCH FROM a.created_at)::float8"  # numeric would decode slower
+    else:  # SQLite keeps UTC text; julianday reads it
+        seconds = "(julianday(a.created_at) - 2440587.5) * 86400.0"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.id, a.item_id, u.username, a.skipped, a.lead_time_ms, {seconds}, l.name "
+            f"FROM {ANSWER} a JOIN {User._meta.db_table} u ON u.id = a.annotator_id "
+            f"LEFT JOIN {ANSWER_LABELS} al ON al.annotation_id = a.id "
+            f"LEFT JOIN {LABEL} l ON l.id = al.label_id "
+            f"WHERE a.item_id IN (SELECT b.item_id FROM {ANSWER} b "
+            f"JOIN {ITEM} i ON i.id = b.item_id WHERE i.project_id = %s "
+            "ORDER BY b.id DESC LIMIT %s) ORDER BY a.id",
+            [project.id, recent],
         )
+        # a row per label of each answer (one for none), an answer's rows together
+        answers = [list(rows) for _, rows in groupby(cursor.fetchall(), key=itemgetter(0))]
+    first_counted = len(answers) - recent  # the latest `recent` answers, by id
+    return [_answer(rows, counted=n >= first_counted) for n, rows in enumerate(answers)]
+
+
+def _answer(rows: list[tuple[Any, ...]], *, counted: bool) -> monitoring.Answer:
+    """An answer from its rows (one per label it chose, or one with no label)."""
+    _, item_id, who, skipped, lead_ms, at, _ = rows[0]
+    return monitoring.Answer(
+        item=item_id,
+        annotator=who,
+        labels=tuple(sorted(row[-1] for row in rows if row[-1] is not None)),
+        skipped=bool(skipped),
+        lead_time_ms=lead_ms,
+        at=float(at),
+        counted=counted,
     )
-    found: dict[int, tuple[Any, ...]] = {}
-    names: dict[int, list[str]] = defaultdict(list)
-    for answer_id, *fields, name in rows:
-        found.setdefault(answer_id, tuple(fields))
-        if name is not None:
-            names[answer_id].append(name)
-    counted = set(sorted(found)[-recent:]) if found else set()
-    return [
-        monitoring.Answer(
-            item=item_id,
-            annotator=who,
-            labels=tuple(sorted(names[answer_id])),
-            skipped=skipped,
-            lead_time_ms=lead_time_ms,
-            at=at,
-            counted=answer_id in counted,
-        )
-        for answer_id, (item_id, who, skipped, lead_time_ms, at) in found.items()
-    ]
 
 
 def _estimated_accuracy(project: Project) -> dict[str, float]:
@@ -189,7 +194,7 @@ def _shares(counts: Counter[str] | dict[str, int], labels: Sequence[str]) -> dic
 def _point(point: monitoring.TrendPoint) -> dict[str, Any]:
     return {
         "answers": point.answers,
-        "started_at": point.started_at,
+        "started_at": datetime.fromtimestamp(point.started_at, UTC),
         "items_per_hour": _rounded(point.items_per_hour, 1),
         "agreement": _rounded(point.agreement, 4),
         "compared": point.compared,

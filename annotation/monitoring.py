@@ -10,7 +10,7 @@ annotation.selectors.annotator_report's).
   reference); items with no other answer, or whose others tie, say nothing.
 - Bias: a chi-square test of the annotator's label counts against the rest of the team's.
   With thousands of answers a trivial difference is "significant", so words are given only
-  when p < BIAS_P and the most telling label's share differs by BIAS_SHARE at least. Items
+  when p < BIAS_P and a label's share differs by BIAS_SHARE and BIAS_RATIO at least. Items
   are served in the ranking's order, not at random: a difference can also be a different mix
   of items, which the words cannot tell apart.
 - Trend: the annotator's answers in order, TREND_WINDOW at a time; "faster and sloppier" when
@@ -20,13 +20,15 @@ annotation.selectors.annotator_report's).
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from statistics import median
 
 SESSION_GAP = timedelta(minutes=5)
 TREND_WINDOW = 100  # answers per point of the trend
 BIAS_P = 0.01
-BIAS_SHARE = 0.05  # the least difference in a label's share worth words
+# the least difference in a label's share worth words: 5 points, and a quarter of the team's
+# share (one biased person moves the rest's shares too, by a few points in a team of ten)
+BIAS_SHARE, BIAS_RATIO = 0.05, 1.25
 BIAS_MIN_CHOICES = 20  # fewer label choices (theirs or the rest's): no test
 FASTER, SLOPPIER = 1.2, 0.05
 TREND_MIN_COMPARED = 30  # answers compared with a consensus in each half, at least
@@ -36,7 +38,7 @@ Labels = tuple[str, ...]
 Consensus = Callable[[Sequence[tuple[str, Labels]]], frozenset[str] | None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # each answer is itself: compared by identity, fast to hash
 class Answer:
     """One answer (or skip) as monitoring reads it. `counted`: False for an answer read only
     as another person's answer to an item, for leave-one-out (older than the window read)."""
@@ -46,7 +48,7 @@ class Answer:
     labels: Labels  # sorted; empty for a skip
     skipped: bool
     lead_time_ms: int | None
-    at: datetime
+    at: float  # when it was given, in seconds (since the epoch, or any fixed moment)
     counted: bool = True
 
 
@@ -55,7 +57,7 @@ class TrendPoint:
     """One window of the annotator's answers."""
 
     answers: int  # the annotator's answers up to the window's end (within those read)
-    started_at: datetime
+    started_at: float  # seconds, as Answer.at
     items: int  # answers (and skips) in the window
     active_seconds: float
     agreeing: int
@@ -90,14 +92,14 @@ class Bias:
 
 
 def work_seconds(
-    times: Sequence[datetime], lead_times_ms: Sequence[int | None], *, gap: timedelta = SESSION_GAP
+    times: Sequence[float], lead_times_ms: Sequence[int | None], *, gap: timedelta = SESSION_GAP
 ) -> list[float]:
     """Each answer's share of active time, for answers sorted by time: the time since the
     previous answer when within `gap`, else (a session's first) its lead time capped at `gap`,
     0 without one."""
     seconds, cap = [], gap.total_seconds()
     for n, (at, lead_ms) in enumerate(zip(times, lead_times_ms, strict=True)):
-        since = (at - times[n - 1]).total_seconds() if n else None
+        since = at - times[n - 1] if n else None
         if since is not None and since <= cap:
             seconds.append(since)
         else:
@@ -219,15 +221,16 @@ def label_bias(theirs: Mapping[str, int], rest: Mapping[str, int]) -> Bias:
     p_value = float(result.pvalue)
     shares = [n / sum(mine) for n in mine]
     team_shares = [n / sum(others) for n in others]
+    telling_labels = [n for n in range(len(labels)) if _telling(shares[n], team_shares[n])]
+    if p_value >= BIAS_P or not telling_labels:
+        return Bias(p_value, None)
     # the label whose share departs most from the team's; of two as far (always, with two
     # labels) the one they give more often, which reads more plainly
     telling = max(
-        range(len(labels)),
+        telling_labels,
         key=lambda n: (round(abs(shares[n] - team_shares[n]), 9), shares[n] > team_shares[n]),
     )
     share, team = shares[telling], team_shares[telling]
-    if p_value >= BIAS_P or abs(share - team) < BIAS_SHARE:
-        return Bias(p_value, None)
     name = labels[telling]
     if share > team and team > 0:
         words = f"answers {name} {share / team:.1f} times as often as the rest of the team"
@@ -238,3 +241,10 @@ def label_bias(theirs: Mapping[str, int], rest: Mapping[str, int]) -> Bias:
     else:
         words = f"seldom answers {name}"
     return Bias(p_value, f"{words} ({share:.0%} of their labels against {team:.0%})")
+
+
+def _telling(share: float, team: float) -> bool:
+    """Whether a label's share differs from the team's by BIAS_SHARE and BIAS_RATIO both."""
+    if abs(share - team) < BIAS_SHARE:
+        return False
+    return team == 0 or not 1 / BIAS_RATIO < share / team < BIAS_RATIO

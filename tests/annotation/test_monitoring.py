@@ -1,8 +1,6 @@
 """The annotator statistics (annotation.monitoring) on hand-built answers: active time with
 breaks, leave-one-out agreement, a label bias, a faster-and-sloppier trend."""
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
 from annotation.consensus import agreed_labels
@@ -15,11 +13,11 @@ from annotation.monitoring import (
     work_stats,
 )
 
-START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+START = 1_767_600_000.0  # seconds since the epoch
 
 
-def _at(seconds: float) -> datetime:
-    return START + timedelta(seconds=seconds)
+def _at(seconds: float) -> float:
+    return START + seconds
 
 
 def _majority(answers):
@@ -113,6 +111,13 @@ def test_a_significant_but_trivial_difference_gets_no_words():
     slight = label_bias({"pos": 52_000, "neg": 48_000}, team)  # 52% against 50%
     assert slight.p_value is not None and slight.p_value < 1e-6
     assert slight.words is None
+    # a fair annotator beside a team one of whose ten answers "neg" most of the time: 32%
+    # against 37%, significant, but not a quarter off the team's share
+    beside = label_bias(
+        {"pos": 680, "neg": 640, "neutral": 680}, {"pos": 5_700, "neg": 6_700, "neutral": 5_600}
+    )
+    assert beside.p_value is not None and beside.p_value < 0.001
+    assert beside.words is None
 
 
 def _crowd_answer(n: int, seconds: float, agrees: bool) -> Answer:
