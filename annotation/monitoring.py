@@ -190,7 +190,7 @@ def faster_and_sloppier(trend: Sequence[TrendPoint]) -> str | None:
     if late_speed < early_speed * FASTER or early_agreement - late_agreement < SLOPPIER:
         return None
     return (
-        f"faster and sloppier: {late_speed:.0f} items an hour lately against "
+        f"got faster and sloppier: {late_speed:.0f} items an hour lately against "
         f"{early_speed:.0f} at first, agreeing with the others on {late_agreement:.0%} of "
         f"answers against {early_agreement:.0%}"
     )

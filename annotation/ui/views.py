@@ -257,7 +257,9 @@ def annotators_page(request: HttpRequest, project_id: int) -> HttpResponse:
             f"{reasons.get(reason, reason).lower()} {n}"
             for reason, n in person["skip_reasons"].items()
         )
-    return render(request, "annotation/annotators.html", {"project": project, "report": report})
+    warned = any(person["bias"] or person["trend_warning"] for person in report["annotators"])
+    context = {"project": project, "report": report, "warned": warned}
+    return render(request, "annotation/annotators.html", context)
 
 
 @login_required

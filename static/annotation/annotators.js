@@ -101,7 +101,7 @@
       const figure = document.createElement("figure");
       figure.append(drawTrend(person, maxAnswers, maxSpeed));
       const caption = document.createElement("figcaption");
-      caption.textContent = person.trend_warning ? person.trend_warning : "";
+      caption.textContent = person.trend_warning ? person.username + " " + person.trend_warning + "." : "";
       figure.append(caption);
       box.append(figure);
     }
@@ -111,7 +111,6 @@
     box.after(scale);
   }
 
-  document.getElementById("no-warnings").hidden = report.annotators.some(warned);
   drawScatter();
   drawTrends();
 })();

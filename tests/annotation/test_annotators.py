@@ -149,6 +149,7 @@ def test_the_page_shows_the_table_and_the_plots_data(client, crowd, reviewer):
         assert f'data-annotator="{name}"' in page
     assert 'id="scatter"' in page and 'id="annotators-data"' in page
     assert "unclear 1" in page
+    assert "Nothing stands out" in page  # too few answers for a test or a trend
 
 
 def test_the_project_page_links_reviewers_to_the_annotators_page(client, crowd, reviewer):

@@ -143,7 +143,7 @@ def test_getting_faster_and_sloppier_is_flagged_in_words():
     assert [round(p.items_per_hour or 0) for p in stats.trend] == [120, 120, 240, 240]
     assert stats.trend[-1].agreement == 0.75
     assert stats.trend_words == (
-        "faster and sloppier: 240 items an hour lately against 120 at first, agreeing with "
+        "got faster and sloppier: 240 items an hour lately against 120 at first, agreeing with "
         "the others on 75% of answers against 100%"
     )
 

@@ -50,5 +50,6 @@ def test_the_annotators_page_shows_the_table_the_named_scatter_and_the_trends(
     warnings = page.locator("#warnings").inner_text()
     assert "cat answers neg 2.0 times as often as the rest of the team" in warnings
     assert "ann" not in warnings and "bob" not in warnings
+    assert page.locator("#no-warnings").count() == 0
     screenshot("annotators-page")
     assert page_problems == []
