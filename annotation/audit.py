@@ -39,16 +39,11 @@ def record(
 
 
 def imported(
-    *, project: Project, actor: AbstractBaseUser | None, count: int, file_format: str
+    *, project: Project, actor: AbstractBaseUser | None, file_format: str, **counts: int | str
 ) -> None:
-    """Record an import answered in the request (annotation.imports.import_items)."""
-    record(
-        project=project,
-        actor=actor,
-        action=Action.ITEMS_IMPORTED,
-        created=count,
-        format=file_format,
-    )
+    """Record an import answered in the request (annotation.imports.import_items): its format,
+    `on_duplicate` and counts (created, updated, skipped, answers)."""
+    record(project=project, actor=actor, action=Action.ITEMS_IMPORTED, format=file_format, **counts)
 
 
 def import_queued(*, job: ImportJob) -> None:
@@ -59,20 +54,26 @@ def import_queued(*, job: ImportJob) -> None:
         action=Action.IMPORT_QUEUED,
         job=job.id,
         format=job.file_format,
+        on_duplicate=job.on_duplicate,
         bytes=job.size_bytes,
     )
 
 
-def import_finished(*, job_id: int, status: str, created: int = 0) -> None:
-    """Record the end of an import job, on behalf of whoever queued it."""
+def import_finished(*, job_id: int) -> None:
+    """Record the end of an import job, on behalf of whoever queued it: its status, its
+    `on_duplicate` and counts, as the job's row has them now."""
     job = ImportJob.objects.select_related("project", "created_by").get(id=job_id)
     record(
         project=job.project,
         actor=job.created_by,
         action=Action.IMPORT_FINISHED,
         job=job_id,
-        status=status,
-        created=created,
+        status=job.status,
+        on_duplicate=job.on_duplicate,
+        created=job.created_count,
+        updated=job.updated_count,
+        skipped=job.skipped_count,
+        answers=job.answer_count,
     )
 
 

@@ -46,8 +46,9 @@ class NotLeased(Conflict):
 class ImportRejected(DomainError):
     """An upload with bad rows; `errors` lists each one with its line and field."""
 
-    def __init__(self, errors: list[dict]):
-        super().__init__(f"the upload has {len(errors)} error(s); nothing was imported")
+    def __init__(self, errors: list[dict], *, detail: str = ""):
+        message = f"the upload has {len(errors)} error(s); nothing was imported"
+        super().__init__(f"{message}: {detail}" if detail else message)
         self.errors = errors
 
     def as_dict(self) -> dict:

@@ -8,6 +8,10 @@ run it; the worker checks every row in a first pass (its progress visible, even 
 then inserts them in a second, in one transaction. Every job ends, succeeded or failed with its
 error; one whose message the broker never took, or whose worker died, is picked up by the
 sweep (`sweep_jobs`).
+
+A row whose external_id the project has already is an error by default (`on_duplicate`
+reject, the fast path); skip leaves such rows out and update replaces their items' data, each
+batch asking the database which of its rows are present (_AlreadyPresent).
 """
 
 import io
@@ -15,6 +19,7 @@ import logging
 import random
 import tempfile
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -31,7 +36,7 @@ from django.utils import timezone
 from annotation import answers, audit
 from annotation.errors import Conflict, DomainError, ImportRejected
 from annotation.events import announce_after_commit, answers_recorded, items_imported
-from annotation.models import ImportChunk, ImportJob, Item, Label, Membership, Project
+from annotation.models import Annotation, ImportChunk, ImportJob, Item, Label, Membership, Project
 from annotation.parsing import ParsedRow, RowReader, RowRules
 from hitl.celery import app
 
@@ -42,12 +47,36 @@ CHUNK_BYTES = 4 * 1024 * 1024  # a queued upload's pieces in the database
 ATTEMPTS = 2  # runs of a job whose worker died: once more, then failed (it may be the cause)
 ANALYZE_AFTER_ROWS = 10_000  # an import this large changes what the planner should know
 Status = ImportJob.Status
+OnDuplicate = ImportJob.OnDuplicate
 
 
 @dataclass(frozen=True)
 class Imported:
     created: int  # items
-    answers: int  # answers that came with them (rows' `labels`)
+    answers: int  # answers recorded from the rows' `labels`
+    updated: int = 0  # rows already present whose item's data was replaced (update)
+    skipped: int = 0  # rows already present, left out (skip)
+
+    def summary(self) -> str:
+        """What happened, in a sentence: "1,200 rows: 200 new items, 1,000 already present
+        (skipped)"; "1,000 rows, all already present: nothing imported"."""
+        present = self.updated + self.skipped
+        rows = _counted(self.created + present, "row")
+        if present and not self.created:
+            done = "their items' data updated" if self.updated else "nothing imported"
+            said = f"{rows}, all already present: {done}"
+        else:
+            said = f"{rows}: {_counted(self.created, 'new item')}"
+            if present:
+                said += f", {present:,} already present"
+                said += " (data updated)" if self.updated else " (skipped)"
+        if self.answers:
+            said += f"; {_counted(self.answers, 'answer')} recorded"
+        return said
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def row_rules(project: Project, importer) -> RowRules:
@@ -76,28 +105,42 @@ def _features_length(project_id: int, *, before: datetime | None = None) -> int 
 
 
 def import_items(
-    *, project: Project, raw: bytes | IO[bytes], file_format: str, actor=None
+    *,
+    project: Project,
+    raw: bytes | IO[bytes],
+    file_format: str,
+    actor=None,
+    on_duplicate: str = OnDuplicate.REJECT,
 ) -> Imported:
-    """Validate every row and insert them all in one transaction; return what was created.
+    """Validate every row and insert them all in one transaction; return what was done.
 
     `raw` is the upload: bytes, or a binary seekable file at its start. Rows go into the
     database a batch at a time as they are read; any bad row rolls the whole transaction back,
     and a second read of the upload lists every problem (ImportRejected), an external_id
-    given twice or already in the project included. A row's `labels` become an answer, the
-    importing user's (`actor`) unless the row names another member in `annotator`.
+    given twice included. A row whose external_id the project has already is such a problem
+    (`on_duplicate` reject), is left out (skip), or replaces its item's data (update). A row's
+    `labels` become an answer, the importing user's (`actor`) unless the row names another
+    member in `annotator` (on an item already present: see _recordable_answers).
     """
     source = _stream(raw)
     rules = row_rules(project, actor)
     try:
         with transaction.atomic():
-            imported = _write(project, source, file_format, rules)
+            imported = _write(project, source, file_format, rules, on_duplicate)
             audit.imported(
-                project=project, actor=actor, count=imported.created, file_format=file_format
+                project=project,
+                actor=actor,
+                file_format=file_format,
+                on_duplicate=on_duplicate,
+                created=imported.created,
+                updated=imported.updated,
+                skipped=imported.skipped,
+                answers=imported.answers,
             )
             _after_commit(project.id, imported)
     except (IntegrityError, ImportRejected):
         source.seek(0)
-        raise _every_problem(project, source, file_format, rules) from None
+        raise _every_problem(project, source, file_format, rules, on_duplicate) from None
     return imported
 
 
@@ -114,42 +157,64 @@ def _write(
     source: IO[bytes],
     file_format: str,
     rules: RowRules,
+    on_duplicate: str = OnDuplicate.REJECT,
     on_batch: Callable[[int], None] | None = None,
 ) -> Imported:
-    """Read the upload and insert its rows a batch at a time with their answers; raise
+    """Read the upload and write its rows a batch at a time with their answers; raise
     ImportRejected at the first bad row (the caller's transaction then leaves nothing
     written). `on_batch(rows_written)` follows each batch.
 
     The reader checks that the upload's vectors are all as long; whether they are as long as
-    the project's is asked once the rows are in, since no query runs while a COPY is open."""
-    reader = RowReader(source, file_format, replace(rules, features_length=_not_asked))
+    the project's is asked once the rows are in, since no query runs while a COPY is open
+    (reject keeps one open from batch to batch). Skip and update end it at every batch, to ask
+    which rows are present, and the reader asks the project's length as it meets a vector:
+    before any of the upload's vectors is written, so an update cannot answer for itself."""
+    present = None
+    if on_duplicate != OnDuplicate.REJECT:
+        present = _AlreadyPresent(project, update=on_duplicate == OnDuplicate.UPDATE)
+    else:
+        rules = replace(rules, features_length=_not_asked)
+    reader = RowReader(source, file_format, rules)
     now = timezone.now()
     created = answered = 0
     with _ItemWriter(project, now) as items:
         for batch in _batches(reader):
             if reader.errors:
                 break
-            item_ids = items.add(batch)  # None: no row of the batch brings an answer
-            labelled = []
-            if item_ids is not None:
-                labelled = [
-                    (item_id, row.answer.annotator_id, row.answer.label_ids)
-                    for item_id, row in zip(item_ids, batch, strict=True)
-                    if row.answer is not None
-                ]
+            new, labelled = batch, list[tuple]()
+            if present is not None:
+                new, labelled = present.take(batch, reader, now)
+            if new:
+                labelled += _new_answers(new, items.add(new))
+            if present is not None:
+                items.end()
             if labelled:
                 answers.record_imported(
                     project_id=project.id, overlap=project.overlap, answers=labelled, now=now
                 )
-            created, answered = created + len(batch), answered + len(labelled)
+            created, answered = created + len(new), answered + len(labelled)
             if on_batch is not None:
-                on_batch(created)
+                on_batch(reader.count)
     reader.raise_if_invalid()
     if reader.vector_length is not None:
         known = _features_length(project.id, before=now)
         if known not in (None, reader.vector_length):
             raise ImportRejected([])  # the report's second read lists each row
-    return Imported(created, answered)
+    if present is None:
+        return Imported(created, answered)
+    return Imported(created, answered, updated=present.updated, skipped=present.skipped)
+
+
+def _new_answers(rows: tuple[ParsedRow, ...], item_ids: list[int] | None) -> list[tuple]:
+    """The answers rows bring to their new items, as record_imported takes them; `item_ids`
+    None: no row brings one."""
+    if item_ids is None:
+        return []
+    return [
+        (item_id, row.answer.annotator_id, row.answer.label_ids)
+        for item_id, row in zip(item_ids, rows, strict=True)
+        if row.answer is not None
+    ]
 
 
 def _batches(rows: Iterable[ParsedRow]) -> Iterator[tuple[ParsedRow, ...]]:
@@ -158,25 +223,42 @@ def _batches(rows: Iterable[ParsedRow]) -> Iterator[tuple[ParsedRow, ...]]:
 
 
 def _after_commit(project_id: int, imported: Imported) -> None:
-    transaction.on_commit(lambda: analyze_if_large(imported.created))
-    announce_after_commit(items_imported, project_id=project_id, count=imported.created)
+    transaction.on_commit(lambda: analyze_if_large(imported.created + imported.updated))
+    if imported.created or imported.updated:  # new items, or new texts for the model to score
+        changed = imported.created + imported.updated
+        announce_after_commit(items_imported, project_id=project_id, count=changed)
     if imported.answers:
         announce_after_commit(answers_recorded, project_id=project_id)  # a round may be due
 
 
 def _every_problem(
-    project: Project, source: IO[bytes], file_format: str, rules: RowRules
+    project: Project,
+    source: IO[bytes],
+    file_format: str,
+    rules: RowRules,
+    on_duplicate: str = OnDuplicate.REJECT,
 ) -> DomainError:
     """Read the upload again, remembering every external_id, and return ImportRejected listing
-    each bad row, each external_id given twice and each one the project has already; Conflict
-    when there is none (the project changed during the import)."""
+    each bad row, each external_id given twice, and each row the project has already (reject)
+    or whose answer it cannot take (update); Conflict when there is none (the project changed
+    during the import). With reject, the last error says how many rows are present and how
+    to import the file all the same."""
     reader = RowReader(source, file_format, rules, find_duplicates=True)
+    present = 0
     try:
         for batch in _batches(reader):
-            _report_taken(project, batch, reader)
+            present += _report_present(project, batch, reader, on_duplicate)
         reader.raise_if_invalid()
     except ImportRejected as rejected:
-        return rejected
+        if on_duplicate != OnDuplicate.REJECT or not present:
+            return rejected
+        hint = (
+            f"{_counted(present, 'row')} of the file {'is' if present == 1 else 'are'} already "
+            "in this project (same external_id): import it with on_duplicate=skip to leave "
+            "them out, or on_duplicate=update to replace their data"
+        )
+        errors = [*rejected.errors, {"line": None, "field": "external_id", "message": hint}]
+        return ImportRejected(errors, detail=hint)
     return Conflict(
         "the project changed during the import (another import added some of these "
         "external_ids, or a label or member went); nothing was imported: try again",
@@ -184,19 +266,156 @@ def _every_problem(
     )
 
 
-def _report_taken(project: Project, rows: tuple[ParsedRow, ...], reader: RowReader) -> None:
-    wanted = [row.external_id for row in rows if row.external_id is not None]
-    if not wanted:
-        return
-    taken = set(
-        Item.objects.filter(project=project, external_id__in=wanted).values_list(
-            "external_id", flat=True
-        )
-    )
-    for row in rows:
-        if row.external_id in taken:
+def _report_present(
+    project: Project, rows: tuple[ParsedRow, ...], reader: RowReader, on_duplicate: str
+) -> int:
+    """Add the errors of the rows the project has already: each one (reject), or each answer
+    it cannot take (update); return how many there are."""
+    found = _present_items(project, rows)
+    present = [(row, found[row.external_id]) for row in rows if row.external_id in found]
+    if on_duplicate == OnDuplicate.REJECT:
+        for row, _ in present:
             message = f"external_id {row.external_id!r} is already in this project"
             reader.errors.add(row.line, "external_id", message)
+    elif on_duplicate == OnDuplicate.UPDATE:
+        _recordable_answers(project, present, reader)
+    return len(present)
+
+
+@dataclass(frozen=True, slots=True)
+class _Present:
+    """An item of the project that a row's external_id names."""
+
+    id: int
+    answers: int  # its annotation_count
+    created_at: datetime
+
+
+def _present_items(project: Project, rows: Iterable[ParsedRow]) -> dict[str, _Present]:
+    """The project's items that the rows' external_ids name, by external_id (one query)."""
+    wanted = [row.external_id for row in rows if row.external_id is not None]
+    if not wanted:
+        return {}
+    found = Item.objects.filter(project=project, external_id__in=wanted).values_list(
+        "external_id", "id", "annotation_count", "created_at"
+    )
+    return {
+        external_id: _Present(item_id, count, created_at)
+        for external_id, item_id, count, created_at in found
+        if external_id is not None
+    }
+
+
+class _AlreadyPresent:
+    """Skip or update: the rows whose external_id the project has already, a batch at a time.
+
+    Each batch's are found with one query, then left out (skip) or their items' data replaced
+    (update, with the answers they bring that can be recorded). An external_id given twice in
+    the upload stays an error: a row naming an item this import created, or one an earlier
+    row already named, stops the import (ImportRejected), and the error report's second read
+    names both lines. `seen` holds the ids of the items named so far (about 60 bytes each).
+    """
+
+    def __init__(self, project: Project, *, update: bool) -> None:
+        self.project, self.update = project, update
+        self.seen: set[int] = set()
+        self.updated = self.skipped = 0
+
+    def take(
+        self, rows: tuple[ParsedRow, ...], reader: RowReader, now: datetime
+    ) -> tuple[tuple[ParsedRow, ...], list[tuple]]:
+        """Deal with the batch's rows already present; return the new rows, and the answers
+        the others bring, as record_imported takes them."""
+        found = _present_items(self.project, rows)
+        if not found:
+            return rows, []
+        new, present = [], []
+        for row in rows:
+            item = found.get(row.external_id) if row.external_id is not None else None
+            if item is None:
+                new.append(row)
+                continue
+            if item.created_at >= now or item.id in self.seen:
+                raise ImportRejected([])  # given twice: the report's second read says where
+            self.seen.add(item.id)
+            present.append((row, item))
+        if not self.update:
+            self.skipped += len(present)
+            return tuple(new), []
+        recordable = _recordable_answers(self.project, present, reader)
+        _replace_data([(item.id, row.data_json) for row, item in present])
+        self.updated += len(present)
+        return tuple(new), recordable
+
+
+def _recordable_answers(
+    project: Project, present: list[tuple[ParsedRow, _Present]], reader: RowReader
+) -> list[tuple]:
+    """The answers rows bring to items already in the project that can be recorded, as
+    record_imported takes them; the others are the rows' errors.
+
+    An import records first answers only, as for a new item: the annotator's, on an item with
+    room for one more. The same answer (same labels) given already is nothing to do, so that
+    an update can be run again; other labels, or an item with every answer it needs, are an
+    error rather than a silent change to what a person answered (their answer is changed on
+    the item's page, by them or a reviewer)."""
+    labelled = [(row, item, row.answer) for row, item in present if row.answer is not None]
+    if not labelled:
+        return []
+    given = _answers_given([item.id for _, item, _ in labelled])
+    recordable = []
+    for row, item, answer in labelled:
+        earlier = given.get((item.id, answer.annotator_id))
+        if earlier is None and item.answers < project.overlap:
+            recordable.append((item.id, answer.annotator_id, answer.label_ids))
+        elif earlier is None:
+            message = (
+                f"the item has every answer it needs already ({project.overlap}): "
+                "leave this row's labels out to update its data"
+            )
+            reader.errors.add(row.line, "labels", message)
+        elif earlier != frozenset(answer.label_ids):
+            message = (
+                "the annotator has answered this item already, with other labels: an import "
+                "adds first answers and changes none (leave this row's labels out)"
+            )
+            reader.errors.add(row.line, "labels", message)
+    return recordable
+
+
+def _answers_given(item_ids: list[int]) -> dict[tuple[int, int], frozenset[int]]:
+    """The items' answers: (item id, annotator id) -> label ids (none for a skip)."""
+    answers = Annotation.objects.filter(item_id__in=item_ids).values_list(
+        "id", "item_id", "annotator_id"
+    )
+    keys = {answer_id: (item_id, annotator_id) for answer_id, item_id, annotator_id in answers}
+    labels: dict[int, set[int]] = defaultdict(set)
+    if keys:
+        rows = Annotation.labels.through.objects.filter(annotation_id__in=list(keys))
+        for answer_id, label_id in rows.values_list("annotation_id", "label_id"):
+            labels[answer_id].add(label_id)
+    return {key: frozenset(labels[answer_id]) for answer_id, key in keys.items()}
+
+
+_ITEM = Item._meta.db_table
+# one statement a batch; an item whose data is the same already is not written again
+_REPLACE_DATA_PG = f"""
+    UPDATE {_ITEM} AS item SET data = new.data::jsonb
+    FROM unnest(%s::bigint[], %s::text[]) AS new(id, data)
+    WHERE item.id = new.id AND item.data <> new.data::jsonb
+"""
+_REPLACE_DATA = f"UPDATE {_ITEM} SET data = %s WHERE id = %s AND json(data) <> json(%s)"
+
+
+def _replace_data(items: list[tuple[int, str]]) -> None:
+    """Set each (item id, data as JSON) item's data. The text index follows: PostgreSQL's GIN
+    index is on the column, SQLite's FTS5 table has an UPDATE OF data trigger (0014)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            ids, data = zip(*items, strict=True)
+            cursor.execute(_REPLACE_DATA_PG, [list(ids), list(data)])
+        else:
+            cursor.executemany(_REPLACE_DATA, [(data, id_, data) for id_, data in items])
 
 
 class _ItemWriter:
@@ -242,6 +461,10 @@ class _ItemWriter:
                 with cursor.cursor.copy(sql) as copy:
                     self._write_rows(copy, rows, ids)
             return ids
+
+    def end(self) -> None:
+        """End the open COPY, if any, so that queries may run."""
+        self._close(None, None, None)
 
     def _copy(self):
         if self.open_copy is None:
@@ -303,13 +526,25 @@ def analyze_if_large(count: int) -> None:
 # --- large uploads as jobs ---------------------------------------------------------------
 
 
-def queue_import(*, project: Project, raw: bytes | IO[bytes], file_format: str, user) -> ImportJob:
+def queue_import(
+    *,
+    project: Project,
+    raw: bytes | IO[bytes],
+    file_format: str,
+    user,
+    on_duplicate: str = OnDuplicate.REJECT,
+) -> ImportJob:
     """Keep the upload (bytes, or a binary file) in the database, CHUNK_BYTES at a time, under
-    a job row, and ask a worker to run it once this transaction commits. With the broker down
-    the job waits, queued, for the sweep to ask again."""
+    a job row with its `on_duplicate` (as import_items takes it), and ask a worker to run it
+    once this transaction commits. With the broker down the job waits, queued, for the sweep
+    to ask again."""
     source = _stream(raw)
     job = ImportJob.objects.create(
-        project=project, created_by=user, file_format=file_format, heartbeat_at=timezone.now()
+        project=project,
+        created_by=user,
+        file_format=file_format,
+        on_duplicate=on_duplicate,
+        heartbeat_at=timezone.now(),
     )
     size = 0
     for number, piece in enumerate(iter(partial(source.read, CHUNK_BYTES), b"")):
@@ -416,20 +651,26 @@ def _run_from(job: ImportJob, attempt: int, heartbeat: "_Heartbeat", source: IO[
         heartbeat.rows = 0
         source.seek(0)
         with transaction.atomic():
-            imported = _write(job.project, source, job.file_format, rules, heartbeat.inserted)
+            imported = _write(
+                job.project, source, job.file_format, rules, job.on_duplicate, heartbeat.inserted
+            )
             if not _end(
                 job.id,
                 attempt,
                 Status.SUCCEEDED,
                 created_count=imported.created,
+                updated_count=imported.updated,
+                skipped_count=imported.skipped,
                 answer_count=imported.answers,
-                processed_rows=imported.created,
+                processed_rows=reader.count,
             ):
                 raise _TakenOver
             _after_commit(job.project_id, imported)
     except (IntegrityError, ImportRejected):
         source.seek(0)
-        raise _every_problem(job.project, source, job.file_format, rules) from None
+        raise _every_problem(
+            job.project, source, job.file_format, rules, job.on_duplicate
+        ) from None
 
 
 def _running(job_id: int, attempt: int):
@@ -448,8 +689,7 @@ def _end(job_id: int, attempt: int, status: str, *, only_if: Q | None = None, **
         )
         if ended:
             ImportChunk.objects.filter(job_id=job_id).delete()
-            created = fields.get("created_count", 0)
-            audit.import_finished(job_id=job_id, status=status, created=created)
+            audit.import_finished(job_id=job_id)
     return bool(ended)
 
 

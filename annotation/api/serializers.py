@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from annotation import audit, engine_options, exports, parsing, review_queue, search
+from annotation import audit, engine_options, exports, imports, parsing, review_queue, search
 from annotation.agreement import Alpha, ProjectAgreement
 from annotation.models import (
     Annotation,
@@ -137,9 +137,16 @@ class AuditExportQuery(QueryInput):
 
 
 class ImportQuery(QueryInput):
-    """`format` when the content type or file name does not say it; `async` for a job."""
+    """`format` when the content type or file name does not say it; `async` for a job;
+    `on_duplicate` for rows whose external_id the project has already."""
 
     format = serializers.ChoiceField(choices=list(parsing.FORMATS), required=False)
+    on_duplicate = serializers.ChoiceField(
+        choices=ImportJob.OnDuplicate.values,
+        default=ImportJob.OnDuplicate.REJECT,
+        help_text="rows whose external_id the project has already: reject the file (400, "
+        "each such row an error), skip them, or update their items' data",
+    )
 
     def get_fields(self):
         fields = super().get_fields()
@@ -550,14 +557,26 @@ IMPORT_ROWS = {
 
 
 class ImportOutput(serializers.Serializer):
-    """What a synchronous import made (201)."""
+    """What a synchronous import did (201)."""
 
     created = serializers.IntegerField(help_text="items created")
-    answers = serializers.IntegerField(help_text="answers made from the rows' labels")
+    updated = serializers.IntegerField(
+        help_text="rows already present whose item's data was replaced (on_duplicate=update)"
+    )
+    skipped = serializers.IntegerField(
+        help_text="rows already present, left out (on_duplicate=skip)"
+    )
+    answers = serializers.IntegerField(help_text="answers recorded from the rows' labels")
+    detail = serializers.CharField(
+        help_text='what happened, e.g. "1,200 rows: 200 new items, 1,000 already present (skipped)"'
+    )
 
 
 class ImportJobOutput(serializers.ModelSerializer):
     url = serializers.SerializerMethodField(help_text="where to poll the job")
+    detail = serializers.SerializerMethodField(
+        help_text="once it succeeded, what happened, as a synchronous import says it; else null"
+    )
 
     class Meta:
         model = ImportJob
@@ -566,12 +585,16 @@ class ImportJobOutput(serializers.ModelSerializer):
             "project_id",
             "status",
             "file_format",
+            "on_duplicate",
             "size_bytes",
             "total_rows",
             "processed_rows",
             "created_count",
+            "updated_count",
+            "skipped_count",
             "answer_count",
             "errors",
+            "detail",
             "created_at",
             "started_at",
             "finished_at",
@@ -580,6 +603,13 @@ class ImportJobOutput(serializers.ModelSerializer):
 
     def get_url(self, job: ImportJob) -> str:
         return f"/api/v1/imports/{job.id}/"
+
+    def get_detail(self, job: ImportJob) -> str | None:
+        if job.status != ImportJob.Status.SUCCEEDED:
+            return None
+        return imports.Imported(
+            job.created_count, job.answer_count, job.updated_count, job.skipped_count
+        ).summary()
 
 
 class AuditEventOutput(serializers.Serializer):

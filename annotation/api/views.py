@@ -159,6 +159,8 @@ class ItemImportApi(ApiView):
 
     Small uploads answer 201 with the counts; larger ones (or `?async=true`) answer 202 with an
     import job to poll. Any bad row: 400 with every error's line and field, nothing imported.
+    Rows whose external_id the project has already: `?on_duplicate=` reject (such a bad row),
+    skip, update.
     """
 
     # A multipart upload's file goes to disk as Django receives it (the page's uploads); any
@@ -177,19 +179,33 @@ class ItemImportApi(ApiView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.ADMIN)
-        run_async = self.query.validated_data["async"]
-        declared = self.query.validated_data.get("format")
-        with _upload(request, declared) as (source, size, file_format):
-            if run_async or size > settings.HITL_IMPORT_SYNC_MAX_BYTES:
+        query = self.query.validated_data
+        on_duplicate = query["on_duplicate"]
+        with _upload(request, query.get("format")) as (source, size, file_format):
+            if query["async"] or size > settings.HITL_IMPORT_SYNC_MAX_BYTES:
                 with transaction.atomic():
                     job = imports.queue_import(
-                        project=project, raw=source, file_format=file_format, user=request.user
+                        project=project,
+                        raw=source,
+                        file_format=file_format,
+                        user=request.user,
+                        on_duplicate=on_duplicate,
                     )
                 return Response(s.ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
             imported = imports.import_items(
-                project=project, raw=source, file_format=file_format, actor=request.user
+                project=project,
+                raw=source,
+                file_format=file_format,
+                actor=request.user,
+                on_duplicate=on_duplicate,
             )
-        body = {"created": imported.created, "answers": imported.answers}
+        body = {
+            "created": imported.created,
+            "updated": imported.updated,
+            "skipped": imported.skipped,
+            "answers": imported.answers,
+            "detail": imported.summary(),
+        }
         return Response(body, status=status.HTTP_201_CREATED)
 
 

@@ -112,7 +112,18 @@ def test_imports_and_exports_are_recorded(project, admin):
     assert imported.status_code == 201
     b"".join(api.get(f"/api/v1/projects/{project.id}/export/?format=csv").streaming_content)
     assert _events(project.id) == [
-        ("alice-admin", "items.imported", {"created": 2, "format": "jsonl"}),
+        (
+            "alice-admin",
+            "items.imported",
+            {
+                "format": "jsonl",
+                "on_duplicate": "reject",
+                "created": 2,
+                "updated": 0,
+                "skipped": 0,
+                "answers": 0,
+            },
+        ),
         ("alice-admin", "project.exported", {"format": "csv"}),
     ]
 
@@ -143,7 +154,15 @@ def test_an_import_job_records_who_queued_it_and_how_it_ended(project, admin):
     assert finished == (
         "alice-admin",
         "import.finished",
-        {"job": job_id, "status": "succeeded", "created": 1},
+        {
+            "job": job_id,
+            "status": "succeeded",
+            "on_duplicate": "reject",
+            "created": 1,
+            "updated": 0,
+            "skipped": 0,
+            "answers": 0,
+        },
     )
 
 
@@ -155,7 +174,15 @@ def test_a_failed_import_job_is_recorded_as_failed(project, admin):
     assert _events(project.id)[-1] == (
         "alice-admin",
         "import.finished",
-        {"job": job.id, "status": "failed", "created": 0},
+        {
+            "job": job.id,
+            "status": "failed",
+            "on_duplicate": "reject",
+            "created": 0,
+            "updated": 0,
+            "skipped": 0,
+            "answers": 0,
+        },
     )
 
 

@@ -56,7 +56,7 @@ def test_labels_become_the_importers_answer_and_leave_the_items_data(admin_clien
     ]
     response = _import(admin_client, project, rows)
     assert response.status_code == 201, response.json()
-    assert response.json() == {"created": 3, "answers": 1}
+    assert (response.json()["created"], response.json()["answers"]) == (3, 1)
     assert _answers(project) == [("a", "alice-admin", ["pos"], 1, "done")]
     assert Item.objects.get(external_id="a").data == {"text": "good"}  # no `labels` key
     assert list(Item.objects.filter(status="open").values_list("external_id", flat=True)) == [
@@ -125,7 +125,7 @@ def test_an_export_imports_back_with_its_labels(api_client, project, admin, anno
     content_type = {"jsonl": "application/x-ndjson", "json": "application/json", "csv": "text/csv"}
     response = _import(api_client, target, exported, content_type[file_format])
     assert response.status_code == 201, response.json()
-    assert response.json() == {"created": 3, "answers": 2}
+    assert (response.json()["created"], response.json()["answers"]) == (3, 2)
     assert _answers(target) == [
         ("e0", "alice-admin", ["pos"], 1, "done"),
         ("e1", "alice-admin", ["neg"], 1, "done"),

@@ -25,7 +25,13 @@ def test_json_array_import_keeps_external_ids_and_extra_fields(admin_client, pro
     rows = [{"external_id": "a", "text": "hello", "source": "web"}, {"text": "world"}]
     response = _post(admin_client, project, json.dumps(rows).encode(), "application/json")
     assert response.status_code == 201, response.json()
-    assert response.json() == {"created": 2, "answers": 0}
+    assert response.json() == {
+        "created": 2,
+        "updated": 0,
+        "skipped": 0,
+        "answers": 0,
+        "detail": "2 rows: 2 new items",
+    }
     items = list(Item.objects.filter(project=project).order_by("id").values("external_id", "data"))
     assert items == [
         {"external_id": "a", "data": {"text": "hello", "source": "web"}},
