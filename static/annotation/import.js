@@ -1,7 +1,9 @@
 // The import page: a file picked or dropped goes to the import API as a multipart upload;
 // a small file answers at once, a large one (or a background job) is followed to its end
-// with a progress bar. Errors come back with their line and field and fill a table; every
-// text from the file or the server is set with textContent only.
+// with a progress bar. The choice for rows already imported (same external_id) goes along as
+// ?on_duplicate=, and the server's sentence says what happened. Errors come back with their
+// line and field and fill a table; every text from the file or the server is set with
+// textContent only.
 (function () {
   "use strict";
 
@@ -47,9 +49,11 @@
     errors.hidden = body.childElementCount === 0;
   }
 
-  function counted(created, answers) {
-    const items = created.toLocaleString() + " item" + (created === 1 ? "" : "s") + " imported";
-    return answers ? items + ", with " + answers.toLocaleString() + " answers." : items + ".";
+  function importUrl() {
+    const query = new URLSearchParams();
+    query.set("on_duplicate", form.querySelector("input[name=on_duplicate]:checked").value);
+    if (background.checked) query.set("async", "true");
+    return "/api/v1/projects/" + config.id + "/items/import/?" + query.toString();
   }
 
   async function follow(url) {
@@ -61,7 +65,7 @@
       progress.max = Math.max(total, 1);
       progress.value = job.status === "succeeded" ? progress.max : job.processed_rows || 0;
       progressText.textContent = job.status + (total ? ": " + (job.processed_rows || 0).toLocaleString() + " of " + total.toLocaleString() + " rows" : "");
-      if (job.status === "succeeded") return say(counted(job.created_count, job.answer_count));
+      if (job.status === "succeeded") return say(job.detail + ".");
       if (job.status === "failed") {
         showErrors(job.errors);
         return say("Nothing was imported: the file has errors (below).", true);
@@ -79,16 +83,15 @@
     say("Uploading " + file.name + "…");
     const body = new FormData();
     body.append("file", file);
-    const url = "/api/v1/projects/" + config.id + "/items/import/" + (background.checked ? "?async=true" : "");
     try {
-      const response = await fetch(url, {
+      const response = await fetch(importUrl(), {
         method: "POST",
         credentials: "same-origin",
         headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
         body: body,
       });
       const data = await response.json().catch(() => ({}));
-      if (response.status === 201) say(counted(data.created, data.answers));
+      if (response.status === 201) say(data.detail + ".");
       else if (response.status === 202) await follow(data.url);
       else {
         showErrors(data.errors);

@@ -42,10 +42,8 @@ def test_new_project_then_upload_a_bad_file_a_good_one_and_a_background_job(
     good.write_text("text,labels\nfirst,pos\nsecond,\nthird,neg\n")
     page.set_input_files("#file", str(good))
     page.click("#start")
-    page.wait_for_function(
-        "() => document.getElementById('result').textContent.includes('imported')"
-    )
-    assert page.locator("#result").inner_text() == "3 items imported, with 2 answers."
+    page.wait_for_function("() => document.getElementById('result').textContent.includes('new')")
+    assert page.locator("#result").inner_text() == "3 rows: 3 new items; 2 answers recorded."
     assert page.locator("#errors").is_hidden()
 
     many = tmp_path / "many.jsonl"
@@ -54,9 +52,9 @@ def test_new_project_then_upload_a_bad_file_a_good_one_and_a_background_job(
     page.check("#background")
     page.click("#start")
     page.wait_for_function(
-        "() => document.getElementById('result').textContent.includes('imported')", timeout=60_000
+        "() => document.getElementById('result').textContent.includes('new')", timeout=60_000
     )
-    assert page.locator("#result").inner_text() == "5,000 items imported."
+    assert page.locator("#result").inner_text() == "5,000 rows: 5,000 new items."
     assert page.locator("#progress").evaluate("bar => bar.value === bar.max")
     assert page.locator("#progress-text").inner_text().startswith("succeeded")
     assert Item.objects.filter(project_id=project_id).count() == 5_003
@@ -64,3 +62,44 @@ def test_new_project_then_upload_a_bad_file_a_good_one_and_a_background_job(
     # the bad file's 400 is the one failed request Chromium reports; nothing else went wrong
     assert [p for p in page_problems if "status of 400" not in p] == []
     assert len(page_problems) == 1
+
+
+def test_re_upload_with_skip_chosen_by_keyboard_says_what_happened(
+    browser_page, page_problems, live_server, admin, project, tmp_path
+):
+    """A file imported once, then again with a new row: "refuse" lists each row already
+    there; "skip", chosen with the keyboard, imports the new row and says so."""
+    page = browser_page
+    log_in(page, live_server.url, admin.username)
+    page.goto(f"{live_server.url}/projects/{project.id}/import/")
+    first = tmp_path / "first.jsonl"
+    first.write_text('{"external_id": "a", "text": "one"}\n{"external_id": "b", "text": "two"}\n')
+    page.set_input_files("#file", str(first))
+    page.click("#start")
+    page.wait_for_function("() => document.getElementById('result').textContent.includes('new')")
+
+    again = tmp_path / "again.jsonl"
+    again.write_text(first.read_text() + '{"external_id": "c", "text": "three"}\n')
+    page.set_input_files("#file", str(again))
+    page.click("#start")
+    page.wait_for_selector("#errors:not([hidden])")
+    assert "2 rows of the file are already in this project" in page.locator("#result").inner_text()
+
+    page.focus("input[name=on_duplicate][value=reject]")
+    page.keyboard.press("ArrowDown")  # a radio group: the arrow keys move the choice
+    assert page.locator("input[name=on_duplicate][value=skip]").is_checked()
+    page.click("#start")
+    page.wait_for_function(
+        "() => document.getElementById('result').textContent.includes('skipped')"
+    )
+    assert page.locator("#result").inner_text() == (
+        "3 rows: 1 new item, 2 already present (skipped)."
+    )
+    assert page.locator("#errors").is_hidden()
+    assert sorted(Item.objects.filter(project=project).values_list("external_id", flat=True)) == [
+        "a",
+        "b",
+        "c",
+    ]
+    page.screenshot(path=str(tmp_path / "import-skip.png"), full_page=True)
+    assert [p for p in page_problems if "status of 400" not in p] == []
