@@ -29,14 +29,26 @@ def metrics(
 ) -> dict[str, object]:
     """Accuracy, macro-F1, per class and the confusion matrix (single-label: the most probable
     class is the answer); exact-match accuracy and micro and macro F1 (multi-label: each label
-    at p >= 0.5). `y_true` holds class indices, or indicator rows when multi-label."""
+    at p >= 0.5). `y_true` holds class indices, or indicator rows when multi-label.
+
+    Macro-F1 averages the classes present in `y_true` only: a class the evaluation sample does
+    not hold has no F1 to speak of, and counting it as 0 pulled a 5-class project whose sample
+    held 4 down by a fifth."""
     if multi_label:
         y_pred = (proba >= 0.5).astype(int)
+        present = [int(k) for k in np.flatnonzero(np.asarray(y_true).sum(axis=0))]
         return {
             "n": int(len(y_true)),
             "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
             "micro_f1": round(float(f1_score(y_true, y_pred, average="micro", zero_division=0)), 4),
-            "macro_f1": round(float(f1_score(y_true, y_pred, average="macro", zero_division=0)), 4),
+            "macro_f1": round(
+                float(
+                    f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
+                    if present
+                    else 0.0
+                ),
+                4,
+            ),
         }
     y_pred = proba.argmax(axis=1)
     labels = list(range(len(classes)))
@@ -47,7 +59,16 @@ def metrics(
         "n": int(len(y_true)),
         "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
         "macro_f1": round(
-            float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)), 4
+            float(
+                f1_score(
+                    y_true,
+                    y_pred,
+                    labels=sorted({int(k) for k in np.unique(y_true)}),
+                    average="macro",
+                    zero_division=0,
+                )
+            ),
+            4,
         ),
         "per_class": {
             name: {
