@@ -109,6 +109,8 @@ def _kappa(a: IndexArray, b: IndexArray) -> float:
 
 
 Rule = LabelBudget | TargetMetric | StabilizingPredictions
+
+
 KINDS = {"stabilizing": StabilizingPredictions, "budget": LabelBudget, "target": TargetMetric}
 KIND_TITLES = {
     "stabilizing": "Predictions stable for N rounds",
@@ -171,3 +173,95 @@ def _number(
     if not low <= value <= high:
         raise SpecError(key, f"must be between {low:g} and {high:g}")
     return kind_of(value)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How many more labels the rule is likely to want (None: no estimate), and why."""
+
+    labels: int | None
+    reason: str
+
+
+# A curve fitted on fewer points than this says nothing; beyond this many times the labels so
+# far, the extrapolation is not worth a number.
+ESTIMATE_MIN_POINTS, ESTIMATE_MAX_FACTOR, ESTIMATE_RECENT = 3, 20, 8
+
+
+def changed_share(history: list[Round]) -> float | None:
+    """The share of the stop set whose predicted label changed between the two newest models
+    (None before two models predicted it): "changing its mind on 1 in 5 items"."""
+    predictions = [r.stop_set_predictions for r in history if r.stop_set_predictions is not None]
+    if len(predictions) < 2 or len(predictions[-1]) == 0:
+        return None
+    return float(np.mean(np.asarray(predictions[-1]) != np.asarray(predictions[-2])))
+
+
+def labels_to_go(
+    rule: Rule, history: list[Round], *, stopped: bool = False, min_evaluated: int = 30
+) -> Estimate:
+    """Labels until the rule would stop at the current learning rate: a budget counts down; a
+    target extrapolates the evaluation accuracy, fitted as a + b·ln(labels) over the recent
+    rounds measured on at least `min_evaluated` items; the stabilizing rule extrapolates the
+    share of changed predictions, fitted as a power of the labels, to the share at which
+    kappa reaches the threshold. Rough by nature: said as such where it is shown. `stopped`:
+    the rule's decision on the newest round (the history may be only the recent rounds)."""
+    spent = history[-1].labels if history else 0
+    if isinstance(rule, LabelBudget):
+        return Estimate(max(0, rule.budget - spent), f"{rule.budget} labels is the budget")
+    if stopped:
+        return Estimate(0, "the rule says stop")
+    if isinstance(rule, TargetMetric):
+        points = [
+            (r.labels, r.metric)
+            for r in history
+            if r.metric is not None and r.evaluated >= min_evaluated and r.labels > 0
+        ]
+        return _extrapolate(points[-ESTIMATE_RECENT:], rule.target, spent, "accuracy", log_y=False)
+    predictions = [
+        (r.labels, r.stop_set_predictions) for r in history if r.stop_set_predictions is not None
+    ]
+    shares = [
+        (labels, float(np.mean(np.asarray(newer) != np.asarray(older))))
+        for (_, older), (labels, newer) in zip(predictions, predictions[1:], strict=False)
+        if len(newer) and labels > 0
+    ]
+    if not predictions:
+        return Estimate(None, "no model has predicted the stop set yet")
+    latest = np.asarray(predictions[-1][1])
+    by_chance = float(np.sum((np.bincount(latest) / max(1, len(latest))) ** 2))
+    # kappa >= t  <=>  changed share <= (1 - t)(1 - chance agreement), for the same mix of labels
+    target = (1 - rule.threshold) * (1 - by_chance)
+    # then `rule.rounds` stable rounds in a row, a round every so many labels as of late
+    steps = np.diff([labels for labels, _ in predictions[-ESTIMATE_RECENT:]])
+    stable_rounds = rule.rounds * (int(np.median(steps)) if len(steps) else 0)
+    if shares and shares[-1][1] <= target:
+        return Estimate(stable_rounds, f"stable now; {rule.rounds} stable rounds in a row stop")
+    changing = [(labels, share) for labels, share in shares if share > 0][-ESTIMATE_RECENT:]
+    estimate = _extrapolate(changing, target, spent, "changed share", log_y=True)
+    if estimate.labels is None:
+        return estimate
+    return Estimate(estimate.labels + stable_rounds, estimate.reason)
+
+
+def _extrapolate(
+    points: list[tuple[int, float]], target: float, spent: int, what: str, *, log_y: bool
+) -> Estimate:
+    if len({labels for labels, _ in points}) < ESTIMATE_MIN_POINTS:
+        return Estimate(None, f"too few rounds to fit the {what}")
+    x = np.log([labels for labels, _ in points])
+    y = np.array([value for _, value in points])
+    if log_y:
+        y, target = np.log(y), float(np.log(max(target, 1e-6)))
+    slope, intercept = np.polyfit(x, y, 1)
+    improving = slope < 0 if log_y else slope > 0
+    if not improving:
+        return Estimate(None, f"the {what} is not improving with more labels")
+    needed = float(np.exp((target - intercept) / slope))
+    if needed > ESTIMATE_MAX_FACTOR * max(spent, 1):
+        return Estimate(
+            None, f"beyond {ESTIMATE_MAX_FACTOR} times the labels so far at the current rate"
+        )
+    return Estimate(
+        max(0, int(np.ceil(needed - spent))), f"the {what} fitted over {len(points)} rounds"
+    )
