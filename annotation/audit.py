@@ -26,7 +26,8 @@ _BATCH = 2_000
 def record(
     *, project: Project, actor: AbstractBaseUser | None, action: str, **details
 ) -> AuditEvent:
-    """Write one event; `actor` None stands for a command or a worker, not a person."""
+    """Write one event; `actor` None stands for a command or a worker, not a person. Numbers
+    JSON has no exact form for (a Decimal: the hourly cost) are kept as their text."""
     return AuditEvent.objects.create(
         at=timezone.now(),
         project_id=project.id,
@@ -34,7 +35,7 @@ def record(
         actor_id=actor.pk if actor is not None else None,
         actor_name=actor.get_username() if actor is not None else "",
         action=action,
-        details=details,
+        details=orjson.loads(orjson.dumps(details, default=str)),
     )
 
 

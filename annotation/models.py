@@ -161,6 +161,7 @@ class Project(models.Model):
         "review_sample",
         "anonymize_reviews",
         "label_issue_cap",
+        "hourly_cost",
     )
 
     class Meta:

@@ -69,12 +69,15 @@ class TrainApi(ApiView):
 
 
 class LearningApi(ApiView):
-    """What the dashboard shows: learning curve, labels, round in flight, stopping rule."""
+    """What the dashboard shows: a headline, the learning curve, labels, round in flight,
+    stopping rule and an estimate of what is left, pace per annotator today (annotators: their
+    own), cost (reviewers and admins, when the project sets an hourly cost), the worker."""
 
     @extend_schema(responses=dict)
     def get(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id)
-        return Response(learning.state(project))
+        sees_team = project.my_role in (Role.ADMIN, Role.REVIEWER)
+        return Response(learning.state(project, viewer=request.user.username, sees_team=sees_team))
 
 
 PREDICTION_TYPES = {"jsonl": "application/x-ndjson"}

@@ -99,3 +99,16 @@ class ScoringChunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.index} of version {self.version_id}"
+
+
+class WorkerSeen(models.Model):
+    """When each worker last ran the sweep (beat sends it every HITL_SWEEP_SECONDS).
+
+    Why: with no worker running, labels pile up and no round starts, and nothing on the
+    dashboard said so; a worker not seen for HITL_WORKER_STALE_SECONDS is shown as such."""
+
+    hostname = models.CharField(max_length=255, primary_key=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.hostname} seen at {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from annotation import ranking, selectors
 from annotation.models import Project
-from models_service.models import ModelVersion, ScoringChunk, Trainer
+from models_service.models import ModelVersion, ScoringChunk, Trainer, WorkerSeen
 
 FIRST_MODEL_LABELS = 10  # the first model waits for this many labels (the diverse seeds)
 
@@ -85,6 +85,33 @@ def due(projects: Sequence[Project]) -> list[int]:
             if new >= cadence(seen, project.retrain_every):
                 found.append(project.id)
     return found
+
+
+# --- the workers: seen by their sweeps ------------------------------------------------------
+
+
+def worker_seen(hostname: str) -> None:
+    """A worker ran the sweep just now (an upsert: one query)."""
+    WorkerSeen.objects.bulk_create(
+        [WorkerSeen(hostname=hostname, seen_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["hostname"],
+        update_fields=["seen_at"],
+    )
+
+
+def workers() -> dict:
+    """When a worker last ran the sweep, and whether that is too long ago for a live one (no
+    worker ever seen is not called stale: a fresh install's worker may still be starting)."""
+    last = WorkerSeen.objects.order_by("-seen_at").values_list("seen_at", flat=True).first()
+    if last is None:
+        return {"seen_at": None, "stale": False, "seconds_ago": None}
+    ago = (timezone.now() - last).total_seconds()
+    return {
+        "seen_at": last.isoformat(),
+        "stale": ago > settings.HITL_WORKER_STALE_SECONDS,
+        "seconds_ago": round(ago),
+    }
 
 
 # --- the claim: one round per project at a time ----------------------------------------------

@@ -8,6 +8,7 @@ tidy up, then the next round if labels made one due, else cross-validate the new
 look for likely label errors (both off the path to the switch, and skipped once replaced).
 """
 
+import socket
 from typing import Any
 
 from celery import group, shared_task
@@ -88,7 +89,9 @@ def find_label_issues(version_id: int) -> int | None:
 @shared_task
 def sweep() -> list[int]:
     """Start the rounds that PostgreSQL says are due (beat runs this every few seconds), send
-    again the chunks whose worker died, and delete the model files of deleted projects."""
+    again the chunks whose worker died, and delete the model files of deleted projects. It
+    also says the worker is alive, for the dashboard."""
+    schedule.worker_seen(sweep.request.hostname or socket.gethostname())
     projects = list(Project.objects.only("id", "retrain_every"))
     due = schedule.due(projects)
     for project_id in due:

@@ -163,26 +163,6 @@ def test_the_models_suggestion_comes_preselected_enter_takes_it_a_key_changes_it
     assert changed.comment == "not what the model thinks"
 
 
-def test_the_dashboard_draws_the_learning_curve_and_states_the_stopping_rule(
-    browser_page, live_server, settings, tmp_path
-):
-    from tests.models_service.helpers import label_next, run_round, text_project
-
-    settings.HITL_MODEL_DIR = tmp_path / "models"
-    project, user = text_project(200, eval_share=0.0)
-    for _ in range(2):
-        label_next(project, user, 20)
-        run_round(project.id)
-    page = browser_page
-    _log_in(page, live_server.url, user.username)
-    page.goto(f"{live_server.url}/projects/{project.id}/dashboard/")
-    page.wait_for_function("() => document.querySelectorAll('#versions tbody tr').length === 2")
-    assert page.locator("#curve circle").count() == 2  # cross-validated accuracy per version
-    assert page.locator("#stopping").inner_text().startswith("Keep labelling: stable for")
-    assert "40 of 200 items labelled; serving model v2" in page.locator("#summary").inner_text()
-    page.screenshot(path=str(tmp_path / "dashboard.png"))
-
-
 def test_a_reload_shows_the_same_item_and_leases_nothing_new(
     browser_page, live_server, labelling_project
 ):
