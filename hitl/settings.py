@@ -206,6 +206,8 @@ HITL_ROUND_RETRY_MAX_SECONDS = env_int("HITL_ROUND_RETRY_MAX_SECONDS", 3600)
 # How often the worker's beat looks in PostgreSQL for rounds that are due (the broker may have
 # been down when the annotations that made them due were committed).
 HITL_SWEEP_SECONDS = env_int("HITL_SWEEP_SECONDS", 15)
+# The dashboard's pace and cost figures are computed at most this often per web process.
+HITL_PACE_CACHE_SECONDS = env_int("HITL_PACE_CACHE_SECONDS", 30)
 # A worker whose last sweep is older than this is shown as not seen on the dashboard.
 HITL_WORKER_STALE_SECONDS = env_int("HITL_WORKER_STALE_SECONDS", max(60, 4 * HITL_SWEEP_SECONDS))
 # Ask a worker for a round right after an annotation commits (else only the sweep starts it).

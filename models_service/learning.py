@@ -47,7 +47,7 @@ def state(project: Project, *, viewer: str | None = None, sees_team: bool = True
         else {"stop": False, "reason": "no model yet: the first labels train one"}
     )
     estimate = _estimate(project, history, bool(decision.get("stop")))
-    team = pace.team_pace(project)
+    team = pace.team_pace_cached(project)
     failure = _failure(project, versions, serving)
     return {
         "headline": headline(

@@ -144,3 +144,17 @@ def test_an_admin_sets_the_hourly_cost_through_the_api_and_the_audit_log_keeps_i
     assert refused.status_code == 400 and "hourly_cost" in refused.json()["errors"][0]["field"]
     log = client.get(f"{url}audit/").json()["results"]
     assert any("hourly_cost" in str(entry) for entry in log)
+
+
+def test_the_pace_is_computed_once_while_it_is_cached(team, settings, django_assert_num_queries):
+    from django.core.cache import cache
+
+    project, ann, _ = team
+    settings.HITL_PACE_CACHE_SECONDS = 30
+    cache.clear()
+    _answers_at(project, ann, [0, 1])
+    assert pace.team_pace_cached(project).answers == 2
+    _answers_at(project, ann, [2])
+    with django_assert_num_queries(0):
+        assert pace.team_pace_cached(project).answers == 2  # the figure of 30 s ago at most
+    cache.clear()
