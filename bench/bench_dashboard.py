@@ -48,6 +48,45 @@ def add_versions(project, versions: int, seed: int = 3) -> None:
     ModelVersion.objects.bulk_create(rows)
 
 
+def measure(answers: int, versions: int, repeat: int) -> list[list]:
+    """The cases on a project of `answers` answers, in the database Django is set up on."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    from annotation import pace
+    from models_service import learning
+
+    project, admin = build(answers, 10)
+    project.hourly_cost = Decimal("20.00")
+    project.save()
+    add_versions(project, versions)
+    client = Client()
+    client.force_login(admin)
+    api = f"/api/v1/projects/{project.id}/learning/"
+    assert client.get(api).status_code == 200
+    rows = []
+
+    def case(name: str, call) -> None:
+        call()
+        queries = []
+        with connection.execute_wrapper(
+            lambda run, sql, *rest: queries.append(sql) or run(sql, *rest)
+        ):
+            call()
+        values = timed(call, repeat)
+        p50, p99 = ms(percentile(values, 50)), ms(percentile(values, 99))
+        rows.append([f"{answers:,}", name, p50, p99, len(queries)])
+
+    case("the team's pace", lambda: pace.team_pace(project))
+    settings.HITL_PACE_CACHE_SECONDS = 0
+    case("learning.state, pace computed", lambda: learning.state(project))
+    case("GET learning/, pace computed", lambda: client.get(api))
+    settings.HITL_PACE_CACHE_SECONDS = 30
+    case("GET learning/, pace cached", lambda: client.get(api))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--answers", type=int, nargs="+", default=[20_000, 200_000])
@@ -55,58 +94,23 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--keep-database", action="store_true", help="as bench_annotators.py")
     args = parser.parse_args()
-    rows = []
+    rows: list[list] = []
     for answers in args.answers:
+        fresh = (
+            (lambda: emptied(DATABASE))
+            if args.keep_database
+            else (lambda: fresh_postgres(DATABASE))
+        )
         if rows:  # a later size: the database afresh, Django already set up
             from django.core.management import call_command
             from django.db import connection
 
             connection.close()
-            emptied(DATABASE) if args.keep_database else fresh_postgres(DATABASE)
+            fresh()
             call_command("migrate", verbosity=0)
         else:
-            setup_django(emptied(DATABASE) if args.keep_database else fresh_postgres(DATABASE))
-        from django.db import connection
-        from django.test import Client
-
-        from annotation import pace
-        from models_service import learning
-
-        project, admin = build(answers, 10)
-        project.hourly_cost = Decimal("20.00")
-        project.save()
-        add_versions(project, args.versions)
-        client = Client()
-        client.force_login(admin)
-        api = f"/api/v1/projects/{project.id}/learning/"
-        assert client.get(api).status_code == 200
-
-        def case(name: str, call, answers: int = answers) -> None:
-            call()
-            queries = []
-            with connection.execute_wrapper(
-                lambda run, sql, *rest: queries.append(sql) or run(sql, *rest)
-            ):
-                call()
-            values = timed(call, args.repeat)
-            rows.append(
-                [
-                    f"{answers:,}",
-                    name,
-                    ms(percentile(values, 50)),
-                    ms(percentile(values, 99)),
-                    len(queries),
-                ]
-            )
-
-        from django.conf import settings
-
-        case("the team's pace", lambda: pace.team_pace(project))
-        settings.HITL_PACE_CACHE_SECONDS = 0
-        case("learning.state, pace computed", lambda: learning.state(project))
-        case("GET learning/, pace computed", lambda: client.get(api))
-        settings.HITL_PACE_CACHE_SECONDS = 30
-        case("GET learning/, pace cached", lambda: client.get(api))
+            setup_django(fresh())
+        rows += measure(answers, args.versions, args.repeat)
     table(
         f"Dashboard data, PostgreSQL, in the process: {args.versions} versions, 10 annotators (ms)",
         ["answers", "case", "p50", "p99", "queries"],
