@@ -422,11 +422,11 @@ class TruthModel(models.Model):
     """A project's fitted Dawid-Skene estimate: each annotator's confusion matrix and the
     labels' priors (annotation.truth), refitted as answers arrive. An item's consensus is
     read through it from its own answers, so one fit serves every item. Written by
-    annotation.consensus only."""
+    annotation.judging only."""
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="truth_model")
     labels = models.JSONField()  # label names, the matrices' order
-    annotators = models.JSONField()  # {user id (text): row of `confusion`}
+    annotators = models.JSONField()  # {username: row of `confusion`}
     confusion = models.JSONField()  # annotators x true label x answered label
     priors = models.JSONField()
     items = models.PositiveIntegerField()  # multiply answered items it was fitted on
