@@ -286,6 +286,7 @@ def project_settings(request: SignedInHttpRequest, project_id: int) -> HttpRespo
         "review_sample": project.review_sample,
         "anonymize_reviews": project.anonymize_reviews,
         "label_issue_cap": project.label_issue_cap,
+        "hourly_cost": project.hourly_cost,
         **stopping_initial(project.stopping_rule),
     }
     action = request.POST.get("action")

@@ -158,3 +158,28 @@ def test_the_pace_is_computed_once_while_it_is_cached(team, settings, django_ass
     with django_assert_num_queries(0):
         assert pace.team_pace_cached(project).answers == 2  # the figure of 30 s ago at most
     cache.clear()
+
+
+def test_an_admin_sets_and_clears_the_hourly_cost_on_the_settings_page(client, team):
+    project, _, _ = team
+    boss = UserFactory(username="boss")
+    MembershipFactory(project=project, user=boss, role=Membership.Role.ADMIN)
+    client.force_login(boss)
+    url = f"/projects/{project.id}/settings/"
+    form = {
+        "action": "settings",
+        "name": project.name,
+        "task_type": "single_label",
+        "overlap": 1,
+        "labels": "pos\nneg",
+    }
+    assert 'name="hourly_cost"' in client.get(url).content.decode()
+    assert client.post(url, form | {"hourly_cost": "12.5"}).status_code == 302
+    project.refresh_from_db()
+    assert project.hourly_cost == Decimal("12.50")
+    assert 'value="12.50"' in client.get(url).content.decode()  # shown as saved
+    refused = client.post(url, form | {"hourly_cost": "-3"})
+    assert refused.status_code == 400
+    assert client.post(url, form | {"hourly_cost": ""}).status_code == 302
+    project.refresh_from_db()
+    assert project.hourly_cost is None
