@@ -23,6 +23,7 @@ from annotation.consensus import (
     Agreement,
     FittedTruth,
     agreed_labels,
+    model_evidence,
     settled,
 )
 from annotation.models import Project, TruthModel
@@ -55,6 +56,20 @@ class Judge:
         if self.fitted is not None:
             return self.fitted.agreement(answers)
         return agreed_labels([labels for _, labels in answers], multi_label=self.multi_label)
+
+    def with_model(
+        self, answers: Sequence[tuple[str, Sequence[str]]], predicted: str, confidence: float
+    ) -> Agreement[str] | None:
+        """The answers' posterior with the serving model's prediction as evidence, for the
+        decision to ask for another answer only (never the item's recorded labels: training
+        on them would teach the model its own guesses). None under majority vote: there is
+        no posterior to weigh the model against."""
+        if self.fitted is None:
+            return None
+        evidence = model_evidence(self.fitted.labels, predicted, confidence)
+        if evidence is None:
+            return None
+        return self.fitted.agreement(answers, evidence=evidence)
 
 
 def judge_for(project: Project) -> Judge:

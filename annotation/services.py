@@ -327,8 +327,9 @@ def _answers_vary(project: Project) -> bool:
 def _answers_wanted(item: Item, annotator: User, labels: list[str]) -> int:
     """The answer count at which the item is done, given this answer: the overlap (two for
     the agreement sample), or one more than it will have while its consensus stays unsure
-    and it has fewer than `max_overlap` (annotation.consensus.wants_another). Read under the
-    item's row lock, as answers.record writes."""
+    and it has fewer than `max_overlap` (annotation.consensus.wants_another; under
+    Dawid-Skene the serving model's prediction counts as evidence beside the people). Read
+    under the item's row lock, as answers.record writes."""
     project = item.project
     Item.objects.select_for_update().filter(id=item.id).values_list("id").first()
     given = [*selectors.others_answers(item.id, annotator.id), (annotator.get_username(), labels)]
@@ -338,13 +339,20 @@ def _answers_wanted(item: Item, annotator: User, labels: list[str]) -> int:
     ):
         minimum = max(minimum, 2)
     maximum = max(project.max_overlap or project.overlap, minimum)
-    agreement = judging.judge_for(project).agreement(given)
+    judge = judging.judge_for(project)
+    agreement = judge.agreement(given)
+    informed = None
+    if judge.fitted is not None and minimum <= len(given) < maximum and agreement is not None:
+        prediction = selectors.prediction_of(project, item.id)
+        if prediction is not None and len(prediction["predicted"]) == 1:
+            informed = judge.with_model(given, prediction["predicted"][0], prediction["confidence"])
     more = consensus.wants_another(
         agreement,
         answers=len(given),
         minimum=minimum,
         maximum=maximum,
         threshold=project.consensus_threshold,
+        informed=informed,
     )
     return len(given) + 1 if more else len(given)
 

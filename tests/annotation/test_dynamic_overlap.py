@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from annotation import consensus, queue, services
 from annotation.models import Item, Membership, Project, TruthModel
-from tests.factories import MembershipFactory, UserFactory, answer
+from tests.factories import MembershipFactory, UserFactory, answer, serve
 
 pytestmark = pytest.mark.django_db
 
@@ -98,6 +98,64 @@ def test_dawid_skene_asks_again_after_an_often_wrong_annotator_not_a_careful_one
     answer(sloppy, people[1], ["pos"])
     assert _status(careful) == "done"
     assert _status(sloppy) == "open"
+
+
+def _matrix(accuracy: float) -> list[list[float]]:
+    wrong = (1 - accuracy) / 2
+    return [[accuracy if t == a else wrong for a in range(3)] for t in range(3)]
+
+
+def test_the_serving_models_agreement_lets_one_fair_answer_do_and_its_doubt_asks_again(
+    project, people
+):
+    """p0 is right 80% of the time: alone, a 0.8 posterior, below the 0.9 threshold. Beside a
+    model 90% sure of the same label the item is sure enough; against a model sure of
+    another label it asks again (the model never outvotes the people)."""
+    project.max_overlap, project.consensus, project.consensus_threshold = 3, "dawid_skene", 0.9
+    project.save()
+    TruthModel.objects.create(
+        project=project,
+        labels=["pos", "neg", "neutral"],
+        annotators={"p0": 0},
+        confusion=[_matrix(0.8)],
+        priors=[1 / 3] * 3,
+        items=100,
+        fitted_at=timezone.now(),
+    )
+    agreeing, doubted, unranked = (
+        Item.objects.create(project=project, data={"text": t}) for t in "abc"
+    )
+    serve(project, {agreeing: (["pos"], 0.9), doubted: (["neg"], 0.95)})
+    for item in (agreeing, doubted, unranked):
+        answer(item, people[0], ["pos"])
+    assert _status(agreeing) == "done"
+    assert _status(doubted) == "open"
+    assert _status(unranked) == "open"  # no prediction: the people alone, 0.8
+
+
+def test_model_evidence_spreads_the_doubt_over_the_other_labels():
+    evidence = consensus.model_evidence(["pos", "neg", "neutral"], "neg", 0.8, weight=1)
+    assert evidence == pytest.approx({"pos": 0.1, "neg": 0.8, "neutral": 0.1})
+    assert consensus.model_evidence(["pos", "neg"], "gone", 0.9) is None  # a removed label
+    tempered = consensus.model_evidence(["pos", "neg"], "pos", 0.9, weight=0.5)
+    assert tempered == pytest.approx({"pos": 0.9**0.5, "neg": 0.1**0.5})
+
+
+@pytest.mark.parametrize(
+    ("informed_labels", "informed_confidence", "expected"),
+    [(["pos"], 0.95, False), (["pos"], 0.7, True), (["neg"], 0.99, True)],
+)
+def test_an_informed_posterior_decides_only_when_it_names_the_peoples_labels(
+    informed_labels, informed_confidence, expected
+):
+    people_say = consensus.Agreement(["pos"], False, 0.8, consensus.DAWID_SKENE)
+    informed = consensus.Agreement(
+        informed_labels, False, informed_confidence, consensus.DAWID_SKENE
+    )
+    wanted = consensus.wants_another(
+        people_say, answers=1, minimum=1, maximum=3, threshold=0.9, informed=informed
+    )
+    assert wanted is expected
 
 
 def test_a_max_overlap_below_the_overlap_is_refused_naming_it(api_client, project, admin):
