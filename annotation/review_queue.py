@@ -351,10 +351,7 @@ def review_sheet(project: Project, found: UpForReview) -> dict[str, Any]:
     selectors.add_answers(project, [row])
     answers = row["annotations"]
     if project.anonymize_reviews:
-        names: dict[str, str] = {}
-        for answer in answers:
-            who = answer["annotator"]
-            answer["annotator"] = names.setdefault(who, f"annotator {len(names) + 1}")
+        selectors.anonymize(answers)
     return {
         "item": item,
         "reasons": [

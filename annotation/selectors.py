@@ -364,9 +364,21 @@ class Event:
     what: str
 
 
-def item_history(item: Item, answers: list[dict[str, Any]]) -> list[Event]:
+def anonymize(answers: list[dict[str, Any]]) -> None:
+    """Name the answers' annotators "annotator 1", "annotator 2"... in answer order, the same
+    person the same number throughout the item (history built from them too): what reviewers
+    see of a project that anonymizes reviews."""
+    names: dict[str, str] = {}
+    for answer in answers:
+        answer["annotator"] = names.setdefault(answer["annotator"], f"annotator {len(names) + 1}")
+
+
+def item_history(
+    item: Item, answers: list[dict[str, Any]], *, verdicts: bool = True
+) -> list[Event]:
     """What happened to the item, oldest first: its import, each answer (and whether it was
-    changed since), each verdict from which labels to which. `answers` are add_answers'."""
+    changed since), each verdict from which labels to which (unless not `verdicts`: an
+    annotator reads their own answers only). `answers` are add_answers'."""
     events = [Event(item.created_at, "", "imported")]
     for answer in answers:
         who = answer["annotator"]
@@ -377,7 +389,7 @@ def item_history(item: Item, answers: list[dict[str, Any]]) -> list[Event]:
         else:  # what it was first is not kept, only that it changed
             events.append(Event(created, who, "answered"))
             events.append(Event(changed, who, f"changed their answer: {given}"))
-    for review in reviews.history(item):
+    for review in reviews.history(item) if verdicts else []:
         before = ", ".join(review.previous) or "(none)"
         what = f"relabelled {before} → {', '.join(review.labels) or '(none)'}"
         if review.comment:

@@ -388,13 +388,16 @@ class ItemGoldApi(ApiView):
 
 class ItemHistoryApi(ApiView):
     """What happened to the item, oldest first: its import, each answer (and whether it was
-    changed since), each verdict from which labels to which (reviewers and admins)."""
+    changed since), each verdict from which labels to which (reviewers and admins; answers
+    as "annotator 1"... for reviewers where the project anonymizes reviews)."""
 
     @extend_schema(responses=s.HistoryEventOutput(many=True))
     def get(self, request: SignedInRequest, item_id: int) -> Response:
         item = access.item_for(request.user, item_id, at_least=Role.REVIEWER)
         row: dict = {"id": item.id}
         selectors.add_answers(item.project, [row])
+        if item.project.my_role == Role.REVIEWER and item.project.anonymize_reviews:
+            selectors.anonymize(row["annotations"])
         events = selectors.item_history(item, row["annotations"])
         return Response(s.HistoryEventOutput(events, many=True).data)
 

@@ -117,8 +117,9 @@ def _cursor(request: HttpRequest) -> dict[str, int]:
 @require_http_methods(["GET", "POST"])
 def item_page(request: SignedInHttpRequest, project_id: int, item_id: int) -> HttpResponse:
     """One item whole: every data field, every answer with who, when, how long and the
-    flags, its labels, the model's prediction and its history (reviewers and admins;
-    annotators their own items). Reviewers and admins relabel it here: their verdict."""
+    flags, its labels, the model's prediction and its history (reviewers and admins, the
+    answers anonymized for reviewers where the project says so; annotators their own answers
+    to items they answered). Reviewers and admins relabel it here: their verdict."""
     project = access.project_for(request.user, project_id)
     item = get_object_or_404(Item, project=project, id=item_id)
     may_relabel = project.my_role in (Role.ADMIN, Role.REVIEWER)
@@ -136,9 +137,14 @@ def item_page(request: SignedInHttpRequest, project_id: int, item_id: int) -> Ht
             return redirect("item", project_id=project.id, item_id=item.id)
     row: dict[str, Any] = {"id": item.id}
     selectors.add_answers(project, [row])
-    answered = any(a["annotator"] == request.user.get_username() for a in row["annotations"])
+    viewer = request.user.get_username()
+    answered = any(a["annotator"] == viewer for a in row["annotations"])
     if project.my_role == Role.ANNOTATOR and not answered:
         raise Http404("no such item")
+    if project.my_role == Role.ANNOTATOR:  # their own work only: no one else's answer or name
+        row["annotations"] = [a for a in row["annotations"] if a["annotator"] == viewer]
+    elif project.my_role == Role.REVIEWER and project.anonymize_reviews:
+        selectors.anonymize(row["annotations"])
     fields = sorted(item.data.items(), key=lambda field: (field[0] != "text", field[0]))
     context = {
         "project": project,
@@ -146,7 +152,9 @@ def item_page(request: SignedInHttpRequest, project_id: int, item_id: int) -> Ht
         "fields": fields,
         "row": row,
         "prediction": selectors.prediction_of(project, item.id),
-        "history": selectors.item_history(item, row["annotations"]),
+        "history": selectors.item_history(
+            item, row["annotations"], verdicts=project.my_role != Role.ANNOTATOR
+        ),
         "may_relabel": may_relabel,
         "labels": list(project.labels.values_list("name", flat=True)),
         "multi": project.is_multi_label,
