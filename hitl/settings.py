@@ -206,6 +206,9 @@ HITL_ROUND_RETRY_MAX_SECONDS = env_int("HITL_ROUND_RETRY_MAX_SECONDS", 3600)
 # How often the worker's beat looks in PostgreSQL for rounds that are due (the broker may have
 # been down when the annotations that made them due were committed).
 HITL_SWEEP_SECONDS = env_int("HITL_SWEEP_SECONDS", 15)
+# While rounds follow each other without pause, label errors are still searched (beside the
+# next round) when none was this long ago; after a quiet round, always.
+HITL_LABEL_ISSUES_SECONDS = env_int("HITL_LABEL_ISSUES_SECONDS", 300)
 # The dashboard's pace and cost figures are computed at most this often per web process.
 HITL_PACE_CACHE_SECONDS = env_int("HITL_PACE_CACHE_SECONDS", 30)
 # A worker whose last sweep is older than this is shown as not seen on the dashboard.

@@ -87,6 +87,25 @@ def due(projects: Sequence[Project]) -> list[int]:
     return found
 
 
+# --- label issues: searched after quiet rounds, and now and then during busy ones ------------
+
+
+def label_issues_due(project_id: int) -> bool:
+    """Whether a busy project (another round due right after this one) should still search
+    its labels for errors now: none of its versions searched them within the last
+    HITL_LABEL_ISSUES_SECONDS. Without this, a project labelled without pause never had its
+    labels checked until the labelling stopped."""
+    last = (
+        ModelVersion.objects.filter(project_id=project_id, timings__has_key="label_issues_s")
+        .order_by("-number")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    if last is None:
+        return True
+    return timezone.now() - last > timedelta(seconds=settings.HITL_LABEL_ISSUES_SECONDS)
+
+
 # --- the workers: seen by their sweeps ------------------------------------------------------
 
 

@@ -5,7 +5,8 @@ A round is a training task followed by a group of scoring chunks; the chunk that
 the round closes it (a counter in PostgreSQL plays the chord's part, so no result backend is
 needed and a broker restart loses nothing that the sweep cannot start again). After a round:
 tidy up, then the next round if labels made one due, else cross-validate the new version and
-look for likely label errors (both off the path to the switch, and skipped once replaced).
+look for likely label errors (both off the path to the switch, and skipped once replaced); a
+busy project's labels are searched beside its next round every HITL_LABEL_ISSUES_SECONDS.
 """
 
 import socket
@@ -64,6 +65,8 @@ def _after_round(version: ModelVersion) -> None:
     tidy.delay(version.project_id)
     if schedule.needs_training(Project.objects.get(id=version.project_id)):
         train_project.delay(version.project_id)
+        if schedule.label_issues_due(version.project_id):
+            find_label_issues.delay(version.id)  # beside the next round, now and then
     else:
         cross_validate.delay(version.id)
         find_label_issues.delay(version.id)

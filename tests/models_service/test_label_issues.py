@@ -96,7 +96,7 @@ def test_a_replaced_version_and_a_multi_label_project_are_not_searched(noisy_dig
 @pytest.mark.parametrize("due", [False, True])
 def test_the_search_follows_a_round_when_no_other_round_is_due(noisy_digits, monkeypatch, due):
     """Off the path to the switch, beside the cross-validation; when labels made another
-    round due, that round's version is searched instead."""
+    round due, beside that round (when none was searched lately)."""
     project, _, _ = noisy_digits
     version = run_round(project.id, cross_validate=False)
     sent: list[tuple[str, int]] = []
@@ -107,5 +107,22 @@ def test_the_search_follows_a_round_when_no_other_round_is_due(noisy_digits, mon
 
     tasks._after_round(version)
 
-    assert (("find_label_issues", version.id) in sent) is not due
+    # a busy project's labels are searched too, when none was searched lately (here: never)
+    assert ("find_label_issues", version.id) in sent
     assert (("train_project", project.id) in sent) is due
+
+
+def test_a_busy_project_is_searched_again_only_after_a_while(noisy_digits, monkeypatch, settings):
+    project, _, _ = noisy_digits
+    version = run_round(project.id, cross_validate=False)
+    tasks.find_label_issues(version.id)  # searched just now
+    sent: list[tuple[str, int]] = []
+    for name in ("tidy", "train_project", "cross_validate", "find_label_issues"):
+        task = getattr(tasks, name)
+        monkeypatch.setattr(task, "delay", lambda arg, name=name: sent.append((name, arg)))
+    monkeypatch.setattr(tasks.schedule, "needs_training", lambda project: True)
+    tasks._after_round(version)
+    assert ("find_label_issues", version.id) not in sent
+    settings.HITL_LABEL_ISSUES_SECONDS = 0
+    tasks._after_round(version)
+    assert ("find_label_issues", version.id) in sent
