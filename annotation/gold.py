@@ -5,26 +5,55 @@ once, whoever answered them. The owner of Item.gold.
 """
 
 from collections import defaultdict
+from collections.abc import Mapping
 
+from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
+from annotation import label_issues
 from annotation.answers import check_label_names
 from annotation.errors import InvalidLabels
 from annotation.models import Annotation, Item, Project
 
 
-@transaction.atomic
-def mark(*, item: Item, labels: list[str]) -> Item:
-    """Make the item gold with these labels (names of the project's labels, as many as its
-    task type takes), or change its gold labels."""
-    project = item.project
-    check_label_names(labels, multi_label=project.is_multi_label)
-    order = {name: n for n, name in enumerate(project.labels.values_list("name", flat=True))}
+def known(labels: list[str], order: Mapping[str, int], *, multi_label: bool) -> list[str]:
+    """The gold labels `labels` names, in the project's order (`order`: each of its label
+    names' position): InvalidLabels unless they are its labels, as many as its task type takes
+    (one in a single-label project), none twice."""
+    check_label_names(labels, multi_label=multi_label)
     if unknown := [name for name in labels if name not in order]:
         raise InvalidLabels(f"not labels of this project: {', '.join(unknown)}", field="labels")
-    item.gold = sorted(labels, key=order.__getitem__)
-    Item.objects.filter(id=item.id).update(gold=item.gold)
+    return sorted(labels, key=order.__getitem__)
+
+
+def label_order(project: Project) -> dict[str, int]:
+    """Each of the project's label names' position, as `known` takes them."""
+    return {name: n for n, name in enumerate(project.labels.values_list("name", flat=True))}
+
+
+@transaction.atomic
+def mark(*, item: Item, labels: list[str], actor: User | None = None) -> Item:
+    """Make the item gold with these labels (names of the project's labels, as many as its
+    task type takes), or change its gold labels; its open label issues are settled by the
+    admin (`actor`), as a reviewer's verdict settles them."""
+    project = item.project
+    item.gold = known(labels, label_order(project), multi_label=project.is_multi_label)
+    write({item.id: item.gold}, by=actor.get_username() if actor is not None else "")
     return item
+
+
+def write(gold: Mapping[int, list[str]], *, by: str) -> None:
+    """Set these items' gold labels (item id -> labels already checked by `known`) and resolve
+    their open label issues (annotation.label_issues): gold labels are their truth, so what a
+    round suspected of their labels is settled, by `by` (a username). One UPDATE per distinct
+    set of labels, one for the issues."""
+    ids_by_labels: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for item_id, labels in gold.items():
+        ids_by_labels[tuple(labels)].append(item_id)
+    for names, item_ids in ids_by_labels.items():
+        Item.objects.filter(id__in=item_ids).update(gold=list(names))
+    label_issues.resolve_items(item_ids=list(gold), by=by, at=timezone.now())
 
 
 def unmark(*, item: Item) -> Item:

@@ -5,7 +5,8 @@ The open issues are a short list for people, not a log: each run replaces them w
 top `label_issue_cap`, so the list follows the newest model and an item whose label changed
 since leaves it. What a reviewer judged stays: a verdict on an item resolves its issues, and
 a resolved (item, label) is never flagged again; nor is any item with a verdict or gold
-labels, whose labels are its truth (annotation.judging).
+labels, whose labels are its truth (annotation.judging). Marking an item gold resolves its
+open issues too (annotation.gold), as a verdict does.
 """
 
 from collections.abc import Sequence
@@ -98,9 +99,18 @@ def _unjudged(project_id: int, suspects: Sequence[Suspect]) -> list[Suspect]:
 def resolve(*, item: Item, by: str, at: datetime) -> int:
     """A reviewer gave the item a verdict: its open issues are resolved (by whom, when), so
     the same labels are not flagged again. Returns how many."""
-    return LabelIssue.objects.filter(item=item, resolved_at__isnull=True).update(
-        resolved_at=at, resolved_by=by
-    )
+    return resolve_items(item_ids=[item.id], by=by, at=at)
+
+
+def resolve_items(*, item_ids: Sequence[int], by: str, at: datetime) -> int:
+    """Resolve the open issues of these items, as `resolve` does one's (an admin made them
+    gold: annotation.gold). Returns how many."""
+    resolved = 0
+    for start in range(0, len(item_ids), _BATCH):
+        resolved += LabelIssue.objects.filter(
+            item_id__in=item_ids[start : start + _BATCH], resolved_at__isnull=True
+        ).update(resolved_at=at, resolved_by=by)
+    return resolved
 
 
 def open_issues(project: Project, *, include_resolved: bool = False) -> QuerySet[LabelIssue]:

@@ -345,7 +345,10 @@ class LabelIssueOutput(serializers.ModelSerializer):
                 "help_text": "the model's out-of-sample probability of the given label: low is "
                 "suspicious"
             },
-            "resolved_by": {"help_text": "the reviewer whose verdict resolved it"},
+            "resolved_by": {
+                "help_text": "the reviewer whose verdict resolved it, or the admin who made "
+                "the item gold"
+            },
         }
 
     def get_text(self, issue: LabelIssue) -> str:

@@ -378,7 +378,8 @@ class ItemGoldApi(ApiView):
         item = access.item_for(request.user, item_id, at_least=Role.ADMIN)
         payload = s.GoldInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        return Response(s.ItemOutput(gold.mark(item=item, **payload.validated_data)).data)
+        marked = gold.mark(item=item, actor=request.user, **payload.validated_data)
+        return Response(s.ItemOutput(marked).data)
 
     @extend_schema(responses={200: s.ItemOutput})
     def delete(self, request: SignedInRequest, item_id: int) -> Response:

@@ -167,7 +167,7 @@ def _change_item(request: SignedInHttpRequest, item: Item, action: str) -> str:
     """The item page's forms: a verdict (reviewers, admins), gold labels (admins)."""
     labels = request.POST.getlist("labels")
     if action == "gold":
-        gold.mark(item=item, labels=labels)
+        gold.mark(item=item, labels=labels, actor=request.user)
         return "Marked gold: annotators are served it unannounced, and scored against it."
     if action == "ungold":
         gold.unmark(item=item)

@@ -4,9 +4,10 @@ items each annotator has not seen, past the overlap; accuracy on gold is kept pe
 import json
 
 import pytest
+from django.utils import timezone
 
 from annotation import gold, selectors, services
-from annotation.models import Item, Membership, Project
+from annotation.models import Item, LabelIssue, Membership, Project
 from models_service.rounds.data import training_data
 from tests.factories import MembershipFactory, UserFactory, answer
 
@@ -45,6 +46,24 @@ def test_bad_gold_labels_are_a_400_naming_the_field(api_client, project, admin, 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == field
     assert Item.objects.get(id=item.id).gold is None
+
+
+def test_marking_gold_resolves_the_items_open_label_issues_as_a_verdict_does(
+    api_client, project, admin
+):
+    item = Item.objects.create(project=project, data={"text": "doubted"})
+    other = Item.objects.create(project=project, data={"text": "still doubted"})
+    issues = [
+        LabelIssue.objects.create(
+            item=each, label="pos", suggested="neg", self_confidence=0.01, found_at=timezone.now()
+        )
+        for each in (item, other)
+    ]
+    assert _post(api_client, admin, item, {"labels": ["neg"]}).status_code == 200
+    resolved = {issue.item_id: issue.resolved_by for issue in LabelIssue.objects.all()}
+    assert resolved == {item.id: "alice-admin", other.id: ""}  # the other stays open
+    assert LabelIssue.objects.get(id=issues[0].id).resolved_at is not None
+    assert LabelIssue.objects.get(id=issues[1].id).resolved_at is None
 
 
 def test_a_reviewer_may_not_mark_gold(api_client, project, reviewer):
