@@ -1,7 +1,9 @@
 """Gold items: items whose labels an admin knows. Served unannounced to a share of each
 annotator's serves (the project's `gold_share`), they measure each annotator's accuracy on
 known answers; their labels are their truth in the export and in training (annotation.judging),
-once, whoever answered them. The owner of Item.gold.
+once, whoever answered them. The owner of Item.gold: an admin marks an item on its page or
+through the API (`mark`), an import's rows bring `gold` (checked by `known`, written with new
+items, through `write` on items already present).
 """
 
 from collections import defaultdict

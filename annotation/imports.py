@@ -10,8 +10,9 @@ error; one whose message the broker never took, or whose worker died, is picked 
 sweep (`sweep_jobs`).
 
 A row whose external_id the project has already is an error by default (`on_duplicate`
-reject, the fast path); skip leaves such rows out and update replaces their items' data, each
-batch asking the database which of its rows are present (_AlreadyPresent).
+reject, the fast path); skip leaves such rows out and update replaces their items' data (and
+their gold labels, where a row brings `gold`), each batch asking the database which of its
+rows are present (_AlreadyPresent).
 """
 
 import io
@@ -28,12 +29,14 @@ from functools import partial
 from itertools import islice
 from typing import IO
 
+import orjson
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from annotation import answers, audit
+from annotation import answers, audit, gold
 from annotation.errors import Conflict, DomainError, ImportRejected
 from annotation.events import announce_after_commit, answers_recorded, items_imported
 from annotation.models import Annotation, ImportChunk, ImportJob, Item, Label, Membership, Project
@@ -120,13 +123,14 @@ def import_items(
     given twice included. A row whose external_id the project has already is such a problem
     (`on_duplicate` reject), is left out (skip), or replaces its item's data (update). A row's
     `labels` become an answer, the importing user's (`actor`) unless the row names another
-    member in `annotator` (on an item already present: see _recordable_answers).
+    member in `annotator` (on an item already present: see _recordable_answers). A row's
+    `gold` makes its item gold (annotation.gold), or changes its gold labels (update).
     """
     source = _stream(raw)
     rules = row_rules(project, actor)
     try:
         with transaction.atomic():
-            imported = _write(project, source, file_format, rules, on_duplicate)
+            imported = _write(project, source, file_format, rules, on_duplicate, by=actor)
             audit.imported(
                 project=project,
                 actor=actor,
@@ -159,10 +163,13 @@ def _write(
     rules: RowRules,
     on_duplicate: str = OnDuplicate.REJECT,
     on_batch: Callable[[int], None] | None = None,
+    *,
+    by: User | None = None,
 ) -> Imported:
-    """Read the upload and write its rows a batch at a time with their answers; raise
-    ImportRejected at the first bad row (the caller's transaction then leaves nothing
-    written). `on_batch(rows_written)` follows each batch.
+    """Read the upload and write its rows a batch at a time with their answers and gold
+    labels; raise ImportRejected at the first bad row (the caller's transaction then leaves
+    nothing written). `on_batch(rows_written)` follows each batch; `by` is the importing user
+    (None: nobody), who settles the label issues of items an update makes gold.
 
     The reader checks that the upload's vectors are all as long; whether they are as long as
     the project's is asked once the rows are in, since no query runs while a COPY is open
@@ -171,7 +178,7 @@ def _write(
     before any of the upload's vectors is written, so an update cannot answer for itself."""
     present = None
     if on_duplicate != OnDuplicate.REJECT:
-        present = _AlreadyPresent(project, update=on_duplicate == OnDuplicate.UPDATE)
+        present = _AlreadyPresent(project, update=on_duplicate == OnDuplicate.UPDATE, by=by)
     else:
         rules = replace(rules, features_length=_not_asked)
     reader = RowReader(source, file_format, rules)
@@ -310,14 +317,17 @@ class _AlreadyPresent:
     """Skip or update: the rows whose external_id the project has already, a batch at a time.
 
     Each batch's are found with one query, then left out (skip) or their items' data replaced
-    (update, with the answers they bring that can be recorded). An external_id given twice in
-    the upload stays an error: a row naming an item this import created, or one an earlier
-    row already named, stops the import (ImportRejected), and the error report's second read
-    names both lines. `seen` holds the ids of the items named so far (about 60 bytes each).
+    (update, with the answers they bring that can be recorded, and the gold labels they bring:
+    a row without `gold` leaves its item's as they are; unmarking is the item's own call).
+    An external_id given twice in the upload stays an error: a row naming an item this import
+    created, or one an earlier row already named, stops the import (ImportRejected), and the
+    error report's second read names both lines. `seen` holds the ids of the items named so
+    far (about 60 bytes each).
     """
 
-    def __init__(self, project: Project, *, update: bool) -> None:
+    def __init__(self, project: Project, *, update: bool, by: User | None = None) -> None:
         self.project, self.update = project, update
+        self.by = by.get_username() if by is not None else ""
         self.seen: set[int] = set()
         self.updated = self.skipped = 0
 
@@ -344,6 +354,8 @@ class _AlreadyPresent:
             return tuple(new), []
         recordable = _recordable_answers(self.project, present, reader)
         _replace_data([(item.id, row.data_json) for row, item in present])
+        if known := {item.id: row.gold for row, item in present if row.gold is not None}:
+            gold.write(known, by=self.by)
         self.updated += len(present)
         return tuple(new), recordable
 
@@ -429,7 +441,9 @@ class _ItemWriter:
     statement) and COPYs them with those ids. Elsewhere, bulk INSERT.
     """
 
-    COLUMNS = "project_id, external_id, data, status, annotation_count, random_key, created_at"
+    COLUMNS = (
+        "project_id, external_id, data, status, annotation_count, random_key, created_at, gold"
+    )
 
     def __init__(self, project: Project, now: datetime) -> None:
         self.project, self.now = project, now
@@ -492,6 +506,7 @@ class _ItemWriter:
                 0,
                 random.random(),
                 now,
+                None if row.gold is None else orjson.dumps(row.gold).decode(),
             )
             copy.write_row(values if ids is None else (ids[n], *values))
 
@@ -503,6 +518,7 @@ class _ItemWriter:
                 data=row.data,
                 random_key=random.random(),
                 created_at=self.now,
+                gold=row.gold,
             )
             for row in rows
         )
@@ -652,7 +668,13 @@ def _run_from(job: ImportJob, attempt: int, heartbeat: "_Heartbeat", source: IO[
         source.seek(0)
         with transaction.atomic():
             imported = _write(
-                job.project, source, job.file_format, rules, job.on_duplicate, heartbeat.inserted
+                job.project,
+                source,
+                job.file_format,
+                rules,
+                job.on_duplicate,
+                heartbeat.inserted,
+                by=job.created_by,
             )
             if not _end(
                 job.id,

@@ -13,10 +13,11 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Literal, NoReturn
+from typing import IO, Literal, NoReturn, TypeGuard
 
 import orjson
 
+from annotation import gold
 from annotation.answers import check_label_names
 from annotation.errors import ImportRejected, InvalidLabels
 
@@ -59,14 +60,15 @@ class ParsedRow:
     data: dict
     data_json: str  # `data` as JSON, checked storable (no NUL, not nested too deeply)
     answer: Answer | None
+    gold: list[str] | None = None  # known labels, checked (annotation.gold), the project's order
 
 
 @dataclass(frozen=True)
 class RowRules:
-    """The project's side of validation: its labels and members by name, who answers rows that
-    name no annotator (the importing user; None when there is none), and how to learn the
-    length of the feature vectors its items have (None when they have none), asked once, of
-    uploads that bring vectors."""
+    """The project's side of validation: its labels (in its order: gold labels are kept so)
+    and members by name, who answers rows that name no annotator (the importing user; None
+    when there is none), and how to learn the length of the feature vectors its items have
+    (None when they have none), asked once, of uploads that bring vectors."""
 
     labels: dict[str, int] = field(default_factory=dict)
     multi_label: bool = False
@@ -145,6 +147,7 @@ class RowReader:
         self.seen_ids: dict[str, int] | None = {} if find_duplicates else None
         self._features: tuple[int, str] | None = None
         self._features_asked = False
+        self._label_order: dict[str, int] | None = None  # for gold labels, once a row has some
 
     def __iter__(self) -> Iterator[ParsedRow]:
         _skip_bom_or_reject_empty(self.stream)
@@ -170,14 +173,15 @@ class RowReader:
 
     def _validate(self, line: int, record: object) -> ParsedRow | None:
         """Check one row; rows are flat ({"text": ..., "other": ...}) or exported ({"data":
-        {...}, "labels": [...], ...}): `external_id`, `labels` and `annotator` are read from
-        the top level of either, every other key of a flat row is the item's data."""
+        {...}, "labels": [...], ...}): `external_id`, `labels`, `annotator` and `gold` are
+        read from the top level of either, every other key of a flat row is the item's data."""
         errors = self.errors
         if not isinstance(record, dict):
             errors.add(line, None, f"each row must be an object, not {_type_name(record)}")
             return None
         raw_external_id = record.pop("external_id", None)  # the record is ours to change
         labels, annotator = record.pop("labels", None), record.pop("annotator", None)
+        known = record.pop("gold", None)
         if "text" not in record and isinstance(record.get("data"), dict):
             data = record["data"]  # an exported row: its other top-level keys are output only
         else:
@@ -191,10 +195,13 @@ class RowReader:
         answer = self._answer(line, labels, annotator)
         if answer is False:
             ok = False
+        gold_labels = None if known is None else self._gold(line, known)
+        if gold_labels is False:
+            ok = False
         data_json = _storable(line, data, errors)
         if data_json is None or not ok:
             return None
-        return ParsedRow(line, external_id, data, data_json, answer)  # type: ignore[arg-type]
+        return ParsedRow(line, external_id, data, data_json, answer, gold_labels)  # type: ignore[arg-type]
 
     def _external_id(self, line: int, value: object) -> str | None | bool:
         """The external id as text, None when absent, False when invalid (already reported)."""
@@ -269,9 +276,26 @@ class RowReader:
         self.errors.add(line, "annotator", f"{shown} is not a member of this project")
         return False
 
+    def _gold(self, line: int, labels: object) -> list[str] | None | Literal[False]:
+        """The row's gold labels as annotation.gold checks them (the project's labels, as
+        many as its task type takes), in the project's order: None for none (an empty list),
+        False when invalid (reported)."""
+        if labels == []:
+            return None
+        if not _label_names(labels):
+            self.errors.add(line, "gold", "must be a list of label names")
+            return False
+        if self._label_order is None:
+            self._label_order = {name: n for n, name in enumerate(self.rules.labels)}
+        try:
+            return gold.known(labels, self._label_order, multi_label=self.rules.multi_label)
+        except InvalidLabels as invalid:
+            self.errors.add(line, "gold", invalid.message)
+            return False
+
     def _label_ids(self, line: int, labels: object) -> tuple[int, ...] | None:
         rules, errors = self.rules, self.errors
-        if not isinstance(labels, list) or not all(isinstance(name, str) for name in labels):
+        if not _label_names(labels):
             errors.add(line, "labels", "must be a list of label names")
             return None
         if unknown := [name for name in labels if name not in rules.labels]:
@@ -579,7 +603,7 @@ def _csv_error(error: csv.Error, record_lines: list[str], header: list[str]) -> 
 
 def _csv_record(cells: dict) -> dict:
     """Empty cells in CSV are missing values; a `features` cell holds a JSON list, a `labels`
-    cell names separated by '|' (as the export writes them)."""
+    or `gold` cell names separated by '|' (as the export writes them)."""
     record = {key: value for key, value in cells.items() if value != "" or key == "text"}
     if isinstance(record.get("features"), str):
         try:
@@ -588,7 +612,13 @@ def _csv_record(cells: dict) -> dict:
             pass  # left as text: validation reports it as the wrong type
     if isinstance(record.get("labels"), str):
         record["labels"] = record["labels"].split(LABEL_SEPARATOR)
+    if isinstance(record.get("gold"), str):
+        record["gold"] = record["gold"].split(LABEL_SEPARATOR)
     return record
+
+
+def _label_names(value: object) -> TypeGuard[list[str]]:
+    return isinstance(value, list) and all(isinstance(name, str) for name in value)
 
 
 def _valid_features(value: object) -> bool:

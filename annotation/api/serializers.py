@@ -552,6 +552,14 @@ IMPORT_ROWS = {
                 "description": "label names: an answer by `annotator` (or the importer)",
             },
             "annotator": {"type": "string", "description": "a member's username"},
+            "gold": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": (
+                    "label names: the item's known labels, making it gold (one in a "
+                    "single-label project); with on_duplicate=update, sets an item's gold"
+                ),
+            },
         },
         "additionalProperties": True,
         "description": "any other key is kept as the item's data",
