@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
@@ -39,20 +37,6 @@ class Pace:
     answers_per_hour: float | None  # today's answers over the hours from the first to the latest
     answers: int  # every answer and skip so far
     active_hours: float  # the team's, over every answer so far
-
-
-def team_pace_cached(project: Project) -> Pace:
-    """team_pace, kept HITL_PACE_CACHE_SECONDS (per process): the dashboard asks every 2 s,
-    and the window over every answer took 240 ms at 200,000 answers (bench_dashboard.py)."""
-    seconds = settings.HITL_PACE_CACHE_SECONDS
-    if not seconds:
-        return team_pace(project)
-    key = f"hitl:pace:{project.id}"
-    found = cache.get(key)
-    if found is None:
-        found = team_pace(project)
-        cache.set(key, found, seconds)
-    return found
 
 
 def team_pace(project: Project, now: datetime | None = None) -> Pace:

@@ -79,11 +79,11 @@ def measure(answers: int, versions: int, repeat: int) -> list[list]:
         rows.append([f"{answers:,}", name, p50, p99, len(queries)])
 
     case("the team's pace", lambda: pace.team_pace(project))
-    settings.HITL_PACE_CACHE_SECONDS = 0
-    case("learning.state, pace computed", lambda: learning.state(project))
-    case("GET learning/, pace computed", lambda: client.get(api))
-    settings.HITL_PACE_CACHE_SECONDS = 30
-    case("GET learning/, pace cached", lambda: client.get(api))
+    settings.HITL_DASHBOARD_CACHE_SECONDS = 0
+    case("learning.state, computed", lambda: learning.state(project))
+    case("GET learning/, computed", lambda: client.get(api))
+    settings.HITL_DASHBOARD_CACHE_SECONDS = 30
+    case("GET learning/, pace and counts kept", lambda: client.get(api))
     return rows
 
 

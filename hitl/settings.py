@@ -209,8 +209,9 @@ HITL_SWEEP_SECONDS = env_int("HITL_SWEEP_SECONDS", 15)
 # While rounds follow each other without pause, label errors are still searched (beside the
 # next round) when none was this long ago; after a quiet round, always.
 HITL_LABEL_ISSUES_SECONDS = env_int("HITL_LABEL_ISSUES_SECONDS", 300)
-# The dashboard's pace and cost figures are computed at most this often per web process.
-HITL_PACE_CACHE_SECONDS = env_int("HITL_PACE_CACHE_SECONDS", 30)
+# The dashboard's figures that read every answer (pace, cost, label counts) are computed at
+# most this often per web process.
+HITL_DASHBOARD_CACHE_SECONDS = env_int("HITL_DASHBOARD_CACHE_SECONDS", 30)
 # A worker whose last sweep is older than this is shown as not seen on the dashboard.
 HITL_WORKER_STALE_SECONDS = env_int("HITL_WORKER_STALE_SECONDS", max(60, 4 * HITL_SWEEP_SECONDS))
 # Ask a worker for a round right after an annotation commits (else only the sweep starts it).

@@ -146,17 +146,21 @@ def test_an_admin_sets_the_hourly_cost_through_the_api_and_the_audit_log_keeps_i
     assert any("hourly_cost" in str(entry) for entry in log)
 
 
-def test_the_pace_is_computed_once_while_it_is_cached(team, settings, django_assert_num_queries):
+def test_the_figures_that_read_every_answer_are_kept_a_while(team, settings):
     from django.core.cache import cache
 
     project, ann, _ = team
-    settings.HITL_PACE_CACHE_SECONDS = 30
+    settings.HITL_DASHBOARD_CACHE_SECONDS = 30
     cache.clear()
     _answers_at(project, ann, [0, 1])
-    assert pace.team_pace_cached(project).answers == 2
+    first = learning.state(project)
+    assert first["pace"]["answers_today"] == 2 and first["label_distribution"]["pos"] == 2
     _answers_at(project, ann, [2])
-    with django_assert_num_queries(0):
-        assert pace.team_pace_cached(project).answers == 2  # the figure of 30 s ago at most
+    kept = learning.state(project)  # the figures of 30 s ago at most
+    assert kept["pace"]["answers_today"] == 2 and kept["label_distribution"]["pos"] == 2
+    assert kept["labelled"] == 3  # an indexed count: always fresh
+    cache.clear()
+    assert learning.state(project)["pace"]["answers_today"] == 3
     cache.clear()
 
 
