@@ -3,6 +3,7 @@
 import re
 
 from django import forms
+from django.utils.html import format_html
 
 from annotation import engine_options
 from annotation.models import Membership, Project
@@ -41,6 +42,21 @@ def label_lines(project: Project) -> str:
     )
 
 
+class PostedCheckbox(forms.CheckboxInput):
+    """A checkbox whose form posts its name either way: a hidden "false" of the same name
+    comes before it. A browser sends nothing for an unticked box, so without it a form that
+    keeps what a post leaves out could never hear "off"; with it, "left out" means a post that
+    did not come from the page (the API's PATCH or a script) and "false" means unticked."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        hidden = format_html('<input type="hidden" name="{}" value="false">', name)
+        return hidden + super().render(name, value, attrs, renderer)
+
+    def value_from_datadict(self, data, files, name):
+        posted = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
+        return any(value not in (None, "", "false", "False", False) for value in posted)
+
+
 class ProjectForm(forms.ModelForm):
     """A project's settings: bounds, choices and help come from the model (one place), the
     stopping rule's kinds and its check from the engine (annotation.engine_options)."""
@@ -75,7 +91,10 @@ class ProjectForm(forms.ModelForm):
         model = Project
         # the stopping rule is asked as its kind and one number (stopping_kind, stopping_value)
         fields = [name for name in Project.SETTINGS if name != "stopping_rule"]
-        widgets = {"instructions": forms.Textarea(attrs={"rows": 4})}
+        widgets = {
+            "instructions": forms.Textarea(attrs={"rows": 4}),
+            "show_predictions": PostedCheckbox,
+        }
 
     field_order = ["name", "task_type", "labels", "overlap", "instructions"]
 
@@ -97,7 +116,7 @@ class ProjectForm(forms.ModelForm):
             if cleaned.get(name) in ("", None):
                 cleaned.pop(name, None)
         if "show_predictions" not in self.data:
-            cleaned.pop("show_predictions", None)  # an unticked box is "off" only when shown
+            cleaned.pop("show_predictions", None)  # left out, not unticked (PostedCheckbox)
         kind, value = cleaned.pop("stopping_kind", None), cleaned.pop("stopping_value", None)
         if not kind:
             return cleaned

@@ -160,3 +160,42 @@ def test_forms_are_protected_by_csrf(project, admin):
         f"/projects/{project.id}/settings/", {"action": "remove", "user_id": admin.id}
     )
     assert response.status_code == 403
+
+
+SETTINGS_FORM = {
+    "action": "settings",
+    "name": "Renamed",
+    "task_type": "single_label",
+    "overlap": 1,
+    "labels": "pos\nneg\nneutral",
+}
+
+
+def test_the_settings_page_posts_show_predictions_unticked(client, project, admin):
+    """A browser sends nothing for an unticked box: the page's hidden "false" of the same
+    name, before the box, is what tells it from a post that leaves the setting out."""
+    client.force_login(admin)
+    url = f"/projects/{project.id}/settings/"
+    page = client.get(url).content.decode()
+    hidden = '<input type="hidden" name="show_predictions" value="false">'
+    assert hidden in page
+    assert page.index(hidden) < page.index('type="checkbox" name="show_predictions"')
+
+    assert client.post(url, {**SETTINGS_FORM, "show_predictions": "false"}).status_code == 302
+    project.refresh_from_db()
+    assert project.show_predictions is False
+    ticked = {**SETTINGS_FORM, "show_predictions": ["false", "on"]}
+    assert client.post(url, ticked).status_code == 302
+    project.refresh_from_db()
+    assert project.show_predictions is True
+    assert client.post(url, SETTINGS_FORM).status_code == 302  # left out: kept
+    project.refresh_from_db()
+    assert project.show_predictions is True
+
+
+def test_a_new_project_can_start_without_suggestions(client, outsider):
+    client.force_login(outsider)
+    form = {**SETTINGS_FORM, "name": "Quiet", "show_predictions": "false"}
+    del form["action"]
+    assert client.post("/projects/new/", form).status_code == 302
+    assert Project.objects.get(name="Quiet").show_predictions is False
