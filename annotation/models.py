@@ -552,7 +552,7 @@ class Ranking(models.Model):
 
 
 class RankedItem(models.Model):
-    """One item's score, predicted labels and confidence in one ranking.
+    """One item's score, predicted labels, confidence and top labels in one ranking.
 
     Derived data, rewritten by every round: the foreign keys carry no database constraint,
     because checking them cost a scoring round more than writing the rows did (about 0.2 s per
@@ -569,6 +569,10 @@ class RankedItem(models.Model):
     score = models.FloatField()
     predicted = models.JSONField()  # label names
     confidence = models.FloatField()
+    # A single-label prediction's three most probable labels, [[name, probability], ...] most
+    # probable first, for the labelling page's alternatives; null for multi-label projects,
+    # those of two labels, and rankings written before it was stored.
+    top = models.JSONField(null=True, blank=True)
     # Whether the item is open, kept in step by annotation.answers (the owner of the item's
     # count and status): only open items' rows are in the queue's index, so the ranked walk
     # never passes the items answered since the ranking was written (at a million items and

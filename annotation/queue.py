@@ -35,7 +35,9 @@ _SERVABLE = f"""
                     LIMIT 1 OFFSET 0)
 """
 # Typed, so that the queue's stages can be one UNION (a bare NULL would be taken as text).
-_NO_PREDICTION = "CAST(NULL AS jsonb), CAST(NULL AS double precision), CAST(NULL AS bigint)"
+_NO_PREDICTION = (
+    "CAST(NULL AS jsonb), CAST(NULL AS double precision), CAST(NULL AS bigint), CAST(NULL AS jsonb)"
+)
 # In random order: before the first model, for evaluation draws, and once every ranked item
 # is taken (so the queue is never empty while open items remain).
 _FIRST_SERVABLE = f"""
@@ -46,7 +48,7 @@ _FIRST_SERVABLE = f"""
 # In the project's serving ranking (highest score first); evaluation items are only ever served
 # as random draws.
 _FIRST_RANKED = f"""
-    SELECT i.id, i.external_id, i.data, r.predicted, r.confidence, r.ranking_id
+    SELECT i.id, i.external_id, i.data, r.predicted, r.confidence, r.ranking_id, r.top
     FROM {RANKED} r JOIN {ITEM} i ON i.id = r.item_id
     WHERE r.ranking_id = (
         SELECT k.id FROM {RANKING} k WHERE k.project_id = %(project)s AND k.status = 'serving')
@@ -64,7 +66,7 @@ _FIRST_SEEDED = f"""
 # served again after a reload instead of a new one. Its suggestion from the serving ranking,
 # unless it is an evaluation draw.
 _FIRST_HELD = f"""
-    SELECT i.id, i.external_id, i.data, r.predicted, r.confidence, r.ranking_id, i.in_eval
+    SELECT i.id, i.external_id, i.data, r.predicted, r.confidence, r.ranking_id, r.top, i.in_eval
     FROM {LEASE} l JOIN {ITEM} i ON i.id = l.item_id
     LEFT JOIN {RANKED} r ON r.item_id = i.id AND NOT i.in_eval AND r.ranking_id = (
         SELECT k.id FROM {RANKING} k WHERE k.project_id = %(project)s AND k.status = 'serving')
@@ -79,7 +81,7 @@ _FIRST_HELD = f"""
 # probe per gold item (`LIMIT 1 OFFSET 0`, as in _SERVABLE): as a join, PostgreSQL read all of
 # the user's leases, dead rows of deleted ones included, once per gold item (2 ms at 684).
 _FIRST_GOLD = f"""
-    SELECT i.id, i.external_id, i.data, r.predicted, r.confidence, r.ranking_id
+    SELECT i.id, i.external_id, i.data, r.predicted, r.confidence, r.ranking_id, r.top
     FROM {ITEM} i
     LEFT JOIN {RANKED} r ON r.item_id = i.id AND r.ranking_id = (
         SELECT k.id FROM {RANKING} k WHERE k.project_id = %(project)s AND k.status = 'serving')
@@ -240,7 +242,7 @@ def held_item_for(
         if (row := cursor.fetchone()) is None:
             return None
         lease(item_id=row[0], project_id=project_id, user_id=user_id, now=now)
-    return _item_from_row(row, project_id, evaluation=bool(row[6]))
+    return _item_from_row(row, project_id, evaluation=bool(row[7]))
 
 
 def evaluation_sample_size(project_id: int) -> int:
@@ -276,7 +278,7 @@ def _params(*, project_id: int, user_id: int, now: datetime) -> dict:
 
 
 def _item_from_row(row: tuple, project_id: int, evaluation: bool) -> Item:
-    item_id, external_id, data, predicted, confidence, version_id = row[:6]
+    item_id, external_id, data, predicted, confidence, version_id, top = row[:7]
     # no expression: the column as it is (django-stubs wants one)
     field = Item._meta.get_field("data")
     data = field.from_db_value(data, None, connection)  # type: ignore[arg-type]
@@ -284,6 +286,20 @@ def _item_from_row(row: tuple, project_id: int, evaluation: bool) -> Item:
     item.evaluation = evaluation
     item.prediction = None
     if predicted is not None:
-        labels = predicted if isinstance(predicted, list) else json.loads(predicted)
-        item.prediction = {"labels": labels, "confidence": confidence, "version_id": version_id}
+        item.prediction = {
+            "labels": _json(predicted),
+            "confidence": confidence,
+            "version_id": version_id,
+            "top": None if top is None else _top_labels(_json(top)),
+        }
     return item
+
+
+def _top_labels(pairs: list) -> list[dict]:
+    """RankedItem.top's [name, probability] pairs as the API names them."""
+    return [{"label": name, "probability": probability} for name, probability in pairs]
+
+
+def _json(value: str | list) -> list:
+    """A JSON column as read: decoded already by psycopg, text from SQLite."""
+    return value if isinstance(value, list) else json.loads(value)

@@ -34,12 +34,15 @@ def write_chunk(
     predicted_json: Sequence[str],
     confidence: Sequence[float],
     is_open: Sequence[bool],
+    top_json: Sequence[str | None] | None = None,
 ) -> None:
     """Add one chunk of item rows to a ranking being written: the items' scores, predicted
-    label names (each a JSON list, encoded by the caller once per distinct answer) and
-    confidences, and whether each item was open when read. COPY on PostgreSQL."""
-    rows = zip(item_ids, scores, predicted_json, confidence, is_open, strict=True)
-    columns = "ranking_id, item_id, score, predicted, confidence, item_open"
+    label names (each a JSON list, encoded by the caller once per distinct answer),
+    confidences, whether each item was open when read, and, when given, their top labels
+    (RankedItem.top as JSON text, or None). COPY on PostgreSQL."""
+    tops = top_json if top_json is not None else [None] * len(item_ids)
+    rows = zip(item_ids, scores, predicted_json, confidence, is_open, tops, strict=True)
+    columns = "ranking_id, item_id, score, predicted, confidence, item_open, top"
     if connection.vendor == "postgresql":
         sql = f"COPY {RANKED} ({columns}) FROM STDIN"
         with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
@@ -48,7 +51,7 @@ def write_chunk(
         return
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {RANKED} ({columns}) VALUES (%s, %s, %s, %s, %s, %s)",
+            f"INSERT INTO {RANKED} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             [(ranking_id, *row) for row in rows],
         )
 
@@ -92,9 +95,11 @@ def rescore(
     scores: Sequence[float],
     predicted_json: Sequence[str] | None = None,
     confidence: Sequence[float] | None = None,
+    top_json: Sequence[str | None] | None = None,
 ) -> None:
-    """Give some of a ranking's items new scores (and, when given, new predictions): the
-    diverse batch on top, or an incremental update between rounds."""
+    """Give some of a ranking's items new scores (and, when given, new predictions with their
+    top labels, None without): the diverse batch on top, or an incremental update between
+    rounds."""
     with connection.cursor() as cursor:
         if predicted_json is None or confidence is None:
             cursor.executemany(
@@ -102,12 +107,15 @@ def rescore(
                 [(s, ranking_id, i) for i, s in zip(item_ids, scores, strict=True)],
             )
             return
+        tops = top_json if top_json is not None else [None] * len(item_ids)
         cursor.executemany(
-            f"UPDATE {RANKED} SET score = %s, predicted = %s, confidence = %s "
+            f"UPDATE {RANKED} SET score = %s, predicted = %s, confidence = %s, top = %s "
             "WHERE ranking_id = %s AND item_id = %s",
             [
-                (s, p, c, ranking_id, i)
-                for i, s, p, c in zip(item_ids, scores, predicted_json, confidence, strict=True)
+                (s, p, c, t, ranking_id, i)
+                for i, s, p, c, t in zip(
+                    item_ids, scores, predicted_json, confidence, tops, strict=True
+                )
             ],
         )
 

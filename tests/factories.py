@@ -69,11 +69,15 @@ def _leased(item: Item, annotator) -> Item:
     return Item.objects.select_related("project").get(id=item.id)
 
 
-def serve(project, predictions: dict, *, ranking_id: int | None = None) -> int:
+def serve(
+    project, predictions: dict, *, ranking_id: int | None = None, top: dict | None = None
+) -> int:
     """Make a ranking serve the project with these {item: (predicted names, confidence)}, as
-    a round writes one (annotation.ranking); returns its id."""
+    a round writes one (annotation.ranking), and, for the items in `top`, their top labels
+    ({item: [[name, probability], ...]}); returns its id."""
     ranking_id = ranking_id or 1_000_000 + project.id
     ranking.begin(project_id=project.id, ranking_id=ranking_id)
+    tops = [json.dumps(top[item]) if item in (top or {}) else None for item in predictions]
     ranking.write_chunk(
         ranking_id=ranking_id,
         item_ids=[item.id for item in predictions],
@@ -81,6 +85,7 @@ def serve(project, predictions: dict, *, ranking_id: int | None = None) -> int:
         predicted_json=[json.dumps(names) for names, _ in predictions.values()],
         confidence=[confidence for _, confidence in predictions.values()],
         is_open=[item.status == Item.Status.OPEN for item in predictions],
+        top_json=tops,
     )
     ranking.switch(ranking_id=ranking_id)
     return ranking_id

@@ -457,6 +457,40 @@ class PredictionOutput(serializers.Serializer):
     confidence = serializers.FloatField()
 
 
+class TopLabelOutput(serializers.Serializer):
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
+    probability = serializers.FloatField(help_text="0 to 1, to 3 decimals")
+
+
+class SuggestionOutput(serializers.Serializer):
+    labels = serializers.ListField(
+        child=serializers.CharField(), help_text="the predicted labels (one when single-label)"
+    )
+    confidence = serializers.FloatField(help_text="how sure the model is of them (0 to 1)")
+    version_id = serializers.IntegerField(help_text="the model version that made it")
+    top = TopLabelOutput(
+        many=True,
+        allow_null=True,
+        help_text="single-label projects of three labels or more: the three most probable "
+        "labels, most probable first (the first is the one in `labels`); null otherwise, and for "
+        "rankings written before it was stored",
+    )
+
+
+class ServedItemOutput(serializers.Serializer):
+    """An item as the labelling page gets it (documentation only: the views send a dict)."""
+
+    id = serializers.IntegerField()
+    external_id = serializers.CharField(allow_null=True)
+    data = serializers.JSONField()  # type: ignore[assignment]  # a field, not Serializer.data
+    prediction = SuggestionOutput(
+        allow_null=True,
+        help_text="the serving model's suggestion; null when there is none, the project hides "
+        "them, or the item is an evaluation draw",
+    )
+    evaluation = serializers.BooleanField(help_text="a random draw for the evaluation sample")
+
+
 class ReviewSheetOutput(serializers.Serializer):
     item = ItemOutput()
     reasons = ReasonOutput(many=True)

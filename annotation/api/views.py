@@ -305,7 +305,7 @@ def _served(item: Item, project: Project | None = None) -> dict:
 class NextItemApi(ApiView):
     query_class = s.NextQuery
 
-    @extend_schema(responses={200: dict, 204: None})
+    @extend_schema(responses={200: s.ServedItemOutput, 204: None})
     def get(self, request: SignedInRequest, project_id: int) -> Response:
         project = access.project_for(request.user, project_id)
         if self.query.validated_data["resume"]:
@@ -420,7 +420,7 @@ class MyAnswersApi(ApiView):
 class AnnotationUndoApi(ApiView):
     """Delete one of your own annotations; the item is leased back to you and returned."""
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=s.ServedItemOutput)
     def delete(self, request: Request, annotation_id: int) -> Response:
         annotation = access.own_annotation_for(request.user, annotation_id)
         item = services.undo_annotation(annotation=annotation)

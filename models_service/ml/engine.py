@@ -85,9 +85,15 @@ class Bundle:
         self, X: Matrix, *, seed: int = 0
     ) -> tuple[FloatArray, Predicted, FloatArray]:
         """The same as score, for items already featurized."""
-        proba = self.proba(X)
+        scores, proba = self.score_proba(X, seed=seed)
         predicted, confidence = self.predictions(proba)
-        return self._scores(X, proba, seed), predicted, confidence
+        return scores, predicted, confidence
+
+    def score_proba(self, X: Matrix, *, seed: int = 0) -> tuple[FloatArray, FloatArray]:
+        """(scores, class probabilities) for items already featurized: for a caller that wants
+        more of the probabilities than the prediction (top_classes) without a second pass."""
+        proba = self.proba(X)
+        return self._scores(X, proba, seed), proba
 
     def predictions(self, proba: FloatArray) -> tuple[Predicted, FloatArray]:
         """(predicted class indices or indicator rows, confidences) from probabilities."""
@@ -110,6 +116,16 @@ class Bundle:
             multi_label=self.multi_label, seed=seed, votes=votes, disagreement=disagreement
         )
         return strategy.score(proba, evidence)
+
+
+def top_classes(proba: FloatArray, k: int) -> tuple[IndexArray, FloatArray]:
+    """The k most probable classes of each row of an (n_items, n_classes) matrix, most
+    probable first, and their probabilities: two (n_items, min(k, n_classes)) arrays. Ties go
+    to the lower class index, as argmax breaks them, so the first is always the prediction."""
+    if proba.ndim != 2:
+        raise ValueError(f"expected (n_items, n_classes), got shape {proba.shape}")
+    order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(proba, order, axis=1)
 
 
 def neighbour_disagreement(

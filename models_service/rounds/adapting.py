@@ -35,7 +35,8 @@ def adapt(project_id: int) -> int:
         head = ranking.head(ranking_id=version.id, limit=ADAPT_HEAD)
         if not head:
             return 0
-        scores, predicted, confidence = bundle.score([data for *_, data in head])
+        scores, proba = bundle.score_proba(bundle.features([data for *_, data in head]))
+        predicted, confidence = bundle.predictions(proba)
         with transaction.atomic():
             ranking.rescore(
                 ranking_id=version.id,
@@ -43,6 +44,7 @@ def adapt(project_id: int) -> int:
                 scores=scores.tolist(),
                 predicted_json=scoring.predicted_json(bundle, predicted),
                 confidence=confidence.tolist(),
+                top_json=scoring.top_json(bundle, proba),
             )
             if strategies.get(version.strategy).diverse:
                 diversity.diversify_top(project_id=project_id, ranking_id=version.id, bundle=bundle)

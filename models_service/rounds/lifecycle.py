@@ -210,6 +210,7 @@ def _score_chunk(version: ModelVersion, index: int, low: int, high: int) -> Mode
                 predicted_json=scored.predicted_json,
                 confidence=scored.confidence,
                 is_open=scored.is_open,
+                top_json=scored.top_json,
             )
         done.add(index)
         locked.timings["chunks_done"] = sorted(done)

@@ -74,9 +74,13 @@
 
   function render() {
     const prediction = suggested();
+    const top = topLabels();
     for (const button of buttons) {
       const on = selected.has(button.dataset.label);
+      const rank = top.findIndex((each) => each.label === button.dataset.label);
       button.classList.toggle("suggested", prediction !== null && prediction.labels.includes(button.dataset.label));
+      button.classList.toggle("alternative", rank > 0);
+      if (rank >= 0) button.dataset.probability = percent(top[rank].probability); else delete button.dataset.probability;
       button.classList.toggle("selected", on);
       button.setAttribute("aria-pressed", on ? "true" : "false");
       button.disabled = current === null;
@@ -97,12 +101,25 @@
     return current && current.prediction && current.prediction.labels.length ? current.prediction : null;
   }
 
+  // A single-label project of three labels or more gets the model's three likeliest labels:
+  // the first is the suggestion, the next two are marked as the alternatives, each with its
+  // percent (the API's prediction.top; [] when it has none).
+  function topLabels() {
+    const prediction = suggested();
+    return prediction !== null && !config.multi && Array.isArray(prediction.top) ? prediction.top : [];
+  }
+
+  function percent(probability) {
+    return Math.round(100 * probability) + "%";
+  }
+
   function showSuggestion() {
     const prediction = suggested();
     suggestion.hidden = prediction === null;
     if (prediction === null) return;
-    const percent = Math.round(100 * prediction.confidence);
-    suggestion.textContent = "Model suggests: " + prediction.labels.join(", ") + " (" + percent + "% sure): Enter accepts, a label key changes it.";
+    const others = topLabels().slice(1).map((each) => each.label + " " + percent(each.probability));
+    suggestion.textContent = "Model suggests: " + prediction.labels.join(", ") + " (" + percent(prediction.confidence) + " sure)" +
+      (others.length ? "; else " + others.join(", ") : "") + ": Enter accepts, a label key changes it.";
   }
 
   function acceptSuggestion() {

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from annotation import queue
 from annotation.models import Annotation, Item, Lease, Membership
-from tests.factories import ItemFactory, MembershipFactory, UserFactory
+from tests.factories import ItemFactory, MembershipFactory, ProjectFactory, UserFactory, serve
 
 pytestmark = pytest.mark.django_db
 
@@ -284,3 +284,70 @@ def test_a_held_item_whose_lease_ran_out_is_not_resumed(project, annotator):
     assert held is not None and held.id == first
     Lease.objects.update(expires_at=now - timedelta(seconds=1))
     assert queue.held_item_for(project_id=project.id, user_id=annotator.id, now=now) is None
+
+
+FIVE = ["pos", "neg", "neutral", "mixed", "other"]
+
+
+@pytest.fixture
+def five_labels(annotator):
+    project = ProjectFactory(labels=FIVE, eval_share=0.0)
+    MembershipFactory(project=project, user=annotator, role=Membership.Role.ANNOTATOR)
+    return project
+
+
+def test_next_serves_the_models_three_likeliest_labels_beside_its_suggestion(
+    five_labels, annotator
+):
+    item, older = ItemFactory(project=five_labels), ItemFactory(project=five_labels)
+    top = [["neg", 0.61], ["mixed", 0.22], ["pos", 0.09]]
+    version = serve(five_labels, {item: (["neg"], 0.61), older: (["pos"], 0.5)}, top={item: top})
+    client = _client_for(annotator)
+    served = _next(client, five_labels)
+    assert served["id"] == item.id
+    assert served["prediction"] == {
+        "labels": ["neg"],
+        "confidence": 0.61,
+        "version_id": version,
+        "top": [
+            {"label": "neg", "probability": 0.61},
+            {"label": "mixed", "probability": 0.22},
+            {"label": "pos", "probability": 0.09},
+        ],
+    }
+    # a reload serves the held item with them too
+    resumed = client.get(f"/api/v1/projects/{five_labels.id}/next/?resume=true").json()
+    assert resumed["prediction"] == served["prediction"]
+    # a ranking written without them (before they were stored): null, the rest as before
+    assert _next(client, five_labels)["prediction"] == {
+        "labels": ["pos"],
+        "confidence": 0.5,
+        "version_id": version,
+        "top": None,
+    }
+
+
+def test_a_gold_item_comes_with_the_models_top_labels_as_any_item(five_labels, annotator):
+    five_labels.gold_share = 1.0
+    five_labels.save()
+    gold = ItemFactory(project=five_labels, gold=["pos"])
+    serve(
+        five_labels,
+        {gold: (["neg"], 0.5)},
+        top={gold: [["neg", 0.5], ["pos", 0.4], ["other", 0.1]]},
+    )
+    served = _next(_client_for(annotator), five_labels)
+    assert served["id"] == gold.id
+    assert [each["label"] for each in served["prediction"]["top"]] == ["neg", "pos", "other"]
+
+
+def test_a_project_that_hides_suggestions_serves_no_top_labels(five_labels, annotator):
+    five_labels.show_predictions = False
+    five_labels.save()
+    item = ItemFactory(project=five_labels)
+    serve(
+        five_labels,
+        {item: (["neg"], 0.7)},
+        top={item: [["neg", 0.7], ["pos", 0.2], ["other", 0.1]]},
+    )
+    assert _next(_client_for(annotator), five_labels)["prediction"] is None

@@ -111,7 +111,7 @@ def test_keys_toggle_labels_in_a_multi_label_project(browser_page, live_server):
 
 
 def test_the_models_suggestion_comes_preselected_enter_takes_it_a_key_changes_it(
-    browser_page, live_server, settings, tmp_path
+    browser_page, live_server, settings, tmp_path, screenshot
 ):
     from annotation.models import RankedItem
     from tests.models_service.helpers import label_next, run_round, text_project
@@ -125,6 +125,7 @@ def test_the_models_suggestion_comes_preselected_enter_takes_it_a_key_changes_it
         .order_by("-score")
         .first()
     )
+    button_order = {label.name: label.order for label in project.labels.all()}
     page = browser_page
     _log_in(page, live_server.url, user.username)
     page.goto(f"{live_server.url}/projects/{project.id}/label/")
@@ -135,6 +136,21 @@ def test_the_models_suggestion_comes_preselected_enter_takes_it_a_key_changes_it
     pressed = page.locator(".label-button[aria-pressed=true]").all_inner_texts()
     assert [text.split()[-1] for text in pressed] == top.predicted
     assert page.locator(".label-button.suggested").count() == 1
+    # six labels: the model's next two likeliest are marked as the alternatives, each with its
+    # percent on its button and in the sentence; only the first is selected
+    assert len(top.top) == 3 and top.top[0][0] == top.predicted[0]
+    percents = [f"{round(100 * p)}%" for _, p in top.top]
+    alternatives = page.locator(".label-button.alternative")
+    assert [text.split()[-1] for text in alternatives.all_inner_texts()] == [
+        name for name, _ in sorted(top.top[1:], key=lambda pair: button_order[pair[0]])
+    ]
+    assert {alternatives.nth(n).get_attribute("data-probability") for n in range(2)} == set(
+        percents[1:]
+    )
+    assert page.locator(".label-button.suggested").get_attribute("data-probability") == percents[0]
+    assert f"; else {top.top[1][0]} {percents[1]}, {top.top[2][0]} {percents[2]}:" in suggestion
+    assert page.locator(".label-button.alternative[aria-pressed=true]").count() == 0
+    screenshot("alternatives")
     # the item's other fields are shown beside its text, and its id
     assert page.locator("#item-fields dt").all_inner_texts() == ["label"]
     assert page.locator("#item-id").inner_text().startswith(f"item {top.item_id} · ")

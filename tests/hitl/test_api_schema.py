@@ -165,3 +165,15 @@ def test_a_bad_import_parameter_is_a_400_naming_it(api_client, admin, project, q
     assert response.status_code == 400
     assert [error["field"] for error in response.json()["errors"]] == [field]
     assert project.items.count() == 0
+
+
+def test_the_served_item_documents_the_models_top_labels(document):
+    operation = _operation(document, "projects/{project_id}/next/", "get")
+    served = _response_schema(document, operation, "200", "application/json")
+    assert {"id", "external_id", "data", "prediction", "evaluation"} == set(served["properties"])
+    ref = served["properties"]["prediction"]
+    name = (ref.get("$ref") or ref["allOf"][0]["$ref"]).rsplit("/", 1)[1]
+    prediction = document["components"]["schemas"][name]
+    assert {"labels", "confidence", "version_id", "top"} == set(prediction["properties"])
+    assert prediction["properties"]["top"]["type"] == "array"
+    assert prediction["properties"]["top"]["nullable"] is True

@@ -52,6 +52,45 @@ def test_a_round_writes_a_version_and_next_serves_its_highest_scored_open_item()
     assert served.id == top.item_id
     assert served.prediction["labels"] == top.predicted
     assert served.prediction["version_id"] == version.id
+    assert served.prediction["top"] == [{"label": n, "probability": p} for n, p in top.top]
+
+
+def test_a_round_stores_each_items_three_likeliest_labels_from_three_labels_up():
+    project, annotator = text_project(300, eval_share=0.0)  # six labels
+    label_next(project, annotator, 40)
+    version = run_round(project.id, cross_validate=False)
+    rows = RankedItem.objects.filter(ranking_id=version.id)
+    names = set(project.labels.values_list("name", flat=True))
+    for predicted, confidence, top in rows.values_list("predicted", "confidence", "top"):
+        assert len(top) == 3 and {name for name, _ in top} <= names
+        assert top[0] == [predicted[0], round(confidence, 3)]
+        probabilities = [p for _, p in top]
+        assert probabilities == sorted(probabilities, reverse=True)
+    assert len({tuple(name for name, _ in top) for top in rows.values_list("top", flat=True)}) > 1
+
+
+def _two_label_project():
+    rows = [row for row in texts(600) if row["label"] in ("sound", "games")][:200]
+    project = ProjectFactory(labels=["games", "sound"], eval_share=0.0)
+    raw = "\n".join(json.dumps(row) for row in rows).encode()
+    imports.import_items(project=project, raw=raw, file_format="jsonl")
+    annotator = UserFactory(username=f"sim-{project.id}")
+    MembershipFactory(project=project, user=annotator, role=Membership.Role.ANNOTATOR)
+    return project, annotator
+
+
+@pytest.mark.parametrize(
+    "make",
+    [_two_label_project, lambda: text_project(200, eval_share=0.0, multi_label=True)],
+    ids=["two labels", "multi-label"],
+)
+def test_two_label_and_multi_label_rounds_store_no_top_labels(make):
+    project, annotator = make()
+    label_next(project, annotator, 30)
+    version = run_round(project.id, cross_validate=False)
+    assert RankedItem.objects.filter(ranking_id=version.id).exists()
+    assert not RankedItem.objects.filter(ranking_id=version.id, top__isnull=False).exists()
+    assert services.next_item_for(project=project, user=annotator).prediction["top"] is None
 
 
 def test_cross_validation_follows_the_switch_and_skips_a_replaced_version():
@@ -499,9 +538,12 @@ def test_between_rounds_an_sgd_model_learns_new_labels_and_reorders_its_queue():
     before = dict(RankedItem.objects.filter(ranking_id=version.id).values_list("item_id", "score"))
     label_next(project, annotator, 8)  # fewer than the cadence: no round is due
     assert run_round(project.id) is None
+    RankedItem.objects.filter(ranking_id=version.id).update(top=None)
     rescored = adapting.adapt(project.id)
     after = dict(RankedItem.objects.filter(ranking_id=version.id).values_list("item_id", "score"))
     assert rescored > 0
+    # the items re-scored get their new top labels too
+    assert RankedItem.objects.filter(ranking_id=version.id, top__isnull=False).count() == rescored
     assert sum(before[i] != after[i] for i in after) >= rescored // 2
     assert schedule.serving_version(project.id) == version  # still the same version serving
     assert Trainer.objects.get(project=project).claim == ""  # the claim is released

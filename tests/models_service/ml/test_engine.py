@@ -263,3 +263,13 @@ def test_an_incremental_update_refreshes_the_models_guesses_on_the_labelled_neig
 
     assert not np.allclose(bundle.neighbour_proba, before)
     assert np.allclose(bundle.neighbour_proba, bundle.proba(bundle.neighbours))
+
+
+def test_top_classes_are_the_likeliest_first_and_break_ties_as_argmax_does():
+    proba = np.array([[0.1, 0.6, 0.3], [0.4, 0.2, 0.4], [0.25, 0.25, 0.5]])
+    order, top = engine.top_classes(proba, 3)
+    assert order.tolist() == [[1, 2, 0], [0, 2, 1], [2, 0, 1]]
+    assert np.allclose(top, [[0.6, 0.3, 0.1], [0.4, 0.4, 0.2], [0.5, 0.25, 0.25]])
+    assert (order[:, 0] == proba.argmax(axis=1)).all()
+    order, top = engine.top_classes(proba[:, :2], 3)  # fewer classes than asked for
+    assert order.shape == top.shape == (3, 2)
