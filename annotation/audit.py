@@ -1,9 +1,9 @@
-"""The audit log: who changed roles, removed members, changed settings, imported, exported or
-deleted a project, and when. The one writer of AuditEvent.
+"""The audit log: who changed roles, removed members, changed settings, imported, exported,
+marked gold or deleted a project, and when. The one writer of AuditEvent.
 
-Each verb records itself, once, in its own service (annotation.services, imports, exports),
-inside the transaction of the change where there is one: an event is there exactly when its
-change is. Events keep the project's and the actor's names, so they outlive both.
+Each verb records itself, once, in its own service (annotation.services, imports, exports,
+gold), inside the transaction of the change where there is one: an event is there exactly
+when its change is. Events keep the project's and the actor's names, so they outlive both.
 """
 
 import io

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from annotation import label_issues
+from annotation import audit, label_issues
 from annotation.answers import check_label_names
 from annotation.errors import InvalidLabels
 from annotation.models import Annotation, Item, Project
@@ -38,10 +38,20 @@ def label_order(project: Project) -> dict[str, int]:
 def mark(*, item: Item, labels: list[str], actor: User | None = None) -> Item:
     """Make the item gold with these labels (names of the project's labels, as many as its
     task type takes), or change its gold labels; its open label issues are settled by the
-    admin (`actor`), as a reviewer's verdict settles them."""
+    admin (`actor`), as a reviewer's verdict settles them. The audit log keeps the change
+    (gold labels move every annotator's accuracy on gold)."""
     project = item.project
+    before = item.gold
     item.gold = known(labels, label_order(project), multi_label=project.is_multi_label)
     write({item.id: item.gold}, by=actor.get_username() if actor is not None else "")
+    if before != item.gold:
+        audit.record(
+            project=project,
+            actor=actor,
+            action=audit.Action.GOLD_MARKED,
+            item=item.id,
+            **{"from": before, "to": item.gold},
+        )
     return item
 
 
@@ -58,10 +68,21 @@ def write(gold: Mapping[int, list[str]], *, by: str) -> None:
     label_issues.resolve_items(item_ids=list(gold), by=by, at=timezone.now())
 
 
-def unmark(*, item: Item) -> Item:
-    """The item is an ordinary item again; its answers stay."""
+@transaction.atomic
+def unmark(*, item: Item, actor: User | None = None) -> Item:
+    """The item is an ordinary item again; its answers stay. The audit log keeps the labels
+    it had, by whom (`actor`) they were dropped."""
+    before = item.gold
     Item.objects.filter(id=item.id).update(gold=None)
     item.gold = None
+    if before is not None:
+        audit.record(
+            project=item.project,
+            actor=actor,
+            action=audit.Action.GOLD_UNMARKED,
+            item=item.id,
+            **{"from": before},
+        )
     return item
 
 

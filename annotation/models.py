@@ -631,8 +631,8 @@ class ApiToken(models.Model):
 
 class AuditEvent(models.Model):
     """Who changed what in a project, and when: roles, members, settings, imports, exports,
-    deletion. Written by annotation.audit only, never changed. Plain ids and names rather
-    than foreign keys, so that an event outlives its project and its actor."""
+    gold labels, deletion. Written by annotation.audit only, never changed. Plain ids and names
+    rather than foreign keys, so that an event outlives its project and its actor."""
 
     class Action(models.TextChoices):
         PROJECT_CREATED = "project.created", "Project created"
@@ -645,6 +645,8 @@ class AuditEvent(models.Model):
         IMPORT_QUEUED = "import.queued", "Import queued"
         IMPORT_FINISHED = "import.finished", "Import finished"
         EXPORTED = "project.exported", "Project exported"
+        GOLD_MARKED = "item.gold_marked", "Marked gold"
+        GOLD_UNMARKED = "item.gold_unmarked", "Gold removed"
 
     at = models.DateTimeField()
     project_id = models.BigIntegerField()

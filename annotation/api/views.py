@@ -384,7 +384,7 @@ class ItemGoldApi(ApiView):
     @extend_schema(responses={200: s.ItemOutput})
     def delete(self, request: SignedInRequest, item_id: int) -> Response:
         item = access.item_for(request.user, item_id, at_least=Role.ADMIN)
-        return Response(s.ItemOutput(gold.unmark(item=item)).data)
+        return Response(s.ItemOutput(gold.unmark(item=item, actor=request.user)).data)
 
 
 class ItemHistoryApi(ApiView):

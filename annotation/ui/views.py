@@ -170,7 +170,7 @@ def _change_item(request: SignedInHttpRequest, item: Item, action: str) -> str:
         gold.mark(item=item, labels=labels, actor=request.user)
         return "Marked gold: annotators are served it unannounced, and scored against it."
     if action == "ungold":
-        gold.unmark(item=item)
+        gold.unmark(item=item, actor=request.user)
         return "Not gold any more."
     reviews.relabel(
         item=item,

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from annotation import imports
-from annotation.models import AuditEvent, ImportJob, Membership, Project
+from annotation.models import AuditEvent, ImportJob, Item, Membership, Project
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -125,6 +125,25 @@ def test_imports_and_exports_are_recorded(project, admin):
             },
         ),
         ("alice-admin", "project.exported", {"format": "csv"}),
+    ]
+
+
+def test_marking_changing_and_removing_gold_is_recorded_with_the_labels_before(
+    client, project, admin
+):
+    item = Item.objects.create(project=project, data={"text": "known"})
+    api = _api(admin)
+    assert api.post(f"/api/v1/items/{item.id}/gold/", {"labels": ["pos"]}, format="json")
+    api.post(f"/api/v1/items/{item.id}/gold/", {"labels": ["pos"]}, format="json")  # no change
+    client.force_login(admin)
+    page = f"/projects/{project.id}/items/{item.id}/"
+    assert client.post(page, {"action": "gold", "labels": ["neg"]}).status_code == 302
+    assert api.delete(f"/api/v1/items/{item.id}/gold/").status_code == 200
+    api.delete(f"/api/v1/items/{item.id}/gold/")  # not gold: nothing to record
+    assert _events(project.id) == [
+        ("alice-admin", "item.gold_marked", {"item": item.id, "from": None, "to": ["pos"]}),
+        ("alice-admin", "item.gold_marked", {"item": item.id, "from": ["pos"], "to": ["neg"]}),
+        ("alice-admin", "item.gold_unmarked", {"item": item.id, "from": ["neg"]}),
     ]
 
 
