@@ -86,6 +86,8 @@ class ProjectForm(forms.ModelForm):
         "review_sample",
         "label_issue_cap",
     )
+    # Posted by the page either way (PostedCheckbox): left out of a post, each keeps its value.
+    CHECKBOXES = ("show_predictions", "anonymize_reviews")
 
     class Meta:
         model = Project
@@ -94,6 +96,7 @@ class ProjectForm(forms.ModelForm):
         widgets = {
             "instructions": forms.Textarea(attrs={"rows": 4}),
             "show_predictions": PostedCheckbox,
+            "anonymize_reviews": PostedCheckbox,
         }
 
     field_order = ["name", "task_type", "labels", "overlap", "instructions"]
@@ -115,8 +118,9 @@ class ProjectForm(forms.ModelForm):
         for name in self.OPTIONAL:
             if cleaned.get(name) in ("", None):
                 cleaned.pop(name, None)
-        if "show_predictions" not in self.data:
-            cleaned.pop("show_predictions", None)  # left out, not unticked (PostedCheckbox)
+        for name in self.CHECKBOXES:
+            if name not in self.data:
+                cleaned.pop(name, None)  # left out, not unticked (PostedCheckbox)
         kind, value = cleaned.pop("stopping_kind", None), cleaned.pop("stopping_value", None)
         if not kind:
             return cleaned

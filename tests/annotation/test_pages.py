@@ -171,26 +171,26 @@ SETTINGS_FORM = {
 }
 
 
-def test_the_settings_page_posts_show_predictions_unticked(client, project, admin):
+@pytest.mark.parametrize("box", ["show_predictions", "anonymize_reviews"])
+def test_the_settings_page_posts_its_checkboxes_unticked(client, project, admin, box):
     """A browser sends nothing for an unticked box: the page's hidden "false" of the same
     name, before the box, is what tells it from a post that leaves the setting out."""
     client.force_login(admin)
     url = f"/projects/{project.id}/settings/"
     page = client.get(url).content.decode()
-    hidden = '<input type="hidden" name="show_predictions" value="false">'
+    hidden = f'<input type="hidden" name="{box}" value="false">'
     assert hidden in page
-    assert page.index(hidden) < page.index('type="checkbox" name="show_predictions"')
+    assert page.index(hidden) < page.index(f'type="checkbox" name="{box}"')
 
-    assert client.post(url, {**SETTINGS_FORM, "show_predictions": "false"}).status_code == 302
+    assert client.post(url, {**SETTINGS_FORM, box: "false"}).status_code == 302
     project.refresh_from_db()
-    assert project.show_predictions is False
-    ticked = {**SETTINGS_FORM, "show_predictions": ["false", "on"]}
-    assert client.post(url, ticked).status_code == 302
+    assert getattr(project, box) is False
+    assert client.post(url, {**SETTINGS_FORM, box: ["false", "on"]}).status_code == 302
     project.refresh_from_db()
-    assert project.show_predictions is True
+    assert getattr(project, box) is True
     assert client.post(url, SETTINGS_FORM).status_code == 302  # left out: kept
     project.refresh_from_db()
-    assert project.show_predictions is True
+    assert getattr(project, box) is True
 
 
 def test_a_new_project_can_start_without_suggestions(client, outsider):

@@ -127,7 +127,8 @@ def test_the_settings_page_sets_the_review_sample_and_anonymity(client, project,
     assert client.post(f"/projects/{project.id}/settings/", form).status_code == 302
     project.refresh_from_db()
     assert (project.review_sample, project.anonymize_reviews) == (0.3, True)
-    del form["anonymize_reviews"], form["review_sample"]  # an unticked box; a sample left out
+    form["anonymize_reviews"] = "false"  # unticked: the page's hidden field alone
+    del form["review_sample"]  # left out: kept
     assert client.post(f"/projects/{project.id}/settings/", form).status_code == 302
     project.refresh_from_db()
     assert (project.review_sample, project.anonymize_reviews) == (0.3, False)
