@@ -186,6 +186,9 @@ class Estimate:
 # A curve fitted on fewer points than this says nothing; beyond this many times the labels so
 # far, the extrapolation is not worth a number.
 ESTIMATE_MIN_POINTS, ESTIMATE_MAX_FACTOR, ESTIMATE_RECENT = 3, 20, 8
+# A fitted slope this close to 0 is a flat curve: least squares over equal values returns
+# round-off (1e-17, either sign, by BLAS build) rather than 0.
+FLAT_SLOPE = 1e-9
 
 
 def changed_share(history: list[Round]) -> float | None:
@@ -254,7 +257,7 @@ def _extrapolate(
     if log_y:
         y, target = np.log(y), float(np.log(max(target, 1e-6)))
     slope, intercept = np.polyfit(x, y, 1)
-    improving = slope < 0 if log_y else slope > 0
+    improving = slope < -FLAT_SLOPE if log_y else slope > FLAT_SLOPE
     if not improving:
         return Estimate(None, f"the {what} is not improving with more labels")
     needed = float(np.exp((target - intercept) / slope))
