@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
+from annotation import ranking
 from annotation.models import Annotation, Item, Lease, RankedItem, Ranking, Seed
 
 ITEM, LEASE, ANSWER = Item._meta.db_table, Lease._meta.db_table, Annotation._meta.db_table
@@ -290,14 +291,9 @@ def _item_from_row(row: tuple, project_id: int, evaluation: bool) -> Item:
             "labels": _json(predicted),
             "confidence": confidence,
             "version_id": version_id,
-            "top": None if top is None else _top_labels(_json(top)),
+            "top": ranking.top_labels(top),
         }
     return item
-
-
-def _top_labels(pairs: list) -> list[dict]:
-    """RankedItem.top's [name, probability] pairs as the API names them."""
-    return [{"label": name, "probability": probability} for name, probability in pairs]
 
 
 def _json(value: str | list) -> list:

@@ -5,6 +5,7 @@ computes it and calls here, never touching these tables itself. A ranking is wri
 chunk while the previous one keeps serving, and `switch` swaps them in one transaction.
 """
 
+import json
 from collections.abc import Iterator, Sequence
 
 from django.db import connection, transaction
@@ -175,14 +176,23 @@ def with_rows(ranking_ids: Sequence[int]) -> set[int]:
     )
 
 
+def top_labels(top: str | list | None) -> list[dict] | None:
+    """RankedItem.top as read (JSON text from SQLite, decoded by psycopg; None: not stored)
+    as the API names its [name, probability] pairs."""
+    if top is None:
+        return None
+    pairs = top if isinstance(top, list) else json.loads(top)
+    return [{"label": name, "probability": probability} for name, probability in pairs]
+
+
 def predictions(
     *, project_id: int, ranking_id: int | None, batch: int = 5_000
 ) -> Iterator[list[tuple]]:
-    """(item id, external id, predicted labels, confidence, score) of every item of the
-    project under the ranking (None: no ranking, every prediction empty), in id order, a batch
-    at a time (memory stays flat)."""
+    """(item id, external id, predicted labels, confidence, score, top labels as stored) of
+    every item of the project under the ranking (None: no ranking, every prediction empty), in
+    id order, a batch at a time (memory stays flat)."""
     sql = (
-        f"SELECT i.id, i.external_id, r.predicted, r.confidence, r.score FROM {ITEM} i "
+        f"SELECT i.id, i.external_id, r.predicted, r.confidence, r.score, r.top FROM {ITEM} i "
         f"LEFT JOIN {RANKED} r ON r.item_id = i.id AND r.ranking_id = %s "
         "WHERE i.project_id = %s AND i.id > %s ORDER BY i.id LIMIT %s"
     )

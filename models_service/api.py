@@ -88,7 +88,8 @@ class PredictionsQuery(QueryInput):
 
 
 class PredictionsApi(ApiView):
-    """Every item's predicted labels, confidence and score under the serving version."""
+    """Every item's predicted labels, confidence, score and top labels under the serving
+    version."""
 
     query_class = PredictionsQuery
 

@@ -234,7 +234,7 @@ def prediction_lines(
         project_id=project.id, ranking_id=version.id if version else None, batch=batch
     ):
         lines = []
-        for item_id, external_id, predicted, confidence, score in rows:
+        for item_id, external_id, predicted, confidence, score, top in rows:
             labels = predicted if isinstance(predicted, list | None) else orjson.loads(predicted)
             lines.append(
                 orjson.dumps(
@@ -244,6 +244,7 @@ def prediction_lines(
                         "predicted": labels,
                         "confidence": confidence,
                         "score": score,
+                        "top": ranking.top_labels(top),
                         "model_version": version.number if version else None,
                     }
                 )

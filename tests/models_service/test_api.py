@@ -97,6 +97,12 @@ def test_predictions_stream_every_item_with_the_serving_versions_labels(trained)
     names = set(project.labels.values_list("name", flat=True))
     assert all(set(line["predicted"]) <= names and len(line["predicted"]) == 1 for line in lines)
     assert all(0 < line["confidence"] <= 1 and line["model_version"] == 1 for line in lines)
+    for line in lines:  # the three most probable of its labels, the predicted one first
+        top_names = [top["label"] for top in line["top"]]
+        assert top_names[0] == line["predicted"][0]
+        assert len(set(top_names)) == 3 and set(top_names) <= names
+        probabilities = [top["probability"] for top in line["top"]]
+        assert probabilities == sorted(probabilities, reverse=True)
 
 
 def test_predictions_in_another_format_are_refused(trained):
