@@ -27,7 +27,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from annotation import judging, reviews, search
+from annotation import judging, ranking, reviews, search
 from annotation.consensus import Agreement
 from annotation.models import Annotation, Item, Label, Lease, Project, RankedItem, Ranking, Review
 
@@ -346,13 +346,20 @@ def _flags(row: dict[str, Any]) -> list[str]:
 
 
 def prediction_of(project: Project, item_id: int) -> dict[str, Any] | None:
-    """The serving model's `predicted` labels and `confidence` for one item (None: no model,
-    or the item came after its round)."""
-    row = {"id": item_id}
-    _add_predictions(project, [row])
-    if row["predicted"] is None:
+    """The serving model's `predicted` labels, `confidence` and `top` labels (annotation.
+    ranking.top_labels; None where not stored) for one item (None: no model, or the item came
+    after its round). One query."""
+    found = (
+        RankedItem.objects.filter(
+            ranking__project=project, ranking__status=Ranking.Status.SERVING, item_id=item_id
+        )
+        .values_list("predicted", "confidence", "top")
+        .first()
+    )
+    if found is None:
         return None
-    return {"predicted": row["predicted"], "confidence": row["confidence"]}
+    predicted, confidence, top = found
+    return {"predicted": predicted, "confidence": confidence, "top": ranking.top_labels(top)}
 
 
 @dataclass(frozen=True)

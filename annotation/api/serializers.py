@@ -452,14 +452,21 @@ class ConsensusOutput(serializers.Serializer):
     method = serializers.CharField(help_text="majority, dawid_skene, review or gold")
 
 
-class PredictionOutput(serializers.Serializer):
-    predicted = serializers.ListField(child=serializers.CharField())
-    confidence = serializers.FloatField()
-
-
 class TopLabelOutput(serializers.Serializer):
     label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     probability = serializers.FloatField(help_text="0 to 1, to 3 decimals")
+
+
+TOP_HELP = (
+    "single-label projects of three labels or more: the three most probable labels, most "
+    "probable first; null otherwise, and for rankings written before it was stored"
+)
+
+
+class PredictionOutput(serializers.Serializer):
+    predicted = serializers.ListField(child=serializers.CharField())
+    confidence = serializers.FloatField()
+    top = TopLabelOutput(many=True, allow_null=True, help_text=TOP_HELP)
 
 
 class SuggestionOutput(serializers.Serializer):

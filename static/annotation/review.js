@@ -59,6 +59,12 @@
     return Math.round(100 * value) + "%";
   }
 
+  // The model's next most probable labels after its prediction ("; else neg 20%, neutral 5%").
+  function runnersUp(top) {
+    const others = Array.isArray(top) ? top.slice(1) : [];
+    return others.length ? "; else " + others.map((each) => each.label + " " + percent(each.probability)).join(", ") : "";
+  }
+
   function names(labels) {
     return labels && labels.length ? labels.join(", ") : "(none)";
   }
@@ -153,7 +159,7 @@
     if (agreed === null) consensus.textContent = "No consensus: no real answers.";
     else if (agreed.labels.length === 0) consensus.textContent = "No consensus" + method + ": the answers tie, " + percent(agreed.confidence) + " each.";
     else consensus.textContent = "Consensus" + method + ": " + names(agreed.labels) + ", " + percent(agreed.confidence) + " sure.";
-    prediction.textContent = found.prediction === null ? "No prediction: no model serves yet, or the item came after its round." : "The model predicts " + names(found.prediction.predicted) + ", " + percent(found.prediction.confidence) + " sure.";
+    prediction.textContent = found.prediction === null ? "No prediction: no model serves yet, or the item came after its round." : "The model predicts " + names(found.prediction.predicted) + ", " + percent(found.prediction.confidence) + " sure" + runnersUp(found.prediction.top) + ".";
     showAnswers(found.answers);
     showHistory(found.history);
     const preselected = agreed === null ? [] : agreed.labels;

@@ -183,10 +183,16 @@ def test_an_annotator_cannot_relabel(project, items, annotator):
     assert not items[0].reviews.exists()
 
 
-def test_the_item_page_shows_the_models_prediction(project, items, reviewer):
-    serve(project, {items[1]: (["pos"], 0.81)})
-    page = _client(reviewer).get(f"/projects/{project.id}/items/{items[1].id}/").content.decode()
-    assert "The model predicts <strong>pos</strong> (0.81 sure)" in page
+def test_the_item_page_shows_the_models_prediction_and_its_runners_up(project, items, reviewer):
+    top = {items[1]: [["pos", 0.81], ["neutral", 0.12], ["neg", 0.07]]}
+    serve(project, {items[1]: (["pos"], 0.81), items[2]: (["neg"], 0.6)}, top=top)
+    client = _client(reviewer)
+    page = client.get(f"/projects/{project.id}/items/{items[1].id}/").content.decode()
+    assert (
+        "The model predicts <strong>pos</strong> (0.81 sure); else neutral 0.12, neg 0.07." in page
+    )
+    page = client.get(f"/projects/{project.id}/items/{items[2].id}/").content.decode()
+    assert "The model predicts <strong>neg</strong> (0.60 sure)." in page  # no top stored
 
 
 def test_the_item_page_costs_the_same_queries_however_many_answers(project, items, reviewer, admin):

@@ -19,7 +19,9 @@ def split(project, annotator, admin):
     item = Item.objects.create(project=project, data={"text": "a tie", "source": "web"})
     answer(item, annotator, ["pos"], lead_time_ms=1200, comment="sounds happy", ambiguous=True)
     answer(item, admin, ["neg"], lead_time_ms=800)
-    serve(project, {item: (["neg"], 0.7)})
+    serve(
+        project, {item: (["neg"], 0.7)}, top={item: [["neg", 0.7], ["pos", 0.2], ["neutral", 0.1]]}
+    )
     return item
 
 
@@ -48,7 +50,15 @@ def test_next_shows_the_item_whole_with_reasons_answers_consensus_model_and_hist
         ("alice-admin", ["neg"], 800, False, ""),
     ]
     assert sheet["consensus"] == {"labels": [], "confidence": 0.5, "method": "majority"}
-    assert sheet["prediction"] == {"predicted": ["neg"], "confidence": 0.7}
+    assert sheet["prediction"] == {
+        "predicted": ["neg"],
+        "confidence": 0.7,
+        "top": [
+            {"label": "neg", "probability": 0.7},
+            {"label": "pos", "probability": 0.2},
+            {"label": "neutral", "probability": 0.1},
+        ],
+    }
     assert [event["who"] for event in sheet["history"]] == ["", "ann-annotator", "alice-admin"]
 
 

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from annotation.models import Item, Membership, Review
 from tests.browser.helpers import log_in
-from tests.factories import MembershipFactory, ProjectFactory, UserFactory, answer
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory, answer, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,6 +27,8 @@ def _world():
     ):
         answer(item, people[0], [first], comment="hmm" if first == second else "")
         answer(item, people[1], [second], ambiguous=first == second)
+    top = [["neg", 0.6], ["pos", 0.3], ["neutral", 0.1]]
+    serve(project, {items[0]: (["neg"], 0.6)}, top={items[0]: top})
     return project, items, people[2]
 
 
@@ -56,6 +58,9 @@ def test_the_review_flow_end_to_end_keyboard_only(
     assert page.locator("#answers tbody tr").count() == 2
     assert page.locator("#consensus").inner_text() == (
         "No consensus (majority): the answers tie, 50% each."
+    )
+    assert page.locator("#prediction").inner_text() == (
+        "The model predicts neg, 60% sure; else pos 30%, neutral 10%."
     )
     screenshot("review-page")
 
