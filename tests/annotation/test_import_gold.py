@@ -173,13 +173,13 @@ def test_imported_gold_is_served_and_scored_as_gold(admin_client, project, annot
     project.gold_share = 0.5
     project.save()
     rows = [{"external_id": "g", "text": "known", "gold": ["pos"], "labels": ["pos"]}]
-    rows += [{"text": f"t{n}"} for n in range(5)]
+    rows += [{"text": f"t{n}"} for n in range(40)]  # more than the serves: a miss is 0.5**40
     assert _import(admin_client, project, _body(rows, "jsonl")).status_code == 201
     known = Item.objects.get(external_id="g")
     assert known.status == "done"  # the importer's answer reached the overlap of 1
     project = Project.objects.get(id=project.id)
     served = []
-    for _ in range(6):  # half the serves try gold first; the gold item is served though done
+    for _ in range(41):  # half the serves try gold first; the gold item is served though done
         item = services.next_item_for(project=project, user=annotator)
         served.append(item.id)
         if item.id == known.id:
