@@ -80,6 +80,15 @@ def wait_for_seeds(database_url, project_id, timeout=30.0) -> float:
     return time.perf_counter() - started
 
 
+def read_artifact(path: Path):
+    """A model file as the platform writes it (models_service.rounds.artifacts): a JSON line
+    of the library versions, then the pickle. Only files this run's own workers wrote, in its
+    own temporary model directory, are read."""
+    with path.open("rb") as file:
+        file.readline()  # the versions: this run's, the same interpreter's
+        return pickle.load(file)  # noqa: S301
+
+
 def versions(database_url, project_id):
     with psycopg.connect(database_url) as conn:
         return conn.execute(
@@ -123,11 +132,11 @@ def run_one(base, tokens, database_url, model_dir, data, seed, budget, think, se
             continue
         round_s.append(seconds)
         path = model_dir / f"project-{project_id}" / f"v{number}.pickle"
-        bundle = pickle.loads(path.read_bytes())
+        bundle = read_artifact(path)
         if bundle.featurizer is None and bundle.featurizer_file:  # stored once, apart
             shared = path.parent / bundle.featurizer_file
             if shared not in featurizers:
-                featurizers[shared] = pickle.loads(shared.read_bytes())
+                featurizers[shared] = read_artifact(shared)
             bundle.featurizer = featurizers[shared]
         predicted = bundle.proba(bundle.features(data.test)).argmax(axis=1)
         curve.append((trained_on + eval_size, float((predicted == data.test_y).mean()), trained_on))
