@@ -4,6 +4,7 @@ Runs on whichever database the suite uses: SQLite by default, PostgreSQL in CI.
 """
 
 import threading
+import time
 from collections import Counter
 
 import httpx
@@ -27,10 +28,17 @@ def _annotate_until_empty(
 ) -> None:
     headers = {"Authorization": f"Token {token}"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+        deadline = time.monotonic() + 90
         for _ in range(1_000):  # bounded: the pool is far smaller
             response = client.get(f"/api/v1/projects/{project_id}/next/")
             if response.status_code == 204:
-                return
+                # Nothing for me now; under dynamic overlap an item someone else is answering
+                # may come back wanting another answer, so stop only once the project is done.
+                progress = client.get(f"/api/v1/projects/{project_id}/progress/").json()
+                if progress["done"] == progress["total"] or time.monotonic() > deadline:
+                    return
+                time.sleep(0.05)
+                continue
             if response.status_code != 200:
                 failures.append(("next", response.status_code, response.text))
                 return
