@@ -6,7 +6,8 @@ l when the truth is j; the true labels and the matrices are estimated together b
 handles annotators who are systematically biased (always "neutral" when unsure, or one
 label whatever the item), not only noisy ones: their answers are read through their matrix,
 so a biased annotator's vote for their favourite label weighs little. Majority vote is the
-same computation with every matrix the identity.
+same computation with every matrix the identity. bench/bench_truth_crowdkit.py checks it against
+crowd-kit's implementation, run in an environment of its own.
 
 Answers are given as three parallel integer arrays (item, annotator, label), each row one
 person's answer to one item; items, annotators and labels are numbered from 0.
@@ -57,20 +58,23 @@ def dawid_skene(
     n_labels: int,
     max_iterations: int = 100,
     tolerance: float = 1e-5,
+    smoothing: float = SMOOTHING,
 ) -> TruthEstimate:
     """EM from the majority vote: estimate the matrices and priors from the current
     posteriors (M), then the posteriors from the matrices (E), until the posteriors move
-    less than `tolerance`."""
+    less than `tolerance`. `smoothing` is the count added to every cell of the matrices."""
     posteriors = majority_vote(items, labels, n_items=n_items, n_labels=n_labels)
     iterations = 0
     for iterations in range(1, max_iterations + 1):  # noqa: B007 (kept: how many it took)
-        confusion, priors = _maximise(posteriors, items, annotators, labels, n_annotators)
+        confusion, priors = _maximise(
+            posteriors, items, annotators, labels, n_annotators, smoothing
+        )
         updated = item_posteriors(items, annotators, labels, confusion, priors, n_items=n_items)
         moved = float(np.abs(updated - posteriors).max()) if n_items else 0.0
         posteriors = updated
         if moved < tolerance:
             break
-    confusion, priors = _maximise(posteriors, items, annotators, labels, n_annotators)
+    confusion, priors = _maximise(posteriors, items, annotators, labels, n_annotators, smoothing)
     return TruthEstimate(posteriors, confusion, priors, iterations)
 
 
@@ -80,14 +84,15 @@ def _maximise(
     annotators: np.ndarray,
     labels: np.ndarray,
     n_annotators: int,
+    smoothing: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     n_labels = posteriors.shape[1]
-    counts = np.full((n_annotators, n_labels, n_labels), SMOOTHING)
+    counts = np.full((n_annotators, n_labels, n_labels), smoothing)
     # each answer (a, l) adds its item's belief in every true label j to counts[a, j, l]
     for truth in range(n_labels):
         np.add.at(counts[:, truth, :], (annotators, labels), posteriors[items, truth])
     confusion = counts / counts.sum(axis=2, keepdims=True)
-    priors = posteriors.sum(axis=0) + SMOOTHING
+    priors = posteriors.sum(axis=0) + smoothing
     return confusion, priors / priors.sum()
 
 

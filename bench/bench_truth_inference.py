@@ -54,47 +54,55 @@ def simulate(truth: np.ndarray, matrices: np.ndarray, per_item: int, rng) -> tup
     return items, annotators, labels.clip(0, n_labels - 1)
 
 
+def simulated_crowds(seeds: int, per_item: int):
+    """For each data set and seed: (data set, seed, truth, classes, the crowd's matrices, the
+    answers as items, annotators, labels, and the seed's generator for what follows)."""
+    for name, load in LOADERS.items():
+        _, truth, classes = load()
+        for seed in range(seeds):
+            rng = np.random.default_rng(seed)
+            favourite = int(rng.integers(0, len(classes)))
+            matrices = crowd_matrices(len(classes), favourite)
+            answers = simulate(truth, matrices, per_item, rng)
+            yield name, seed, truth, classes, matrices, answers, rng
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--answers", type=int, default=3, help="answers per item")
     args = parser.parse_args()
     rows = []
-    for name, load in LOADERS.items():
-        _, truth, classes = load()
-        for seed in range(args.seeds):
-            rng = np.random.default_rng(seed)
-            favourite = int(rng.integers(0, len(classes)))
-            matrices = crowd_matrices(len(classes), favourite)
-            items, annotators, labels = simulate(truth, matrices, args.answers, rng)
-            votes = majority_vote(items, labels, n_items=len(truth), n_labels=len(classes))
-            majority = (votes + rng.uniform(0, 1e-9, votes.shape)).argmax(axis=1)
-            start = time.perf_counter()
-            estimate = dawid_skene(
-                items,
-                annotators,
-                labels,
-                n_items=len(truth),
-                n_annotators=len(CROWD),
-                n_labels=len(classes),
-            )
-            seconds = time.perf_counter() - start
-            inferred = estimate.posteriors.argmax(axis=1)
-            accuracy = estimate.accuracy()
-            rows.append(
-                [
-                    name,
-                    seed,
-                    len(truth),
-                    f"{(majority == truth).mean():.3f}",
-                    f"{(inferred == truth).mean():.3f}",
-                    f"{((inferred == truth).mean() - (majority == truth).mean()) * 100:+.1f}",
-                    CROWD[int(accuracy.argmin())][0],
-                    " ".join(f"{a:.2f}" for a in accuracy),
-                    estimate.iterations,
-                    f"{seconds * 1000:.0f}",
-                ]
-            )
+    for name, seed, truth, classes, _, answers, rng in simulated_crowds(args.seeds, args.answers):
+        items, annotators, labels = answers
+        votes = majority_vote(items, labels, n_items=len(truth), n_labels=len(classes))
+        majority = (votes + rng.uniform(0, 1e-9, votes.shape)).argmax(axis=1)
+        start = time.perf_counter()
+        estimate = dawid_skene(
+            items,
+            annotators,
+            labels,
+            n_items=len(truth),
+            n_annotators=len(CROWD),
+            n_labels=len(classes),
+        )
+        seconds = time.perf_counter() - start
+        inferred = estimate.posteriors.argmax(axis=1)
+        accuracy = estimate.accuracy()
+        rows.append(
+            [
+                name,
+                seed,
+                len(truth),
+                f"{(majority == truth).mean():.3f}",
+                f"{(inferred == truth).mean():.3f}",
+                f"{((inferred == truth).mean() - (majority == truth).mean()) * 100:+.1f}",
+                CROWD[int(accuracy.argmin())][0],
+                " ".join(f"{a:.2f}" for a in accuracy),
+                estimate.iterations,
+                f"{seconds * 1000:.0f}",
+            ]
+        )
     table(
         f"Truth inference on a simulated crowd ({args.answers} answers per item)",
         [
