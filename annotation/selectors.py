@@ -113,11 +113,11 @@ class ItemFilter:
     values (annotation.api.serializers.ItemFilterInput)."""
 
     status: str | None = None  # open or done
-    label: str | None = None  # some answer gave this label
+    label: str | None = None  # some answer (the annotator's, with one) gave this label
     annotator: str | None = None  # this username answered it
     search: str | None = None  # its text holds these words (annotation.search)
     predicted: str | None = None  # the serving model predicts this label
-    flag: str | None = None  # one of FLAGS: an answer flagged or skipped it, or a verdict
+    flag: str | None = None  # one of FLAGS: an answer (as label) flagged or skipped it; ...
     max_confidence: float | None = None  # the serving model is at most this sure of it
 
     def as_dict(self) -> dict[str, str | float]:
@@ -134,21 +134,19 @@ def filtered_items(project: Project, filters: ItemFilter = EVERY_ITEM) -> QueryS
     items = Item.objects.filter(project=project)
     if filters.status is not None:
         items = items.filter(status=filters.status)
-    if filters.label is not None:
-        answers = Annotation.objects.filter(item=OuterRef("pk"), labels__name=filters.label)
-        items = items.filter(Exists(answers))
+    # with an annotator, the label and the answers' flags are that person's
+    answers = Annotation.objects.filter(item=OuterRef("pk"))
     if filters.annotator is not None:
-        answers = Annotation.objects.filter(
-            item=OuterRef("pk"), annotator__username=filters.annotator
-        )
+        answers = answers.filter(annotator__username=filters.annotator)
         items = items.filter(Exists(answers))
+    if filters.label is not None:
+        items = items.filter(Exists(answers.filter(labels__name=filters.label)))
     if filters.flag == "gold":
         items = items.filter(gold__isnull=False)
     elif filters.flag == "reviewed":
         items = items.filter(Exists(Review.objects.filter(item=OuterRef("pk"))))
     elif filters.flag is not None:
-        flagged = Annotation.objects.filter(item=OuterRef("pk"), **{filters.flag: True})
-        items = items.filter(Exists(flagged))
+        items = items.filter(Exists(answers.filter(**{filters.flag: True})))
     if filters.predicted is not None or filters.max_confidence is not None:
         items = _passing_the_model(project, items, filters)
     if filters.search is not None:
@@ -333,6 +331,17 @@ def _add_predictions(project: Project, rows: list[dict[str, Any]]) -> None:
         found[item_id] = (predicted, confidence)
     for row in rows:
         row["predicted"], row["confidence"] = found[row["id"]]
+
+
+def keep_own_work(row: dict[str, Any], viewer: str) -> None:
+    """Trim an item row of add_answers (and browse) to what an annotator may read of it: their
+    own answer, their labels and flags; no one else's answer or name, no consensus, verdict or
+    gold (gold is served unannounced)."""
+    row["annotations"] = [a for a in row["annotations"] if a["annotator"] == viewer]
+    row["labels"] = [label for a in row["annotations"] if not a["skipped"] for label in a["labels"]]
+    row.update(needs_review=False, consensus=None, reviewed_by=None, gold=None)
+    if "flags" in row:
+        row["flags"] = _flags(row)
 
 
 def _flags(row: dict[str, Any]) -> list[str]:

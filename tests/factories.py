@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
@@ -55,6 +56,19 @@ def answer(item: Item, annotator, labels: list[str], **fields) -> Annotation:
     return services.submit_annotation(
         item=_leased(item, annotator), annotator=annotator, labels=labels, **fields
     )
+
+
+def answered_by_two(project, annotator, mine: dict, theirs: dict) -> tuple[Item, Any]:
+    """An item (overlap 2) answered by `annotator` and by a second annotator, someone-else:
+    `mine` and `theirs` are each answer's labels and fields. Returns the item and the other."""
+    other = UserFactory(username="someone-else")
+    MembershipFactory(project=project, user=other, role="annotator")
+    project.overlap = 2
+    project.save()
+    item = Item.objects.create(project=project, data={"text": "shared"})
+    answer(item, annotator, **mine)
+    answer(item, other, **theirs)
+    return Item.objects.get(id=item.id), other
 
 
 def skip(item: Item, annotator, **fields) -> Annotation:

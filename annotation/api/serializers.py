@@ -66,7 +66,10 @@ class ItemFilterInput(QueryInput):
     status = serializers.ChoiceField(choices=Item.Status.values, required=False, allow_blank=True)
     # named like Field.label: DRF's metaclass moves declared fields off the class
     label = serializers.CharField(  # type: ignore[assignment]
-        max_length=64, required=False, allow_blank=True
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="a label some answer gave (with `annotator`: that person's answer)",
     )
     annotator = serializers.CharField(max_length=150, required=False, allow_blank=True)
     search = serializers.CharField(
@@ -86,7 +89,8 @@ class ItemFilterInput(QueryInput):
         choices=FLAGS,
         required=False,
         allow_blank=True,
-        help_text="an answer flagged it ambiguous or needs_expert, or skipped it; reviewed; gold",
+        help_text="an answer (with `annotator`: theirs) flagged it ambiguous or needs_expert, "
+        "or skipped it; reviewed; gold",
     )
     max_confidence = serializers.FloatField(
         min_value=0,

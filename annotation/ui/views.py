@@ -72,13 +72,18 @@ def project_page(request: SignedInHttpRequest, project_id: int) -> HttpResponse:
     see every item; an annotator the items they answered). The filter lives in the URL."""
     project = access.project_for(request.user, project_id)
     sees_all = project.my_role in (Role.ADMIN, Role.REVIEWER)
+    sees_model = sees_all or project.show_predictions
     query = BrowseQuery(data={k: v for k, v in request.GET.items() if k not in _CURSORS})
+    errors: dict | None
     if not query.is_valid():
-        page, errors = None, query.errors
+        page, errors = None, dict(query.errors)
+    elif not sees_all and (refused := _not_an_annotators_filter(query.item_filter(), sees_model)):
+        page, errors = None, refused
     else:
         filters = query.item_filter()
+        viewer = request.user.get_username()
         if not sees_all:
-            filters = dataclasses.replace(filters, annotator=request.user.get_username())
+            filters = dataclasses.replace(filters, annotator=viewer)
         newest_first = query.validated_data.get("order") == "newest"
         page = selectors.browse(
             project,
@@ -87,6 +92,10 @@ def project_page(request: SignedInHttpRequest, project_id: int) -> HttpResponse:
             newest_first=newest_first,
             **_cursor(request),
         )
+        for row in page.items if not sees_all else []:
+            selectors.keep_own_work(row, viewer)
+            if not sees_model:
+                row.update(predicted=None, confidence=None)
         errors = None
     kept = {k: v for k, v in request.GET.items() if k not in _CURSORS and v}
     context = {
@@ -96,13 +105,28 @@ def project_page(request: SignedInHttpRequest, project_id: int) -> HttpResponse:
         "errors": errors,
         "values": kept,
         "statuses": Item.Status.choices,
-        "flags": selectors.FLAGS,
+        "flags": selectors.FLAGS if sees_all else ANNOTATORS_FLAGS,
+        "sees_model": sees_model,
         "labels": list(project.labels.values_list("name", flat=True)),
         "filter_query": urlencode(kept),
         "export_query": urlencode({k: v for k, v in kept.items() if k != "order"}),
         "columns": BROWSER_COLUMNS,
     }
     return render(request, "annotation/project.html", context, status=400 if errors else 200)
+
+
+ANNOTATORS_FLAGS = ("ambiguous", "needs_expert", "skipped")  # of their own answers
+
+
+def _not_an_annotators_filter(filters: selectors.ItemFilter, sees_model: bool) -> dict:
+    """The filters an annotator may not use, with why: verdicts and gold are not theirs to
+    read, nor the model's predictions where the project does not show them."""
+    refused = {}
+    if filters.flag is not None and filters.flag not in ANNOTATORS_FLAGS:
+        refused["flag"] = ["annotators filter their own answers' flags only"]
+    if not sees_model and (filters.predicted or filters.max_confidence is not None):
+        refused["predicted"] = ["this project does not show the model's predictions"]
+    return refused
 
 
 def _cursor(request: HttpRequest) -> dict[str, int]:
@@ -142,7 +166,7 @@ def item_page(request: SignedInHttpRequest, project_id: int, item_id: int) -> Ht
     if project.my_role == Role.ANNOTATOR and not answered:
         raise Http404("no such item")
     if project.my_role == Role.ANNOTATOR:  # their own work only: no one else's answer or name
-        row["annotations"] = [a for a in row["annotations"] if a["annotator"] == viewer]
+        selectors.keep_own_work(row, viewer)
     elif project.my_role == Role.REVIEWER and project.anonymize_reviews:
         selectors.anonymize(row["annotations"])
     fields = sorted(item.data.items(), key=lambda field: (field[0] != "text", field[0]))
@@ -151,7 +175,10 @@ def item_page(request: SignedInHttpRequest, project_id: int, item_id: int) -> Ht
         "item": item,
         "fields": fields,
         "row": row,
-        "prediction": selectors.prediction_of(project, item.id),
+        "prediction": selectors.prediction_of(project, item.id)
+        if may_relabel or project.show_predictions
+        else None,
+        "sees_all": may_relabel,
         "history": selectors.item_history(
             item, row["annotations"], verdicts=project.my_role != Role.ANNOTATOR
         ),

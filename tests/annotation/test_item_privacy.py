@@ -5,24 +5,20 @@ reviews, admins every answer with its name; the item page and GET /items/{id}/hi
 import pytest
 
 from annotation import reviews
-from annotation.models import Item
-from tests.factories import answer
+from tests.factories import answered_by_two
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def answered(project, annotator, admin):
-    from tests.factories import MembershipFactory, UserFactory
-
-    other = UserFactory(username="someone-else")
-    MembershipFactory(project=project, user=other, role="annotator")
-    project.overlap = 2
-    project.save()
-    item = Item.objects.create(project=project, data={"text": "shared"})
-    answer(item, annotator, ["pos"], comment="mine")
-    answer(item, other, ["neg"], comment="theirs")
-    reviews.relabel(item=Item.objects.get(id=item.id), reviewer=admin, labels=["pos"])
+    item, other = answered_by_two(
+        project,
+        annotator,
+        mine={"labels": ["pos"], "comment": "mine"},
+        theirs={"labels": ["neg"], "comment": "theirs"},
+    )
+    reviews.relabel(item=item, reviewer=admin, labels=["pos"])
     return item, other
 
 

@@ -7,7 +7,7 @@ from django.test import Client
 from annotation import reviews
 from annotation.models import Item
 from annotation.selectors import ItemFilter, browse
-from tests.factories import answer, serve, skip
+from tests.factories import answer, answered_by_two, serve, skip
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +68,80 @@ def test_an_annotator_sees_only_the_items_they_answered(project, items, annotato
     shown = [i.id for i in items if f"/items/{i.id}/" in page]
     assert shown == [items[0].id, items[2].id]
     assert "export/" not in page
+
+
+@pytest.fixture
+def shared_gold_item(project, annotator, admin):
+    """An item two annotators answered differently, flagged by the other, then made gold."""
+    from annotation import gold
+
+    item, _ = answered_by_two(
+        project,
+        annotator,
+        mine={"labels": ["pos"]},
+        theirs={"labels": ["neg"], "needs_expert": True, "comment": "theirs"},
+    )
+    gold.mark(item=item, labels=["neg"], actor=admin)
+    return item
+
+
+def _cell(page: str, column: str) -> str:
+    import re
+
+    return re.search(rf'<td data-column="{column}"[^>]*>(.*?)</td>', page, re.S).group(1)
+
+
+def test_an_annotator_reads_only_their_own_answer_in_the_browser(
+    project, shared_gold_item, annotator, reviewer
+):
+    page = _client(annotator).get(f"/projects/{project.id}/").content.decode()
+    assert _cell(page, "labels").strip() == "pos"  # theirs, not the agreement nor the gold
+    assert _cell(page, "annotators").strip() == annotator.username
+    assert _cell(page, "flags").strip() == ""  # not the other's flag, not gold
+    assert "someone-else" not in page
+    # a reviewer reads every answer, the flags and that it is gold
+    page = _client(reviewer).get(f"/projects/{project.id}/").content.decode()
+    assert "someone-else" in _cell(page, "annotators")
+    assert "needs expert" in _cell(page, "flags") and "gold" in _cell(page, "flags")
+
+
+def test_an_annotator_may_not_filter_by_gold_verdicts_or_hidden_predictions(
+    project, shared_gold_item, annotator
+):
+    client = _client(annotator)
+    for flag in ("gold", "reviewed"):
+        response = client.get(f"/projects/{project.id}/?flag={flag}")
+        assert response.status_code == 400
+        assert "flag:" in response.content.decode()
+    assert client.get(f"/projects/{project.id}/?flag=ambiguous").status_code == 200
+    assert client.get(f"/projects/{project.id}/?predicted=pos").status_code == 200
+    project.show_predictions = False
+    project.save()
+    response = client.get(f"/projects/{project.id}/?predicted=pos")
+    assert response.status_code == 400 and "predicted:" in response.content.decode()
+    assert 'name="max_confidence"' not in client.get(f"/projects/{project.id}/").content.decode()
+
+
+def test_an_annotators_item_page_hides_the_agreement_and_the_gold(
+    project, shared_gold_item, annotator, reviewer
+):
+    url = f"/projects/{project.id}/items/{shared_gold_item.id}/"
+    page = _client(annotator).get(url).content.decode()
+    assert 'id="gold"' not in page and "Agreed labels" not in page
+    assert "Your labels: <strong" in page
+    assert 'id="gold"' in _client(reviewer).get(url).content.decode()
+
+
+def test_with_an_annotator_the_label_and_flag_filters_read_that_persons_answers(
+    project, shared_gold_item, annotator
+):
+    def found(**filters) -> bool:
+        return bool(browse(project, ItemFilter(**filters)).items)
+
+    assert found(label="neg") and found(annotator="someone-else", label="neg")
+    assert not found(annotator=annotator.username, label="neg")
+    assert found(annotator="someone-else", flag="needs_expert")
+    assert not found(annotator=annotator.username, flag="needs_expert")
 
 
 def test_a_bad_filter_is_a_400_that_names_it(project, items, reviewer):
