@@ -38,7 +38,7 @@ def annotator_report(project: Project, *, recent: int = RECENT_ANSWERS) -> dict[
         if answer.counted:
             by_person[answer.annotator].append(answer)
     on_gold = gold.accuracy_on_gold(project)
-    estimated = _estimated_accuracy(project)
+    estimated, confusion = _estimates(project)
     labels = list(project.labels.order_by("order", "id").values_list("name", flat=True))
     team = Counter[str]()
     for person_counts in chosen.values():
@@ -61,6 +61,7 @@ def annotator_report(project: Project, *, recent: int = RECENT_ANSWERS) -> dict[
                 "gold_answered": answered,
                 "gold_accuracy": round(right / answered, 4) if answered else None,
                 "estimated_accuracy": _rounded(estimated.get(who), 4),
+                "estimated_confusion": confusion.get(who),
                 "label_shares": _shares(chosen.get(who, {}), labels),
                 "bias_p_value": bias.p_value,
                 "bias": bias.words,
@@ -164,13 +165,16 @@ def _answer(rows: list[tuple[Any, ...]], *, counted: bool) -> monitoring.Answer:
     )
 
 
-def _estimated_accuracy(project: Project) -> dict[str, float]:
-    """Dawid-Skene's estimate of each annotator's accuracy from the project's fit (kept
-    while its setting is not the majority; under `auto` before the judge uses it too)."""
+def _estimates(project: Project) -> tuple[dict[str, float], dict[str, dict]]:
+    """Dawid-Skene's estimate of each annotator's accuracy and confusion matrix from the
+    project's fit (kept while its setting is not the majority; under `auto` before the judge
+    uses it too)."""
     if project.consensus == Project.Consensus.MAJORITY:
-        return {}
+        return {}, {}
     model = TruthModel.objects.filter(project=project).first()
-    return judging.estimated_accuracy(model) if model is not None else {}
+    if model is None:
+        return {}, {}
+    return judging.estimated_accuracy(model), judging.estimated_confusion(model)
 
 
 def _consensus(judge: judging.Judge) -> monitoring.Consensus:

@@ -130,6 +130,19 @@ def refit(
     return model
 
 
+def estimated_confusion(model: TruthModel) -> dict[str, dict[str, dict[str, float]]]:
+    """Each annotator's fitted confusion matrix in words: {true label: {answered label: the
+    chance they answer it}}, rounded to 4 places."""
+    labels, matrices = model.labels, model.confusion
+    return {
+        who: {
+            truth: {answered: round(share, 4) for answered, share in zip(labels, row, strict=True)}
+            for truth, row in zip(labels, matrices[index], strict=True)
+        }
+        for who, index in model.annotators.items()
+    }
+
+
 def estimated_accuracy(model: TruthModel) -> dict[str, float]:
     """Each annotator's estimated chance of answering the truth, by the fitted matrices."""
     accuracy = truth.annotator_accuracy(np.array(model.confusion), np.array(model.priors))

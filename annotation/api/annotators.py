@@ -45,6 +45,12 @@ class AnnotatorOutput(serializers.Serializer):
     estimated_accuracy = serializers.FloatField(
         allow_null=True, help_text="Dawid-Skene's estimate; null without a fit"
     )
+    estimated_confusion = serializers.DictField(
+        child=serializers.DictField(child=serializers.FloatField()),
+        allow_null=True,
+        help_text="Dawid-Skene's confusion matrix: for each true label, the chance of each "
+        "answered label; null without a fit",
+    )
     label_shares = serializers.DictField(child=serializers.FloatField())
     bias_p_value = serializers.FloatField(
         allow_null=True,

@@ -293,8 +293,25 @@ def annotators_page(request: HttpRequest, project_id: int) -> HttpResponse:
             for reason, n in person["skip_reasons"].items()
         )
     warned = any(person["bias"] or person["trend_warning"] for person in report["annotators"])
-    context = {"project": project, "report": report, "warned": warned}
+    matrices = [
+        (person["username"], _shaded(person["estimated_confusion"]))
+        for person in report["annotators"]
+        if person["estimated_confusion"]
+    ]
+    context = {"project": project, "report": report, "warned": warned, "matrices": matrices}
     return render(request, "annotation/annotators.html", context)
+
+
+def _shaded(confusion: dict[str, dict[str, float]]) -> dict:
+    """A confusion matrix for the page: the answered labels, and per true label each cell's
+    percent with a shade from 0 (never) to 4 (always), in quarters; CSS classes, as CSP
+    allows no inline style."""
+    answered = list(next(iter(confusion.values())))
+    rows = [
+        (truth, [(round(share * 100), round(share * 4)) for share in row.values()])
+        for truth, row in confusion.items()
+    ]
+    return {"answered": answered, "rows": rows}
 
 
 @login_required

@@ -97,8 +97,31 @@ def test_with_a_dawid_skene_fit_each_annotator_gets_its_estimated_accuracy(
     expected = judging.estimated_accuracy(TruthModel.objects.get(project=crowd))
     body = _report(api_client, crowd, admin)
     assert body["method"] == "dawid_skene"
+    model = TruthModel.objects.get(project=crowd)
     for person in body["annotators"]:
         assert person["estimated_accuracy"] == round(expected[person["username"]], 4)
+        matrix = person["estimated_confusion"]  # true label -> answered label -> chance
+        assert list(matrix) == model.labels and all(
+            list(row) == model.labels for row in matrix.values()
+        )
+        assert all(abs(sum(row.values()) - 1) < 1e-3 for row in matrix.values())
+        right = sum(
+            matrix[label][label] * prior
+            for label, prior in zip(model.labels, model.priors, strict=True)
+        )
+        assert right == pytest.approx(person["estimated_accuracy"], abs=1e-3)
+
+
+def test_the_page_draws_each_annotators_confusion_matrix_once_fitted(client, crowd, admin):
+    client.force_login(admin)
+    assert 'id="confusion"' not in client.get(f"/projects/{crowd.id}/annotators/").content.decode()
+    crowd.consensus = "dawid_skene"
+    crowd.save()
+    judging.refit(crowd, selectors.multiply_answered(crowd))
+    page = client.get(f"/projects/{crowd.id}/annotators/").content.decode()
+    for name in TIMES:
+        assert f'<table class="confusion" data-annotator="{name}">' in page
+    assert "true ↓ answered →" in page and 'class="shade-' in page
 
 
 def test_only_the_latest_answers_are_read_for_time_but_counts_cover_all(crowd):

@@ -1,11 +1,13 @@
 """The annotators page in real headless Chromium: a reviewer follows the project page's link
 and sees the table, the scatter plot with every annotator's name, a trend per annotator and,
-in words, the one whose labels lean one way; no CSP violation or console error."""
+in words, the one whose labels lean one way, and each one's Dawid-Skene confusion matrix; no
+CSP violation or console error."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from annotation import judging, selectors
 from annotation.models import Annotation, Item
 from tests.browser.helpers import log_in
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, answer
@@ -16,7 +18,8 @@ START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def _world():
-    """30 items of overlap 3: ann and bob give each its true label, cat always neg."""
+    """30 items of overlap 3: ann and bob give each its true label, cat always neg; the
+    project's Dawid-Skene fit made."""
     project = ProjectFactory(name="Crowd", labels=["pos", "neg"], overlap=3)
     people = [UserFactory(username=name) for name in ("ann", "bob", "cat")]
     for person in people:
@@ -30,6 +33,9 @@ def _world():
             given = answer(item, person, [label], lead_time_ms=20_000)
             at = START + timedelta(seconds=40 * n + seat)
             Annotation.objects.filter(id=given.id).update(created_at=at)
+    project.consensus = "dawid_skene"
+    project.save()
+    judging.refit(project, selectors.multiply_answered(project))
     return project, reviewer
 
 
@@ -51,5 +57,15 @@ def test_the_annotators_page_shows_the_table_the_named_scatter_and_the_trends(
     assert "cat answers neg 2.0 times as often as the rest of the team" in warnings
     assert "ann" not in warnings and "bob" not in warnings
     assert page.locator("#no-warnings").count() == 0
+    matrices = page.locator("#confusion table.confusion")
+    assert [matrices.nth(n).get_attribute("data-annotator") for n in range(3)] == [
+        "ann",
+        "bob",
+        "cat",
+    ]
+    # cat answers neg whatever the truth: her row for a true pos is all in the neg column
+    cat_pos = page.locator('#confusion table[data-annotator="cat"] tbody tr').first
+    assert cat_pos.locator("th").inner_text() == "pos"
+    assert cat_pos.locator("td").all_inner_texts() == ["0%", "100%"]
     screenshot("annotators-page")
     assert page_problems == []
