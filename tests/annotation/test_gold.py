@@ -2,6 +2,7 @@
 items each annotator has not seen, past the overlap; accuracy on gold is kept per person."""
 
 import json
+import random
 
 import pytest
 from django.utils import timezone
@@ -88,6 +89,38 @@ def test_gold_is_served_to_everyone_past_the_overlap_once_each(project, people):
         answer(known, person, ["pos" if person != people[2] else "neg"])
     assert gold.accuracy_on_gold(project) == {"g0": (1, 1), "g1": (1, 1), "g2": (0, 1)}
     assert Item.objects.get(id=known.id).annotation_count == 3
+
+
+def test_about_gold_share_of_serves_come_from_gold_unannounced(api_client, project, people):
+    """200 serves with gold_share 0.2 from 50 gold items among 500: gold is 20% of them (a
+    binomial's 40 +- 15, over 3.5 standard deviations), never one seen before, and nothing in
+    what the annotator is sent says which ones."""
+    random.seed(26)  # the serving draw's generator: the same run each time
+    project.gold_share = 0.2
+    project.save()
+    Item.objects.bulk_create(
+        Item(project=project, data={"text": f"known {n}"}, gold=["pos"]) for n in range(50)
+    )
+    Item.objects.bulk_create(Item(project=project, data={"text": f"t{n}"}) for n in range(500))
+    gold_ids = set(Item.objects.filter(gold__isnull=False).values_list("id", flat=True))
+    project = Project.objects.get(id=project.id)
+    served = []
+    for _ in range(200):
+        item = services.next_item_for(project=project, user=people[0])
+        served.append(item.id)
+        services.submit_annotation(
+            item=Item.objects.get(id=item.id), annotator=people[0], labels=["pos"]
+        )
+    on_gold = [item_id for item_id in served if item_id in gold_ids]
+    assert 25 <= len(on_gold) <= 55
+    assert len(set(on_gold)) == len(on_gold)  # never the same gold item twice
+    assert gold.accuracy_on_gold(project)["g0"] == (len(on_gold), len(on_gold))
+    api_client.force_authenticate(people[1])
+    for _ in range(10):
+        body = api_client.get(f"/api/v1/projects/{project.id}/next/").json()
+        assert set(body) == {"id", "external_id", "data", "prediction", "evaluation"}
+        skipped = api_client.post(f"/api/v1/items/{body['id']}/skip/", {}, format="json")
+        assert skipped.status_code == 201
 
 
 def test_gold_labels_train_once_whatever_the_answers_say(project, people):

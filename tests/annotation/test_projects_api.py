@@ -72,6 +72,35 @@ def test_admin_patch_replaces_labels_and_overlap(api_client, project, admin):
     assert (project.overlap, project.instructions) == (2, "Read twice.")
 
 
+# each label-quality setting: a value it takes, and one it refuses
+QUALITY_SETTINGS = [
+    ("max_overlap", 3, 0),
+    ("consensus", "dawid_skene", "vote"),
+    ("consensus_threshold", 0.8, 0.4),
+    ("agreement_sample", 0.1, 1.5),
+    ("gold_share", 0.1, 0.6),
+    ("review_sample", 0.05, -0.1),
+    ("label_issue_cap", 50, -1),
+    ("anonymize_reviews", True, "maybe"),
+    ("hourly_cost", "18.50", "-3"),
+]
+
+
+@pytest.mark.parametrize(("field", "good", "bad"), QUALITY_SETTINGS)
+def test_patch_takes_each_label_quality_setting_and_refuses_a_bad_one_naming_it(
+    api_client, project, admin, field, good, bad
+):
+    api_client.force_authenticate(admin)
+    url = f"/api/v1/projects/{project.id}/"
+    response = api_client.patch(url, {field: good}, format="json")
+    assert response.status_code == 200, response.json()
+    assert str(response.json()[field]) == str(good)
+    response = api_client.patch(url, {field: bad}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == field
+    assert str(api_client.get(url).json()[field]) == str(good)  # the bad value changed nothing
+
+
 def test_removing_a_label_in_use_is_refused_and_changes_nothing(
     api_client, project, admin, annotator
 ):
