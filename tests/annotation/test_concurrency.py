@@ -117,28 +117,43 @@ def test_sixteen_concurrent_annotators_with_overlap_two(live_server, project):
     assert len(set(pairs)) == 240  # two *different* people per item
 
 
+def _disagreeing(n: int, item_id: int) -> list[str]:
+    """The n-th annotator's labels: people disagree on some items."""
+    return ["pos"] if (item_id * 7 + n) % 3 else ["neg"]
+
+
 @pytest.mark.django_db(transaction=True)
-def test_sixteen_concurrent_annotators_with_dynamic_overlap_two_to_three(live_server, project):
-    """Items whose two answers disagree go back to the queue for a third person, one at a
-    time; no one answers an item twice and nothing is lost."""
-    project.overlap, project.max_overlap, project.consensus = 2, 3, "majority"
+@pytest.mark.parametrize(
+    ("overlap", "gold_items"),
+    [(2, 0), (1, 10)],
+    ids=["overlap-2-to-3", "overlap-1-to-3-with-gold"],
+)
+def test_sixteen_concurrent_annotators_with_dynamic_overlap_up_to_three(
+    live_server, project, overlap, gold_items
+):
+    """Items whose first two answers disagree go back to the queue for a third person, one at
+    a time (under majority a lone answer asks a second); gold items, a tenth of the serves,
+    go to anyone who has not seen them; no one answers an item twice and nothing is lost."""
+    project.overlap, project.max_overlap, project.consensus = overlap, 3, "majority"
+    project.gold_share = 0.1 if gold_items else 0
     project.save()
-
-    def labels_for(n: int, item_id: int) -> list[str]:
-        return ["pos"] if (item_id * 7 + n) % 3 else ["neg"]  # people disagree on some items
-
     users = _crowd(project, 120)
-    served, answered, failures = _run_annotators(live_server, project, users, labels_for)
+    gold = Item.objects.bulk_create(
+        Item(project=project, data={"text": f"known {n}"}, gold=["pos"]) for n in range(gold_items)
+    )
+    served, answered, failures = _run_annotators(live_server, project, users, _disagreeing)
 
     assert failures == []
     per_item: dict[int, list[str]] = {}
     for item_id, name in Annotation.objects.order_by("id").values_list("item_id", "labels__name"):
         per_item.setdefault(item_id, []).append(name)
+    on_gold = {item.id: per_item.pop(item.id, []) for item in gold}
     assert set(map(len, per_item.values())) == {2, 3}  # some disagreed, some did not
     for names in per_item.values():
         first_two_agree = names[0] == names[1]
         assert len(names) == (2 if first_two_agree else 3)
-    assert len(answered) == sum(map(len, per_item.values()))  # every 201 is a row
+    assert all(1 <= len(names) <= len(users) for names in on_gold.values())
+    assert len(answered) == sum(map(len, [*per_item.values(), *on_gold.values()]))  # every 201
     pairs = Annotation.objects.values_list("item_id", "annotator_id")
     assert len(set(pairs)) == len(pairs)  # never the same person twice on an item
     assert set(Item.objects.values_list("status", flat=True)) == {"done"}
