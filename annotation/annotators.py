@@ -18,7 +18,7 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import Count, Q
 
-from annotation import gold, judging, monitoring
+from annotation import agreement, gold, judging, monitoring, selectors
 from annotation.models import Annotation, Project, TruthModel
 from annotation.selectors import ANSWER, ANSWER_LABELS, ITEM, LABEL
 
@@ -80,6 +80,16 @@ def annotator_report(project: Project, *, recent: int = RECENT_ANSWERS) -> dict[
         "label_shares": _shares(team, labels),
         "annotators": people,
     }
+
+
+def agreement_report(project: Project) -> agreement.ProjectAgreement:
+    """How far the project's annotators agree beyond chance, over every item with two real
+    answers or more (annotation.agreement)."""
+    return agreement.project_agreement(
+        selectors.multiply_answered(project),
+        labels=list(project.labels.values_list("name", flat=True)),
+        multi_label=project.is_multi_label,
+    )
 
 
 def _counts(project: Project) -> dict[str, dict[str, Any]]:

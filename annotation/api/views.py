@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from annotation import (
     access,
-    agreement,
+    annotators,
     audit,
     exports,
     gold,
@@ -98,12 +98,7 @@ class ProjectAgreementApi(ApiView):
     @extend_schema(responses=s.AgreementOutput)
     def get(self, request: Request, project_id: int) -> Response:
         project = access.project_for(request.user, project_id, at_least=Role.REVIEWER)
-        result = agreement.project_agreement(
-            selectors.multiply_answered(project),
-            labels=list(project.labels.values_list("name", flat=True)),
-            multi_label=project.is_multi_label,
-        )
-        return Response(s.agreement_out(result))
+        return Response(s.agreement_out(annotators.agreement_report(project)))
 
 
 class LabelIssueListApi(ApiView):

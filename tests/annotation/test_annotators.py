@@ -173,6 +173,17 @@ def test_the_page_shows_the_table_and_the_plots_data(client, crowd, reviewer):
     assert 'id="scatter"' in page and 'id="annotators-data"' in page
     assert "unclear 1" in page
     assert "Nothing stands out" in page  # too few answers for a test or a trend
+    # six items with two answers or more: alpha, per label and per pair (too few for kappa)
+    assert 'id="alpha"' in page and 'data-label="pos"' in page and 'data-pair="ann bob"' in page
+
+
+def test_the_page_says_when_too_few_items_have_two_answers_for_agreement(
+    client, project, admin, annotator
+):
+    client.force_login(admin)
+    answer(Item.objects.create(project=project, data={"text": "alone"}), annotator, ["pos"])
+    page = client.get(f"/projects/{project.id}/annotators/").content.decode()
+    assert "Too few items with two answers or more" in page and 'id="alpha"' not in page
 
 
 def test_the_project_page_links_reviewers_to_the_annotators_page(client, crowd, reviewer):
