@@ -134,6 +134,10 @@ def filtered_items(project: Project, filters: ItemFilter = EVERY_ITEM) -> QueryS
     items = Item.objects.filter(project=project)
     if filters.status is not None:
         items = items.filter(status=filters.status)
+    if filters.search is not None:
+        # before the other filters: its probe for few matches (search.matching) reads the
+        # text index and the status, not a ranking probe per match (125 ms at 1M)
+        items = search.matching(items, filters.search)
     # with an annotator, the label and the answers' flags are that person's
     answers = Annotation.objects.filter(item=OuterRef("pk"))
     if filters.annotator is not None:
@@ -149,8 +153,6 @@ def filtered_items(project: Project, filters: ItemFilter = EVERY_ITEM) -> QueryS
         items = items.filter(Exists(answers.filter(**{filters.flag: True})))
     if filters.predicted is not None or filters.max_confidence is not None:
         items = _passing_the_model(project, items, filters)
-    if filters.search is not None:
-        items = search.matching(items, filters.search)
     return items
 
 

@@ -193,6 +193,15 @@ def main() -> None:
             (f"page: predicted {CLASSES[0]} + sure <= 0.5 + open, page 1", f"{page}?{filters}"),
             ("page: the same, page 1,000", f"{page}?{filters}&after={cursor}" if cursor else None),
         ]
+        # a search with two filters deep enough for a page 1,000: a common word, open, and
+        # the model's predicted label (a label filter finds too few: only --labelled match)
+        where = f"{topic} AND {unsure.replace(' AND r.confidence <= 0.5', '')}"
+        cursor = nth_match_id(database_url, project, where, ["file", ranking, CLASSES[0]], 50_000)
+        filters = f"search=file&status=open&predicted={CLASSES[0]}"
+        cases += [
+            (f"page: search 'file' + open + predicted {CLASSES[0]}, page 1", f"{page}?{filters}"),
+            ("page: the same, page 1,000", f"{page}?{filters}&after={cursor}" if cursor else None),
+        ]
         cursor = nth_match_id(
             database_url, project, f"status = 'open' AND {topic}", ["synth"], 49_950
         )
