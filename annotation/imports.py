@@ -20,6 +20,7 @@ import logging
 import random
 import tempfile
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
@@ -48,6 +49,7 @@ RUN_IMPORT = "annotation.tasks.run_import"
 BATCH_ROWS = 2_000  # rows read, then written, at a time: what memory holds of an upload
 CHUNK_BYTES = 4 * 1024 * 1024  # a queued upload's pieces in the database
 ATTEMPTS = 2  # runs of a job whose worker died: once more, then failed (it may be the cause)
+PROGRESS_SECONDS = 0.5  # how often a job's inserted rows are written for its progress bar
 ANALYZE_AFTER_ROWS = 10_000  # an import this large changes what the planner should know
 Status = ImportJob.Status
 OnDuplicate = ImportJob.OnDuplicate
@@ -653,8 +655,12 @@ def _run_from(job: ImportJob, attempt: int, heartbeat: "_Heartbeat", source: IO[
     """Check every row (progress written as it goes), then insert them all in one transaction
     that also ends the job."""
     rules = row_rules(job.project, job.created_by)
+
+    def checked(rows: int) -> None:
+        heartbeat.checked(rows, about=_rows_in_file(rows, source.tell(), job.size_bytes))
+
     try:
-        reader = RowReader(source, job.file_format, rules, progress=heartbeat.checked)
+        reader = RowReader(source, job.file_format, rules, progress=checked)
         for _ in reader:
             if reader.errors:
                 break
@@ -695,6 +701,12 @@ def _run_from(job: ImportJob, attempt: int, heartbeat: "_Heartbeat", source: IO[
         ) from None
 
 
+def _rows_in_file(rows: int, bytes_read: int, size: int) -> int:
+    """The file's rows, estimated from the first `rows` and the bytes they took: the progress
+    bar's end while the rows are checked (the count is known after)."""
+    return max(rows, round(rows * size / bytes_read)) if bytes_read else rows
+
+
 def _running(job_id: int, attempt: int):
     """The job's row while this run (attempt) still holds it."""
     return ImportJob.objects.filter(id=job_id, attempts=attempt, status__in=ImportJob.RUNNING)
@@ -720,11 +732,13 @@ def _job_error(message: str) -> dict:
 
 
 class _Heartbeat:
-    """While a job runs, refresh its heartbeat every HITL_HEARTBEAT_SECONDS, and its progress
-    while it inserts, from a thread with its own database connection: the insert's
-    transaction hides its own writes until it commits. A worker that dies stops beating, and
-    the sweep takes its job over HITL_IMPORT_STALE_SECONDS later. The thread is not waited
-    for: a beat held up by the database ends alone, its write a no-op once the job ended."""
+    """While a job runs, refresh its heartbeat every HITL_HEARTBEAT_SECONDS, and its
+    progress while it inserts every PROGRESS_SECONDS, from a thread with its own database
+    connection: the insert's transaction hides its own writes until it commits (on SQLite
+    the insert holds the one write lock, so the bar moves only while rows are checked). A
+    worker that dies stops beating, and the sweep takes its job over
+    HITL_IMPORT_STALE_SECONDS later. The thread is not waited for: a beat held up by the
+    database ends alone, its write a no-op once the job ended."""
 
     def __init__(self, job_id: int, attempt: int) -> None:
         self.job_id, self.attempt = job_id, attempt
@@ -738,23 +752,33 @@ class _Heartbeat:
     def __exit__(self, *_exc) -> None:
         self.stop.set()
 
-    def checked(self, rows: int) -> None:
-        """Progress of the first pass, written at once (no transaction is open then)."""
-        _running(self.job_id, self.attempt).update(processed_rows=rows, heartbeat_at=timezone.now())
+    def checked(self, rows: int, *, about: int) -> None:
+        """Progress of the first pass, written at once (no transaction is open then): rows
+        checked, and the file's rows as estimated so far (`about`)."""
+        _running(self.job_id, self.attempt).update(
+            processed_rows=rows, total_rows=about, heartbeat_at=timezone.now()
+        )
 
     def inserted(self, rows: int) -> None:
         self.rows = rows  # the thread writes it
 
     def _beat(self) -> None:
+        written, beat_at = None, time.monotonic()
         try:
-            while not self.stop.wait(settings.HITL_HEARTBEAT_SECONDS):
-                fields: dict = {"heartbeat_at": timezone.now()}
-                if self.rows is not None:
-                    fields["processed_rows"] = self.rows
+            while not self.stop.wait(min(PROGRESS_SECONDS, settings.HITL_HEARTBEAT_SECONDS)):
+                fields: dict = {}
+                if time.monotonic() - beat_at >= settings.HITL_HEARTBEAT_SECONDS:
+                    fields["heartbeat_at"] = timezone.now()
+                if self.rows is not None and self.rows != written:
+                    fields["processed_rows"] = written = self.rows
+                if not fields:
+                    continue
                 try:
                     _running(self.job_id, self.attempt).update(**fields)
                 except DatabaseError:
                     pass  # the database is away, or (SQLite) the insert holds its lock
+                if "heartbeat_at" in fields:
+                    beat_at = time.monotonic()
         finally:
             connection.close()
 

@@ -633,6 +633,14 @@ class ImportJobOutput(serializers.ModelSerializer):
     detail = serializers.SerializerMethodField(
         help_text="once it succeeded, what happened, as a synchronous import says it; else null"
     )
+    total_rows = serializers.IntegerField(
+        allow_null=True,
+        read_only=True,
+        help_text="the file's rows: while validating, an estimate from the bytes read so far",
+    )
+    processed_rows = serializers.IntegerField(
+        read_only=True, help_text="rows checked (validating), then rows inserted (inserting)"
+    )
 
     class Meta:
         model = ImportJob

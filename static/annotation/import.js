@@ -56,21 +56,31 @@
     return "/api/v1/projects/" + config.id + "/items/import/?" + query.toString();
   }
 
+  // What the job is doing, in words: while rows are checked, the file's count is an estimate.
+  function phase(status, done, total) {
+    if (!total) return status;
+    const of = done.toLocaleString() + " of " + (status === "validating" ? "about " : "") + total.toLocaleString() + " rows";
+    if (status === "validating") return "checking rows: " + of;
+    if (status === "inserting") return "inserting: " + of;
+    return status + ": " + of;
+  }
+
   async function follow(url) {
     progressBox.hidden = false;
     for (;;) {
       const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
       const job = await response.json();
       const total = job.total_rows || 0;
+      const done = job.processed_rows || 0;
       progress.max = Math.max(total, 1);
-      progress.value = job.status === "succeeded" ? progress.max : job.processed_rows || 0;
-      progressText.textContent = job.status + (total ? ": " + (job.processed_rows || 0).toLocaleString() + " of " + total.toLocaleString() + " rows" : "");
+      progress.value = job.status === "succeeded" ? progress.max : done;
+      progressText.textContent = phase(job.status, done, total);
       if (job.status === "succeeded") return say(job.detail + ".");
       if (job.status === "failed") {
         showErrors(job.errors);
         return say("Nothing was imported: the file has errors (below).", true);
       }
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
 

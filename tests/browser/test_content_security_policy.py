@@ -34,15 +34,17 @@ def _open(page, url: str):
 
 
 def test_every_page_works_under_the_policy_without_a_violation(
-    browser_page, page_problems, live_server, staff_admin_project
+    browser_page, page_problems, live_server, staff_admin_project, screenshot
 ):
     project, user = staff_admin_project
     page, base = browser_page, live_server.url
 
     _open(page, f"{base}/login/")
+    screenshot("login")
     log_in(page, base, user.username)  # the form posts (form-action) and redirects
     _open(page, f"{base}/")
     page.wait_for_selector("text=Under the policy")
+    screenshot("projects")
 
     _open(page, f"{base}/projects/{project.id}/label/")  # fetches, keys, colours from JS
     page.wait_for_function("() => document.getElementById('item-text').textContent === 'text 0'")
@@ -58,16 +60,19 @@ def test_every_page_works_under_the_policy_without_a_violation(
     page.wait_for_function("() => document.getElementById('stopping').textContent !== 'Loading…'")
 
     _open(page, f"{base}/projects/{project.id}/settings/")
+    screenshot("settings")
     page.fill("input[name=overlap]", "2")
     page.click("text=Save")  # the settings form posts back
     page.wait_for_url(f"{base}/projects/{project.id}/settings/")
 
     _open(page, f"{base}/projects/{project.id}/audit/")  # the save above is in the log
     page.wait_for_selector("text=Settings changed")
+    screenshot("audit")
 
     _open(page, f"{base}/account/token/")
     page.click("text=Create a token")
     assert len(page.inner_text("#new-token")) > 30
+    screenshot("token")
 
     _open(page, f"{base}/admin/")  # the Django admin, its scripts and a change form
     _open(page, f"{base}/admin/annotation/project/")

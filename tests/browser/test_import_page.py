@@ -12,9 +12,11 @@ from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+MANY = 300_000  # rows of the background job: its rows are checked over several polls (250 ms)
+
 
 def test_new_project_then_upload_a_bad_file_a_good_one_and_a_background_job(
-    browser_page, page_problems, live_server, celery_worker, tmp_path
+    browser_page, page_problems, live_server, celery_worker, tmp_path, screenshot
 ):
     user = UserFactory(username="importer")
     page = browser_page
@@ -23,6 +25,7 @@ def test_new_project_then_upload_a_bad_file_a_good_one_and_a_background_job(
     page.goto(f"{live_server.url}/projects/new/")
     page.fill("input[name=name]", "Uploads")
     page.fill("textarea[name=labels]", "pos\nneg")
+    screenshot("new-project")
     page.click("main button[type=submit]")
     page.wait_for_url("**/import/")
     project_id = int(page.url.rstrip("/").split("/")[-2])
@@ -36,7 +39,7 @@ def test_new_project_then_upload_a_bad_file_a_good_one_and_a_background_job(
     assert [(line, field) for line, field, _ in rows] == [("2", "text"), ("3", "labels")]
     assert "nothing was imported" in page.locator("#result").inner_text()
     assert Item.objects.filter(project_id=project_id).count() == 0
-    page.screenshot(path=str(tmp_path / "import-errors.png"), full_page=True)
+    screenshot("import-errors")
 
     good = tmp_path / "good.csv"
     good.write_text("text,labels\nfirst,pos\nsecond,\nthird,neg\n")
@@ -47,25 +50,33 @@ def test_new_project_then_upload_a_bad_file_a_good_one_and_a_background_job(
     assert page.locator("#errors").is_hidden()
 
     many = tmp_path / "many.jsonl"
-    many.write_text("\n".join(json.dumps({"text": f"row {n}"}) for n in range(5_000)))
+    many.write_text("\n".join(json.dumps({"text": f"row {n}"}) for n in range(MANY)))
     page.set_input_files("#file", str(many))
     page.check("#background")
     page.click("#start")
+    # the bar moves: seen part done while the job runs
     page.wait_for_function(
-        "() => document.getElementById('result').textContent.includes('new')", timeout=60_000
+        "() => { const bar = document.getElementById('progress');"
+        " return bar.value > 0 && bar.value < bar.max; }",
+        timeout=60_000,
     )
-    assert page.locator("#result").inner_text() == "5,000 rows: 5,000 new items."
+    assert " of " in page.locator("#progress-text").inner_text()  # "checking rows: 5,000 of..."
+    screenshot("import-progress")
+    page.wait_for_function(
+        "() => document.getElementById('result').textContent.includes('new')", timeout=90_000
+    )
+    assert page.locator("#result").inner_text() == f"{MANY:,} rows: {MANY:,} new items."
     assert page.locator("#progress").evaluate("bar => bar.value === bar.max")
     assert page.locator("#progress-text").inner_text().startswith("succeeded")
-    assert Item.objects.filter(project_id=project_id).count() == 5_003
-    page.screenshot(path=str(tmp_path / "import-done.png"), full_page=True)
+    assert Item.objects.filter(project_id=project_id).count() == MANY + 3
+    screenshot("import-done")
     # the bad file's 400 is the one failed request Chromium reports; nothing else went wrong
     assert [p for p in page_problems if "status of 400" not in p] == []
     assert len(page_problems) == 1
 
 
 def test_re_upload_with_skip_chosen_by_keyboard_says_what_happened(
-    browser_page, page_problems, live_server, admin, project, tmp_path
+    browser_page, page_problems, live_server, admin, project, tmp_path, screenshot
 ):
     """A file imported once, then again with a new row: "refuse" lists each row already
     there; "skip", chosen with the keyboard, imports the new row and says so."""
@@ -101,5 +112,5 @@ def test_re_upload_with_skip_chosen_by_keyboard_says_what_happened(
         "b",
         "c",
     ]
-    page.screenshot(path=str(tmp_path / "import-skip.png"), full_page=True)
+    screenshot("import-skip")
     assert [p for p in page_problems if "status of 400" not in p] == []

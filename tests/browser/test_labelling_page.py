@@ -41,7 +41,7 @@ def _answers(user) -> list[tuple]:
 
 
 def test_label_three_with_the_keyboard_skip_one_undo_one(
-    browser_page, live_server, labelling_project, tmp_path
+    browser_page, live_server, labelling_project, screenshot
 ):
     project, user = labelling_project
     page = browser_page
@@ -65,7 +65,7 @@ def test_label_three_with_the_keyboard_skip_one_undo_one(
     page.keyboard.press("3")
     page.keyboard.press("Enter")  # fourth -> neutral
     _wait_for_text(page, "fifth text")
-    page.screenshot(path=str(tmp_path / "label-page.png"))
+    screenshot("label-page")
     page.keyboard.press("Backspace")  # undo: fourth comes back, its answer deleted
     _wait_for_text(page, "fourth text")
     page.wait_for_function(
