@@ -55,9 +55,10 @@ def test_perfect_agreement_is_one_and_one_value_only_is_no_judgement():
     assert nominal_alpha([["a"], ["b"]]).items == 0
 
 
-def test_cohens_kappa_reproduces_the_textbook_two_by_two_example():
+def test_cohens_kappa_reproduces_a_published_two_by_two_example():
     """50 grant proposals read by two readers: 20 both yes, 15 both no, 5 yes/no, 10 no/yes.
-    p_o = 0.7, p_e = 0.5, kappa = 0.4 (the worked example in Cohen's kappa's textbooks)."""
+    p_o = 0.7, p_e = 0.5, kappa = 0.4: the worked example of the Wikipedia article "Cohen's
+    kappa" (a reference text, not Cohen's 1960 paper, whose tables we could not check here)."""
     pairs = [("yes", "yes")] * 20 + [("no", "no")] * 15 + [("yes", "no")] * 5 + [("no", "yes")] * 10
     answers = {
         "a": {n: first for n, (first, _) in enumerate(pairs)},

@@ -18,6 +18,13 @@ def test_the_openapi_schema_describes_the_contract(api_client, annotator):
         "/api/v1/items/{item_id}/annotations/",
         "/api/v1/projects/{project_id}/export/",
         "/api/v1/imports/{job_id}/",
+        "/api/v1/projects/{project_id}/agreement/",
+        "/api/v1/projects/{project_id}/annotators/",
+        "/api/v1/projects/{project_id}/label-issues/",
+        "/api/v1/projects/{project_id}/review/next/",
+        "/api/v1/items/{item_id}/review/",
+        "/api/v1/items/{item_id}/history/",
+        "/api/v1/items/{item_id}/gold/",
     ]:
         assert path in schema["paths"], path
 

@@ -52,6 +52,10 @@ MATRIX = {
     "item history": (200, 200, 403, 404, 401),
     "mark gold": (200, 403, 403, 404, 401),
     "unmark gold": (200, 403, 403, 404, 401),
+    "project page": (200, 200, 200, 404, 302),
+    "item page": (200, 200, 404, 404, 302),  # an annotator: only items they answered
+    "item page relabel": (302, 302, 403, 404, 302),
+    "item page gold": (302, 403, 403, 404, 302),
 }
 
 
@@ -140,6 +144,14 @@ def _call(client: APIClient, name: str, project: Project, world: dict):
             f"/api/v1/items/{i}/gold/", {"labels": ["pos"]}, format="json"
         ),
         "unmark gold": lambda: client.delete(f"/api/v1/items/{i}/gold/"),
+        "project page": lambda: client.get(f"/projects/{p}/"),
+        "item page": lambda: client.get(f"/projects/{p}/items/{i}/"),
+        "item page relabel": lambda: client.post(
+            f"/projects/{p}/items/{i}/", {"action": "relabel", "labels": ["neg"]}
+        ),
+        "item page gold": lambda: client.post(
+            f"/projects/{p}/items/{i}/", {"action": "gold", "labels": ["pos"]}
+        ),
     }
     return calls[name]()
 

@@ -134,6 +134,8 @@ def test_a_page_past_the_end_stays_a_404(api_client, admin, project):
         ("projects/{project_id}/export/", {"format", "search", "status", "label", "annotator"}),
         ("projects/{project_id}/items/import/", {"format", "async"}),
         ("projects/{project_id}/predictions/", {"format"}),
+        ("projects/{project_id}/review/next/", {"after"}),
+        ("projects/{project_id}/label-issues/", {"include"}),
     ],
 )
 def test_the_schema_lists_the_query_parameters_each_view_declares(document, path, names):
