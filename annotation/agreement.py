@@ -158,6 +158,21 @@ def project_agreement(
     return ProjectAgreement(len(units), alpha, raw, per_label, pairwise(by_annotator))
 
 
+def alpha_in_words(alpha: float | None) -> str:
+    """Alpha read as Krippendorff advises: 0.8 and above for conclusions, 0.667 for tentative
+    ones."""
+    if alpha is None:
+        return "Too few items with two answers or more to judge agreement yet."
+    if alpha >= 0.8:
+        return "The team agrees reliably beyond chance."
+    if alpha >= 0.667:
+        return "The team agrees fairly: enough for tentative conclusions, not for firm ones."
+    return (
+        "The team agrees little beyond chance: the guidelines or the labels may read "
+        "differently to different people."
+    )
+
+
 def _one_value(chosen: frozenset[Hashable]) -> Hashable:
     """An answer as one nominal value: its label (single-label) or its set of labels."""
     return next(iter(chosen)) if len(chosen) == 1 else tuple(sorted(chosen, key=repr))

@@ -134,6 +134,8 @@ def main() -> None:
         p50, p99 = ms(percentile(values, 50)), ms(percentile(values, 99))
         rows.append([name, p50, p99, args.repeat, len(queries)])
 
+    # alpha with its bootstrap and kappa per pair: the page reads them too, GET agreement/ alone
+    case("agreement (GET agreement/ and the page)", lambda: annotators.agreement_report(project))
     for method in ("majority", "dawid_skene"):
         project.consensus = method
         project.save()

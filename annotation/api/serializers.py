@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation import audit, engine_options, exports, imports, parsing, review_queue, search
-from annotation.agreement import Alpha, ProjectAgreement
+from annotation.agreement import Alpha, ProjectAgreement, alpha_in_words
 from annotation.models import (
     Annotation,
     AuditEvent,
@@ -384,6 +384,7 @@ class PairAgreementOutput(serializers.Serializer):
 class AgreementOutput(serializers.Serializer):
     items = serializers.IntegerField(help_text="items with two real answers or more")
     alpha = AlphaOutput()
+    words = serializers.CharField(help_text="alpha read in words (0.8: reliable; 0.667: fair)")
     percent_agreement = serializers.FloatField(allow_null=True, help_text="raw, not corrected")
     per_label = LabelAgreementOutput(many=True)
     pairs = PairAgreementOutput(many=True)
@@ -396,6 +397,7 @@ def agreement_out(result: ProjectAgreement) -> dict:
     return {
         "items": result.items,
         "alpha": alpha(result.alpha),
+        "words": alpha_in_words(result.alpha.value),
         "percent_agreement": result.percent_agreement,
         "per_label": [
             {"label": label, "alpha": alpha(label_alpha), "percent_agreement": raw}

@@ -26,7 +26,7 @@ from annotation import (
     tokens,
 )
 from annotation.api.annotators import AnnotatorReportOutput
-from annotation.api.serializers import BrowseQuery, agreement_out
+from annotation.api.serializers import BrowseQuery
 from annotation.errors import DomainError
 from annotation.models import Annotation, Item, Label, Membership, Project
 from annotation.ui.forms import MemberForm, ProjectForm, label_lines, stopping_initial
@@ -102,10 +102,11 @@ def project_page(request: SignedInHttpRequest, project_id: int) -> HttpResponse:
             newest_first=newest_first,
             **_cursor(request),
         )
-        for row in page.items if not sees_all else []:
-            selectors.keep_own_work(row, viewer)
-            if not sees_model:
-                row.update(predicted=None, confidence=None)
+        if not sees_all:  # an annotator: their own work only
+            for row in page.items:
+                selectors.keep_own_work(row, viewer)
+                if not sees_model:
+                    row.update(predicted=None, confidence=None)
         errors = None
     kept = {k: v for k, v in request.GET.items() if k not in _CURSORS and v}
     context = {
@@ -308,33 +309,14 @@ def annotators_page(request: HttpRequest, project_id: int) -> HttpResponse:
         for person in report["annotators"]
         if person["estimated_confusion"]
     ]
-    agreed = agreement_out(annotators.agreement_report(project))
-    for pair in agreed["pairs"]:
-        pair["shade"] = round(max(pair["kappa"], 0) * 4) if pair["kappa"] is not None else 0
     context = {
         "project": project,
         "report": report,
         "warned": warned,
         "matrices": matrices,
-        "agreement": agreed,
-        "agreement_words": _alpha_in_words(agreed["alpha"]["value"]),
         "min_shared": agreement.MIN_SHARED_ITEMS,
     }
     return render(request, "annotation/annotators.html", context)
-
-
-def _alpha_in_words(alpha: float | None) -> str:
-    """Krippendorff's reading of alpha: 0.8 for conclusions, 0.667 for tentative ones."""
-    if alpha is None:
-        return "Too few items with two answers or more to judge agreement yet."
-    if alpha >= 0.8:
-        return "The team agrees reliably beyond chance."
-    if alpha >= 0.667:
-        return "The team agrees fairly: enough for tentative conclusions, not for firm ones."
-    return (
-        "The team agrees little beyond chance: the guidelines or the labels may read "
-        "differently to different people."
-    )
 
 
 def _shaded(confusion: dict[str, dict[str, float]]) -> dict:

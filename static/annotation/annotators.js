@@ -1,5 +1,6 @@
 // The annotators page: draws, as inline SVG, speed against agreement (a named dot per
-// annotator) and each annotator's trend, from the figures the page embeds (the API's shape).
+// annotator) and each annotator's trend, from the figures the page embeds (the API's shape);
+// then fills agreement beyond chance from GET agreement/.
 // Everything from the server is set with textContent or attributes, never as markup.
 (function () {
   "use strict";
@@ -111,6 +112,69 @@
     box.after(scale);
   }
 
+  // Agreement beyond chance: GET agreement/ (its bootstrap takes a second at 20,000 answers,
+  // so the page asks for it after drawing instead of waiting for it).
+  function cell(row, text, className) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (className) td.className = className;
+    row.append(td);
+    return td;
+  }
+
+  const decimals = (value) => (known(value) ? value.toFixed(2) : "–");
+  const interval = (alpha) => (known(alpha.low) ? alpha.low.toFixed(2) + " to " + alpha.high.toFixed(2) : "–");
+
+  function showAgreement(agreement) {
+    const words = document.getElementById("agreement-words");
+    const strong = document.createElement("strong");
+    strong.textContent = agreement.words;
+    words.replaceChildren(strong);
+    if (!known(agreement.alpha.value)) return;
+    const alpha = document.createElement("strong");
+    alpha.id = "alpha";
+    alpha.textContent = agreement.alpha.value.toFixed(2);
+    words.append(" Krippendorff's alpha ", alpha, " (95% interval " + interval(agreement.alpha) + ") over " +
+      agreement.items + " items with two answers or more; raw agreement " + percent(agreement.percent_agreement) +
+      " (not chance-corrected).");
+    const labels = document.querySelector("#agreement-labels tbody");
+    for (const row of agreement.per_label) {
+      const tr = document.createElement("tr");
+      tr.dataset.label = row.label;
+      cell(tr, row.label);
+      cell(tr, decimals(row.alpha.value));
+      cell(tr, interval(row.alpha));
+      cell(tr, known(row.percent_agreement) ? percent(row.percent_agreement) : "–");
+      labels.append(tr);
+    }
+    const pairs = document.querySelector("#agreement-pairs tbody");
+    for (const pair of agreement.pairs) {
+      const tr = document.createElement("tr");
+      tr.dataset.pair = pair.annotators.join(" ");
+      const who = document.createElement("th");
+      who.scope = "row";
+      who.textContent = pair.annotators.join(" and ");
+      tr.append(who);
+      cell(tr, String(pair.shared_items));
+      const shade = known(pair.kappa) ? Math.round(Math.max(pair.kappa, 0) * 4) : 0;
+      cell(tr, decimals(pair.kappa), "kappa shade-" + shade);
+      cell(tr, percent(pair.percent_agreement));
+      pairs.append(tr);
+    }
+    document.getElementById("agreement-tables").hidden = false;
+  }
+
+  async function loadAgreement() {
+    const box = document.getElementById("agreement");
+    const response = await fetch(box.dataset.url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!response.ok) {
+      document.getElementById("agreement-words").textContent = "Agreement could not be computed (" + response.status + ").";
+      return;
+    }
+    showAgreement(await response.json());
+  }
+
   drawScatter();
   drawTrends();
+  loadAgreement();
 })();

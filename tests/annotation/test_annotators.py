@@ -7,7 +7,7 @@ import pytest
 
 from annotation import annotators, gold, judging, selectors
 from annotation.models import Annotation, Item, TruthModel
-from tests.factories import MembershipFactory, UserFactory, answer, skip
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory, answer, skip
 
 pytestmark = pytest.mark.django_db
 
@@ -173,17 +173,23 @@ def test_the_page_shows_the_table_and_the_plots_data(client, crowd, reviewer):
     assert 'id="scatter"' in page and 'id="annotators-data"' in page
     assert "unclear 1" in page
     assert "Nothing stands out" in page  # too few answers for a test or a trend
-    # six items with two answers or more: alpha, per label and per pair (too few for kappa)
-    assert 'id="alpha"' in page and 'data-label="pos"' in page and 'data-pair="ann bob"' in page
+    # agreement beyond chance comes after, from the API (annotators.js)
+    assert f'data-url="/api/v1/projects/{crowd.id}/agreement/"' in page
 
 
-def test_the_page_says_when_too_few_items_have_two_answers_for_agreement(
-    client, project, admin, annotator
+def test_agreement_is_read_in_words_and_says_when_too_few_items_have_two_answers(
+    api_client, project, admin, annotator, crowd
 ):
-    client.force_login(admin)
-    answer(Item.objects.create(project=project, data={"text": "alone"}), annotator, ["pos"])
-    page = client.get(f"/projects/{project.id}/annotators/").content.decode()
-    assert "Too few items with two answers or more" in page and 'id="alpha"' not in page
+    api_client.force_authenticate(admin)
+    body = api_client.get(f"/api/v1/projects/{crowd.id}/agreement/").json()
+    assert body["items"] == 6 and body["alpha"]["value"] is not None
+    assert body["words"].startswith("The team agrees")
+    alone = ProjectFactory(labels=["pos", "neg"])
+    MembershipFactory(project=alone, user=admin, role="admin")
+    MembershipFactory(project=alone, user=annotator, role="annotator")
+    answer(Item.objects.create(project=alone, data={"text": "alone"}), annotator, ["pos"])
+    body = api_client.get(f"/api/v1/projects/{alone.id}/agreement/").json()
+    assert body["words"] == "Too few items with two answers or more to judge agreement yet."
 
 
 def test_the_project_page_links_reviewers_to_the_annotators_page(client, crowd, reviewer):

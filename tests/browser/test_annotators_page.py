@@ -67,7 +67,9 @@ def test_the_annotators_page_shows_the_table_the_named_scatter_and_the_trends(
     cat_pos = page.locator('#confusion table[data-annotator="cat"] tbody tr').first
     assert cat_pos.locator("th").inner_text() == "pos"
     assert cat_pos.locator("td").all_inner_texts() == ["0%", "100%"]
-    # agreement: ann and bob always agree; cat agrees with them on the neg half only
+    # agreement, filled in from GET agreement/: ann and bob always agree; cat agrees with
+    # them on the neg half only
+    page.wait_for_selector("#agreement-pairs tbody tr")
     assert page.locator('#agreement-pairs tr[data-pair="ann bob"] td').all_inner_texts() == [
         "30",
         "1.00",
