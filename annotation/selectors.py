@@ -117,7 +117,8 @@ class ItemFilter:
     annotator: str | None = None  # this username answered it
     search: str | None = None  # its text holds these words (annotation.search)
     predicted: str | None = None  # the serving model predicts this label
-    flag: str | None = None  # one of FLAGS: an answer (as label) flagged or skipped it; ...
+    # one of FLAGS: an answer (the annotator's, with one) flagged or skipped it; a verdict; gold
+    flag: str | None = None
     max_confidence: float | None = None  # the serving model is at most this sure of it
 
     def as_dict(self) -> dict[str, str | float]:
