@@ -182,6 +182,10 @@ def main() -> None:
             ("page: search '#777777' (one item) + open", f"{page}?search=777777&status=open")
         )
         cases.append(("page: no filter, page 1", page))
+        # one person's answers (an annotator's own page filters so), all at the end of the ids
+        cases.append(
+            ("page: annotator (20k answers, the last ids), page 1", f"{page}?annotator=reviewer")
+        )
         unsure = (
             "status = 'open' AND EXISTS (SELECT 1 FROM annotation_rankeditem r "
             "WHERE r.item_id = annotation_item.id AND r.ranking_id = %s "
